@@ -1,0 +1,354 @@
+/**
+ * The record cipher: "XOR encryption" made sound. Each record is XORed with a
+ * ChaCha20 keystream and authenticated with a Poly1305 tag, the
+ * ChaCha20-Poly1305 AEAD of RFC 8439, taken from node:crypto.
+ *
+ * {@linkcode RecordSealer} and {@linkcode RecordOpener} add what a bare AEAD
+ * leaves to the caller: implicit never-repeating nonces, the frame header as
+ * associated data, deterministic rekeying, exhaustion before the counter could
+ * wrap, and a channel that stays closed after the first forged record.
+ *
+ * @module
+ */
+import { createCipheriv, createDecipheriv } from "node:crypto";
+import { concatBytes, utf8 } from "./bytes.ts";
+import { RecordError } from "./errors.ts";
+import { hkdfSha256 } from "./kdf.ts";
+
+/** ChaCha20-Poly1305 key length, in bytes. */
+export const KEY_BYTES = 32;
+/** ChaCha20-Poly1305 nonce length (RFC 8439 §2.8), in bytes. */
+export const NONCE_BYTES = 12;
+/** Poly1305 tag length, in bytes. */
+export const TAG_BYTES = 16;
+
+const ALGORITHM = "chacha20-poly1305";
+const REKEY_INFO = utf8("ssp/1 rekey");
+
+/**
+ * Encrypts and authenticates `plaintext` and authenticates `aad` (RFC 8439 §2.8).
+ *
+ * The caller must never use a (key, nonce) pair twice; {@linkcode RecordSealer}
+ * does that bookkeeping.
+ *
+ * @returns `ciphertext || tag`, `plaintext.length + TAG_BYTES` bytes.
+ * @throws {TypeError} If an argument is not a `Uint8Array`.
+ * @throws {RangeError} If the key is not 32 bytes or the nonce not 12.
+ */
+export function chacha20Poly1305Seal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): Uint8Array {
+  checkAeadArgs(key, nonce, aad, plaintext, "plaintext");
+  const cipher = createCipheriv(ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad, { plaintextLength: plaintext.length });
+  const head = cipher.update(plaintext);
+  const tail = cipher.final();
+  return concatBytes(head, tail, cipher.getAuthTag());
+}
+
+/**
+ * Verifies and decrypts `ciphertext || tag` produced by {@linkcode chacha20Poly1305Seal}.
+ *
+ * @returns The plaintext, released only once the tag has verified.
+ * @throws {RecordError} `record_auth_failed` if the tag, nonce, key or `aad` do not match,
+ *   or `sealed` is shorter than a tag.
+ * @throws {TypeError} If an argument is not a `Uint8Array`.
+ * @throws {RangeError} If the key is not 32 bytes or the nonce not 12.
+ */
+export function chacha20Poly1305Open(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array {
+  checkAeadArgs(key, nonce, aad, sealed, "sealed");
+  if (sealed.length < TAG_BYTES) throw authFailed();
+  const ciphertext = sealed.subarray(0, sealed.length - TAG_BYTES);
+  const decipher = createDecipheriv(ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  decipher.setAAD(aad, { plaintextLength: ciphertext.length });
+  // node's update() hands back plaintext before final() has checked the tag. Hold it
+  // here and wipe it on failure, so unauthenticated bytes never reach the caller.
+  const head = decipher.update(ciphertext);
+  try {
+    const tail = decipher.final();
+    return concatBytes(head, tail);
+  } catch (cause) {
+    head.fill(0);
+    throw authFailed(cause);
+  }
+}
+
+/** When a channel rekeys and when it gives up. Both directions must use the same limits. */
+export interface RecordLimits {
+  /** Rekey once this many records were sealed under the current key. */
+  rekeyAfterRecords: number;
+  /** Rekey once this many plaintext bytes were sealed under the current key. */
+  rekeyAfterBytes: number;
+  /** Highest epoch number; epoch 0 is the initial key, so a channel rekeys at most this often. */
+  maxEpochs: number;
+}
+
+/**
+ * The limits ssp uses.
+ *
+ * ChaCha20-Poly1305 itself would tolerate far more per key: it has no
+ * birthday bound like AES-GCM's, and its forgery bound grows with records ×
+ * record length over 2^103 (RFC 8439 §4; draft-irtf-cfrg-aead-limits §5.2),
+ * while here a single forged record closes the channel. The limits are low on
+ * purpose for other reasons:
+ *
+ * - Each rekey runs the key through one-way HKDF and wipes the old one, so a
+ *   key stolen from memory exposes at most the current 2^20 records or 1 GiB,
+ *   not the whole connection. At 64 KiB records that is a rekey per 16,384
+ *   records; one HKDF per GiB costs nothing measurable.
+ * - 2^20 records × 2^32 epochs = 2^52 records, and 2^30 × 2^32 = 2^62 bytes,
+ *   so every counter stays an exact JavaScript integer (< 2^53 records) and the
+ *   64-bit nonce counter restarts long before it could wrap.
+ */
+export const DEFAULT_RECORD_LIMITS: Readonly<RecordLimits> = Object.freeze({
+  rekeyAfterRecords: 2 ** 20,
+  rekeyAfterBytes: 2 ** 30,
+  maxEpochs: 2 ** 32,
+});
+
+/**
+ * Key schedule and counters shared by both ends of one direction. Sealer and
+ * opener advance it in lockstep, so they agree on every nonce and rekey without
+ * sending either.
+ */
+class Direction {
+  #key: Uint8Array;
+  #limits: RecordLimits;
+  #epoch = 0;
+  #records = 0;
+  #bytes = 0;
+
+  constructor(key: Uint8Array, limits: RecordLimits) {
+    if (!(key instanceof Uint8Array)) throw new TypeError("key must be a Uint8Array");
+    if (key.length !== KEY_BYTES) {
+      throw new RangeError(`key must be ${KEY_BYTES} bytes, got ${key.length}`);
+    }
+    checkLimits(limits);
+    // Copied so the caller can wipe its array, and so our wipes cannot corrupt theirs.
+    this.#key = key.slice();
+    this.#limits = { ...limits };
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  get records(): number {
+    return this.#records;
+  }
+
+  /** Rekeys if the epoch is spent, then returns the key and the next record's nonce. */
+  next(): { key: Uint8Array; nonce: Uint8Array } {
+    const limits = this.#limits;
+    if (this.#records >= limits.rekeyAfterRecords || this.#bytes >= limits.rekeyAfterBytes) {
+      this.#rekey();
+    }
+    // Nonce = 4 zero bytes || 64-bit big-endian counter; the counter is below 2^53.
+    const nonce = new Uint8Array(NONCE_BYTES);
+    const view = new DataView(nonce.buffer);
+    view.setUint32(4, Math.floor(this.#records / 2 ** 32));
+    view.setUint32(8, this.#records >>> 0);
+    return { key: this.#key, nonce };
+  }
+
+  /** Records that the record at the current counter was sealed or opened. */
+  advance(plaintextBytes: number): void {
+    this.#records++;
+    this.#bytes += plaintextBytes;
+  }
+
+  /** Overwrites the key so it no longer sits in memory. */
+  wipe(): void {
+    this.#key.fill(0);
+  }
+
+  #rekey(): void {
+    if (this.#epoch >= this.#limits.maxEpochs) {
+      this.wipe();
+      throw new RecordError(
+        "channel_exhausted",
+        `the channel used all ${this.#limits.maxEpochs} key epochs`,
+        { hint: "reconnect to start a new session with fresh keys" },
+      );
+    }
+    const next = hkdfSha256(this.#key, new Uint8Array(0), REKEY_INFO, KEY_BYTES);
+    this.wipe();
+    this.#key = next;
+    this.#epoch++;
+    this.#records = 0;
+    this.#bytes = 0;
+  }
+}
+
+/**
+ * Seals the records of one direction of a channel. Use one sealer per direction,
+ * with a key no other sealer uses; the peer opens with a {@linkcode RecordOpener}
+ * built from the same key and limits.
+ */
+export class RecordSealer {
+  #direction: Direction;
+  #failure: RecordError | undefined;
+
+  /**
+   * @param key The 32-byte traffic key for this direction; copied.
+   * @param limits Rekey and exhaustion limits; must match the peer's.
+   * @throws {TypeError} If `key` is not a `Uint8Array`.
+   * @throws {RangeError} If `key` is not 32 bytes or a limit is out of range.
+   */
+  constructor(key: Uint8Array, limits: RecordLimits = DEFAULT_RECORD_LIMITS) {
+    this.#direction = new Direction(key, limits);
+  }
+
+  /** Number of rekeys so far. */
+  get epoch(): number {
+    return this.#direction.epoch;
+  }
+
+  /** Records sealed under the current epoch's key. */
+  get records(): number {
+    return this.#direction.records;
+  }
+
+  /**
+   * Encrypts the next record.
+   *
+   * @param header The frame header (its length prefix), authenticated but not encrypted.
+   * @param plaintext The record body.
+   * @returns `ciphertext || tag`.
+   * @throws {RecordError} `channel_exhausted` once every epoch is used, then on every call.
+   * @throws {TypeError} If an argument is not a `Uint8Array`.
+   */
+  seal(header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (this.#failure) throw this.#failure;
+    checkBytes(header, "header");
+    checkBytes(plaintext, "plaintext");
+    let step;
+    try {
+      step = this.#direction.next();
+    } catch (error) {
+      // Only exhaustion can fail here, and it is permanent.
+      this.#failure = error as RecordError;
+      throw error;
+    }
+    const sealed = chacha20Poly1305Seal(step.key, step.nonce, header, plaintext);
+    this.#direction.advance(plaintext.length);
+    return sealed;
+  }
+}
+
+/**
+ * Opens the records of one direction of a channel, in order, each exactly once.
+ * The first record that fails to open closes the opener for good: a forgery, a
+ * replay, a reorder or a lost record all mean the stream can no longer be trusted.
+ */
+export class RecordOpener {
+  #direction: Direction;
+  #failure: RecordError | undefined;
+
+  /**
+   * @param key The 32-byte traffic key for this direction; copied.
+   * @param limits Rekey and exhaustion limits; must match the peer's.
+   * @throws {TypeError} If `key` is not a `Uint8Array`.
+   * @throws {RangeError} If `key` is not 32 bytes or a limit is out of range.
+   */
+  constructor(key: Uint8Array, limits: RecordLimits = DEFAULT_RECORD_LIMITS) {
+    this.#direction = new Direction(key, limits);
+  }
+
+  /** Number of rekeys so far. */
+  get epoch(): number {
+    return this.#direction.epoch;
+  }
+
+  /** Records opened under the current epoch's key. */
+  get records(): number {
+    return this.#direction.records;
+  }
+
+  /**
+   * Verifies and decrypts the next record.
+   *
+   * @param header The frame header the record arrived with.
+   * @param sealed `ciphertext || tag` as produced by {@linkcode RecordSealer.seal}.
+   * @returns The plaintext, only after its tag verified.
+   * @throws {RecordError} `record_auth_failed` for a record that does not verify,
+   *   `channel_exhausted` once every epoch is used, and `channel_failed` on every
+   *   call after any failure.
+   */
+  open(header: Uint8Array, sealed: Uint8Array): Uint8Array {
+    if (this.#failure) {
+      throw new RecordError("channel_failed", "the channel is closed after an earlier failure", {
+        cause: this.#failure,
+        hint: "reconnect to start a new session",
+      });
+    }
+    try {
+      checkBytes(header, "header");
+      checkBytes(sealed, "sealed");
+      const { key, nonce } = this.#direction.next();
+      const plaintext = chacha20Poly1305Open(key, nonce, header, sealed);
+      this.#direction.advance(plaintext.length);
+      return plaintext;
+    } catch (error) {
+      // Any failure, even a caller's type error, ends the channel: the counter can no
+      // longer be trusted to match the peer's, and retrying would give a forger more tries.
+      this.#failure = error instanceof RecordError
+        ? error
+        : new RecordError("channel_failed", "open() failed", { cause: error });
+      this.#direction.wipe();
+      throw error;
+    }
+  }
+}
+
+function authFailed(cause?: unknown): RecordError {
+  return new RecordError(
+    "record_auth_failed",
+    "a record failed authentication: it was forged, corrupted, replayed or reordered",
+    { hint: "the connection is not trustworthy; reconnect", cause },
+  );
+}
+
+function checkAeadArgs(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  data: Uint8Array,
+  dataName: string,
+): void {
+  checkBytes(key, "key");
+  checkBytes(nonce, "nonce");
+  checkBytes(aad, "aad");
+  checkBytes(data, dataName);
+  if (key.length !== KEY_BYTES) {
+    throw new RangeError(`key must be ${KEY_BYTES} bytes, got ${key.length}`);
+  }
+  if (nonce.length !== NONCE_BYTES) {
+    throw new RangeError(`nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
+  }
+}
+
+function checkBytes(value: unknown, name: string): void {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+}
+
+function checkLimits(limits: RecordLimits): void {
+  // Safe integers keep the counters exact, and the record counter (< rekeyAfterRecords)
+  // then always fits the nonce's 64 bits.
+  for (const name of ["rekeyAfterRecords", "rekeyAfterBytes", "maxEpochs"] as const) {
+    const value = limits[name];
+    const least = name === "maxEpochs" ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < least) {
+      throw new RangeError(`${name} must be a safe integer ≥ ${least}, got ${value}`);
+    }
+  }
+}

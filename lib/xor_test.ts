@@ -1,0 +1,353 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { fromHex, toHex, utf8 } from "./bytes.ts";
+import { RecordError } from "./errors.ts";
+import { hkdfSha256 } from "./kdf.ts";
+import {
+  chacha20Poly1305Open,
+  chacha20Poly1305Seal,
+  DEFAULT_RECORD_LIMITS,
+  type RecordLimits,
+  RecordOpener,
+  RecordSealer,
+  TAG_BYTES,
+} from "./xor.ts";
+
+interface AeadCase {
+  tcId: number;
+  key: string;
+  iv: string;
+  aad: string;
+  msg: string;
+  ct: string;
+  tag: string;
+  result: "valid" | "invalid" | "acceptable";
+}
+
+const KEY_A = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+const KEY_B = fromHex("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f");
+const HEADER = fromHex("00000010");
+
+function isRecordError(code: string): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof RecordError, `expected RecordError, got ${error}`);
+    assert.equal(error.code, code);
+    return true;
+  };
+}
+
+/** Nonce of record `counter`: 4 zero bytes || 64-bit big-endian counter. */
+function nonceFor(counter: number): Uint8Array {
+  const nonce = new Uint8Array(12);
+  new DataView(nonce.buffer).setBigUint64(4, BigInt(counter));
+  return nonce;
+}
+
+/** Deterministic pseudo-random bytes, so fast-check can shrink and replay a failure. */
+function pseudoRandomBytes(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed | 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+Deno.test("chacha20Poly1305Seal/Open agree with every Wycheproof ChaCha20-Poly1305 case", async () => {
+  const url = new URL(
+    "../../shared/vectors/wycheproof/chacha20_poly1305_test.json",
+    import.meta.url,
+  );
+  const groups: { ivSize: number; tests: AeadCase[] }[] =
+    JSON.parse(await Deno.readTextFile(url)).testGroups;
+  let checked = 0;
+  for (const group of groups) {
+    for (const t of group.tests) {
+      const [key, iv, aad, msg] = [fromHex(t.key), fromHex(t.iv), fromHex(t.aad), fromHex(t.msg)];
+      const sealed = fromHex(t.ct + t.tag);
+      const label = `tcId ${t.tcId}`;
+      if (group.ivSize !== 96) {
+        // RFC 8439 fixes the nonce at 96 bits; the wrapper refuses anything else.
+        assert.throws(() => chacha20Poly1305Seal(key, iv, aad, msg), RangeError, label);
+        assert.throws(() => chacha20Poly1305Open(key, iv, aad, sealed), RangeError, label);
+      } else if (t.result === "valid") {
+        assert.equal(toHex(chacha20Poly1305Seal(key, iv, aad, msg)), t.ct + t.tag, label);
+        assert.deepEqual(chacha20Poly1305Open(key, iv, aad, sealed), msg, label);
+      } else {
+        assert.throws(
+          () => chacha20Poly1305Open(key, iv, aad, sealed),
+          isRecordError("record_auth_failed"),
+          label,
+        );
+      }
+      checked++;
+    }
+  }
+  assert.equal(checked, 325);
+});
+
+Deno.test("chacha20Poly1305Seal() reproduces the RFC 8439 §2.8.2 example", () => {
+  const key = fromHex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
+  const nonce = fromHex("070000004041424344454647");
+  const aad = fromHex("50515253c0c1c2c3c4c5c6c7");
+  const plaintext = utf8(
+    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+  );
+  const sealed = chacha20Poly1305Seal(key, nonce, aad, plaintext);
+  assert.equal(
+    toHex(sealed),
+    "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6" +
+      "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36" +
+      "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc" +
+      "3ff4def08e4b7a9de576d26586cec64b6116" +
+      "1ae10b594f09e26a7e902ecbd0600691",
+  );
+  assert.deepEqual(chacha20Poly1305Open(key, nonce, aad, sealed), plaintext);
+});
+
+Deno.test("chacha20Poly1305Open() rejects a record shorter than a tag", () => {
+  for (const length of [0, 1, TAG_BYTES - 1]) {
+    assert.throws(
+      () => chacha20Poly1305Open(KEY_A, nonceFor(0), HEADER, new Uint8Array(length)),
+      isRecordError("record_auth_failed"),
+    );
+  }
+});
+
+Deno.test("chacha20Poly1305Seal/Open reject wrong key and nonce lengths and non-bytes", () => {
+  const nonce = nonceFor(0);
+  const empty = new Uint8Array();
+  for (const key of [new Uint8Array(31), new Uint8Array(33), new Uint8Array(16)]) {
+    assert.throws(() => chacha20Poly1305Seal(key, nonce, empty, empty), RangeError);
+    assert.throws(() => chacha20Poly1305Open(key, nonce, empty, new Uint8Array(16)), RangeError);
+  }
+  for (const bad of [new Uint8Array(11), new Uint8Array(13), new Uint8Array(24)]) {
+    assert.throws(() => chacha20Poly1305Seal(KEY_A, bad, empty, empty), RangeError);
+  }
+  const notBytes = "x" as unknown as Uint8Array;
+  assert.throws(() => chacha20Poly1305Seal(notBytes, nonce, empty, empty), TypeError);
+  assert.throws(() => chacha20Poly1305Seal(KEY_A, nonce, notBytes, empty), TypeError);
+  assert.throws(() => chacha20Poly1305Seal(KEY_A, nonce, empty, notBytes), TypeError);
+  assert.throws(() => chacha20Poly1305Open(KEY_A, nonce, empty, notBytes), TypeError);
+});
+
+Deno.test("RecordSealer/RecordOpener round-trip records of 0 to 70,000 bytes with any header", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          size: fc.integer({ min: 0, max: 70_000 }),
+          seed: fc.integer(),
+          header: fc.uint8Array({ maxLength: 8 }),
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
+      (records) => {
+        const sealer = new RecordSealer(KEY_A);
+        const opener = new RecordOpener(KEY_A);
+        for (const { size, seed, header } of records) {
+          const plaintext = pseudoRandomBytes(size, seed);
+          const sealed = sealer.seal(header, plaintext);
+          assert.equal(sealed.length, size + TAG_BYTES);
+          assert.deepEqual(opener.open(header, sealed), plaintext);
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+Deno.test("RecordSealer/RecordOpener round-trip records at block and size boundaries", () => {
+  const sealer = new RecordSealer(KEY_A);
+  const opener = new RecordOpener(KEY_A);
+  for (const size of [0, 1, 63, 64, 65, 65_535, 65_536, 65_537, 70_000]) {
+    const plaintext = pseudoRandomBytes(size, size + 7);
+    assert.deepEqual(opener.open(HEADER, sealer.seal(HEADER, plaintext)), plaintext, `${size}`);
+  }
+});
+
+Deno.test("RecordSealer.seal() uses nonce 0^32 || counter64 and the header as associated data", () => {
+  const sealer = new RecordSealer(KEY_A);
+  for (let counter = 0; counter < 3; counter++) {
+    const plaintext = utf8(`record ${counter}`);
+    const expected = chacha20Poly1305Seal(KEY_A, nonceFor(counter), HEADER, plaintext);
+    assert.deepEqual(sealer.seal(HEADER, plaintext), expected);
+  }
+});
+
+Deno.test("RecordOpener.open() rejects any single bit flip in the record or its header", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 200 }),
+      fc.uint8Array({ minLength: 4, maxLength: 4 }),
+      fc.nat(),
+      (plaintext, header, position) => {
+        const sealed = new RecordSealer(KEY_A).seal(header, plaintext);
+        const totalBits = (header.length + sealed.length) * 8;
+        const bit = position % totalBits;
+        const [badHeader, badSealed] = [header.slice(), sealed.slice()];
+        if (bit < header.length * 8) {
+          badHeader[bit >> 3]! ^= 1 << (bit & 7);
+        } else {
+          const at = bit - header.length * 8;
+          badSealed[at >> 3]! ^= 1 << (at & 7);
+        }
+        assert.throws(
+          () => new RecordOpener(KEY_A).open(badHeader, badSealed),
+          isRecordError("record_auth_failed"),
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("RecordOpener.open() refuses a replayed record", () => {
+  const sealer = new RecordSealer(KEY_A);
+  const opener = new RecordOpener(KEY_A);
+  const record = sealer.seal(HEADER, utf8("pay 10"));
+  assert.deepEqual(opener.open(HEADER, record), utf8("pay 10"));
+  assert.throws(() => opener.open(HEADER, record), isRecordError("record_auth_failed"));
+});
+
+Deno.test("RecordOpener.open() refuses records out of order", () => {
+  const sealer = new RecordSealer(KEY_A);
+  const opener = new RecordOpener(KEY_A);
+  const first = sealer.seal(HEADER, utf8("first"));
+  const second = sealer.seal(HEADER, utf8("second"));
+  assert.throws(() => opener.open(HEADER, second), isRecordError("record_auth_failed"));
+  assert.throws(() => opener.open(HEADER, first), isRecordError("channel_failed"));
+});
+
+Deno.test("RecordOpener stays closed after a failed open, even for the next valid record", () => {
+  const sealer = new RecordSealer(KEY_A);
+  const opener = new RecordOpener(KEY_A);
+  const record = sealer.seal(HEADER, utf8("hello"));
+  const forged = record.slice();
+  forged[0]! ^= 0x80;
+  assert.throws(() => opener.open(HEADER, forged), isRecordError("record_auth_failed"));
+  assert.throws(() => opener.open(HEADER, record), isRecordError("channel_failed"));
+  assert.throws(() => opener.open(HEADER, record), isRecordError("channel_failed"));
+});
+
+Deno.test("the two directions' keys are independent", () => {
+  const aliceToBob = new RecordSealer(KEY_A);
+  const bobToAlice = new RecordSealer(KEY_B);
+  const bobReads = new RecordOpener(KEY_A);
+  const aliceReads = new RecordOpener(KEY_B);
+  // Same counter, same plaintext: different keys give unrelated records.
+  const fromAlice = aliceToBob.seal(HEADER, utf8("hi"));
+  const fromBob = bobToAlice.seal(HEADER, utf8("hi"));
+  assert.notDeepEqual(fromAlice, fromBob);
+  assert.deepEqual(bobReads.open(HEADER, fromAlice), utf8("hi"));
+  assert.deepEqual(aliceReads.open(HEADER, fromBob), utf8("hi"));
+  // A record reflected back to its sender fails.
+  const reflected = aliceToBob.seal(HEADER, utf8("reflect me"));
+  assert.throws(() => aliceReads.open(HEADER, reflected), isRecordError("record_auth_failed"));
+});
+
+Deno.test("both sides rekey exactly after rekeyAfterRecords records and keep going", () => {
+  const limits: RecordLimits = { rekeyAfterRecords: 3, rekeyAfterBytes: 2 ** 30, maxEpochs: 10 };
+  const sealer = new RecordSealer(KEY_A, limits);
+  const opener = new RecordOpener(KEY_A, limits);
+  for (let i = 0; i < 10; i++) {
+    const plaintext = utf8(`record ${i}`);
+    const sealed = sealer.seal(HEADER, plaintext);
+    assert.deepEqual(opener.open(HEADER, sealed), plaintext);
+    const expectedEpoch = Math.floor(i / 3);
+    assert.equal(sealer.epoch, expectedEpoch, `sealer epoch after record ${i}`);
+    assert.equal(opener.epoch, expectedEpoch, `opener epoch after record ${i}`);
+    assert.equal(sealer.records, (i % 3) + 1);
+    assert.equal(opener.records, (i % 3) + 1);
+  }
+});
+
+Deno.test("the rekeyed key is HKDF(key, empty salt, 'ssp/1 rekey') and the counter restarts", () => {
+  const limits: RecordLimits = { rekeyAfterRecords: 2, rekeyAfterBytes: 2 ** 30, maxEpochs: 10 };
+  const sealer = new RecordSealer(KEY_A, limits);
+  sealer.seal(HEADER, utf8("0"));
+  sealer.seal(HEADER, utf8("1"));
+  const nextKey = hkdfSha256(KEY_A, new Uint8Array(), utf8("ssp/1 rekey"), 32);
+  const expected = chacha20Poly1305Seal(nextKey, nonceFor(0), HEADER, utf8("2"));
+  assert.deepEqual(sealer.seal(HEADER, utf8("2")), expected);
+  assert.equal(sealer.epoch, 1);
+});
+
+Deno.test("both sides rekey once rekeyAfterBytes plaintext bytes were sealed", () => {
+  const limits: RecordLimits = { rekeyAfterRecords: 1000, rekeyAfterBytes: 100, maxEpochs: 10 };
+  const sealer = new RecordSealer(KEY_A, limits);
+  const opener = new RecordOpener(KEY_A, limits);
+  const epochs: number[] = [];
+  for (const size of [60, 39, 1, 0, 100, 5]) {
+    const plaintext = new Uint8Array(size);
+    assert.deepEqual(opener.open(HEADER, sealer.seal(HEADER, plaintext)), plaintext);
+    assert.equal(opener.epoch, sealer.epoch);
+    epochs.push(sealer.epoch);
+  }
+  // 60+39 = 99 < 100 stays; +1 reaches 100, so the next record (0 bytes) starts epoch 1;
+  // that epoch reaches 100 with the 100-byte record, so the last one starts epoch 2.
+  assert.deepEqual(epochs, [0, 0, 0, 1, 1, 2]);
+});
+
+Deno.test("a channel past maxEpochs throws channel_exhausted on both sides, for good", () => {
+  const limits: RecordLimits = { rekeyAfterRecords: 2, rekeyAfterBytes: 2 ** 30, maxEpochs: 1 };
+  const sealer = new RecordSealer(KEY_A, limits);
+  const opener = new RecordOpener(KEY_A, limits);
+  const records: Uint8Array[] = [];
+  for (let i = 0; i < 4; i++) records.push(sealer.seal(HEADER, utf8(`${i}`)));
+  assert.equal(sealer.epoch, 1);
+  assert.throws(() => sealer.seal(HEADER, utf8("4")), isRecordError("channel_exhausted"));
+  assert.throws(() => sealer.seal(HEADER, utf8("4")), isRecordError("channel_exhausted"));
+  for (const record of records) opener.open(HEADER, record);
+  // Whatever arrives next, the opener would need epoch 2, which does not exist.
+  assert.throws(() => opener.open(HEADER, records[0]!), isRecordError("channel_exhausted"));
+  assert.throws(() => opener.open(HEADER, records[0]!), isRecordError("channel_failed"));
+});
+
+Deno.test("maxEpochs 0 allows only the initial key", () => {
+  const limits: RecordLimits = { rekeyAfterRecords: 1, rekeyAfterBytes: 2 ** 30, maxEpochs: 0 };
+  const sealer = new RecordSealer(KEY_A, limits);
+  sealer.seal(HEADER, utf8("only"));
+  assert.throws(() => sealer.seal(HEADER, utf8("more")), isRecordError("channel_exhausted"));
+});
+
+Deno.test("RecordSealer copies its key, so the caller may wipe theirs", () => {
+  const key = KEY_A.slice();
+  const sealer = new RecordSealer(key);
+  key.fill(0);
+  assert.deepEqual(new RecordOpener(KEY_A).open(HEADER, sealer.seal(HEADER, utf8("x"))), utf8("x"));
+});
+
+Deno.test("RecordSealer and RecordOpener validate their arguments", () => {
+  for (const Ctor of [RecordSealer, RecordOpener]) {
+    assert.throws(() => new Ctor(new Uint8Array(31)), RangeError);
+    assert.throws(() => new Ctor(new Uint8Array(33)), RangeError);
+    assert.throws(() => new Ctor([...KEY_A] as unknown as Uint8Array), TypeError);
+    for (
+      const bad of [
+        { ...DEFAULT_RECORD_LIMITS, rekeyAfterRecords: 0 },
+        { ...DEFAULT_RECORD_LIMITS, rekeyAfterBytes: 1.5 },
+        { ...DEFAULT_RECORD_LIMITS, maxEpochs: -1 },
+        { ...DEFAULT_RECORD_LIMITS, rekeyAfterRecords: 2 ** 53 },
+      ]
+    ) {
+      assert.throws(() => new Ctor(KEY_A, bad), RangeError);
+    }
+  }
+  const notBytes = "x" as unknown as Uint8Array;
+  assert.throws(() => new RecordSealer(KEY_A).seal(notBytes, utf8("x")), TypeError);
+  assert.throws(() => new RecordSealer(KEY_A).seal(HEADER, notBytes), TypeError);
+  assert.throws(() => new RecordOpener(KEY_A).open(HEADER, notBytes), TypeError);
+});
+
+Deno.test("DEFAULT_RECORD_LIMITS are 2^20 records, 2^30 bytes and 2^32 epochs", () => {
+  assert.deepEqual({ ...DEFAULT_RECORD_LIMITS }, {
+    rekeyAfterRecords: 2 ** 20,
+    rekeyAfterBytes: 2 ** 30,
+    maxEpochs: 2 ** 32,
+  });
+  assert.ok(Object.isFrozen(DEFAULT_RECORD_LIMITS));
+});
