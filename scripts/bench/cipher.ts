@@ -1,0 +1,206 @@
+/**
+ * Record cipher throughput: ssp's RecordSealer/RecordOpener (ChaCha20-Poly1305
+ * from node:crypto) against AES-256-GCM from WebCrypto and from node:crypto,
+ * sealing and opening 16, 64 and 256 KiB records.
+ *
+ * Run with `deno task bench cipher`, or alone with
+ * `deno run scripts/bench/cipher.ts` (it needs no permissions).
+ *
+ * @module
+ */
+import { createCipheriv, createDecipheriv } from "node:crypto";
+import { RecordOpener, RecordSealer } from "../../lib/xor.ts";
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+/** Record sizes compared; 16 KiB is a TLS-sized record, 256 KiB a large file chunk. */
+const RECORD_SIZES = [16 * KIB, 64 * KIB, 256 * KIB];
+/** Each timed cell stops after this long or {@linkcode CELL_BYTES}, whichever comes first. */
+const CELL_MS = 1000;
+const CELL_BYTES = 256 * MIB;
+/** Records for `open` are sealed untimed in batches of about this many bytes. */
+const OPEN_BATCH_BYTES = 32 * MIB;
+const REPEATS = 3;
+const HEADER = new Uint8Array([0, 0, 0, 0]);
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** One direction of a channel: seal records in order, open them in the same order. */
+interface Channel {
+  seal(plaintext: Uint8Array): MaybePromise<Uint8Array>;
+  open(sealed: Uint8Array): MaybePromise<Uint8Array>;
+}
+
+interface Contender {
+  name: string;
+  channel(): Promise<Channel>;
+}
+
+/** 12-byte nonce = 4 zero bytes || 64-bit big-endian counter, as the record layer uses. */
+function counterNonce(counter: number): Uint8Array<ArrayBuffer> {
+  const nonce = new Uint8Array(12);
+  new DataView(nonce.buffer).setBigUint64(4, BigInt(counter));
+  return nonce;
+}
+
+const CONTENDERS: Contender[] = [
+  {
+    name: "ssp RecordSealer/Opener (node:crypto chacha20-poly1305)",
+    channel() {
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      const sealer = new RecordSealer(key);
+      const opener = new RecordOpener(key);
+      return Promise.resolve({
+        seal: (plaintext) => sealer.seal(HEADER, plaintext),
+        open: (sealed) => opener.open(HEADER, sealed),
+      });
+    },
+  },
+  {
+    name: "WebCrypto AES-256-GCM",
+    async channel() {
+      const key = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+        "encrypt",
+        "decrypt",
+      ]);
+      let sent = 0;
+      let received = 0;
+      return {
+        seal: async (plaintext) =>
+          new Uint8Array(
+            await crypto.subtle.encrypt(
+              { name: "AES-GCM", iv: counterNonce(sent++), additionalData: HEADER },
+              key,
+              plaintext as Uint8Array<ArrayBuffer>,
+            ),
+          ),
+        open: async (sealed) =>
+          new Uint8Array(
+            await crypto.subtle.decrypt(
+              { name: "AES-GCM", iv: counterNonce(received++), additionalData: HEADER },
+              key,
+              sealed as Uint8Array<ArrayBuffer>,
+            ),
+          ),
+      };
+    },
+  },
+  {
+    name: "node:crypto aes-256-gcm",
+    channel() {
+      const key = crypto.getRandomValues(new Uint8Array(32));
+      let sent = 0;
+      let received = 0;
+      return Promise.resolve({
+        seal(plaintext) {
+          const cipher = createCipheriv("aes-256-gcm", key, counterNonce(sent++));
+          cipher.setAAD(HEADER);
+          const body = cipher.update(plaintext);
+          cipher.final();
+          const out = new Uint8Array(body.length + 16);
+          out.set(body);
+          out.set(cipher.getAuthTag(), body.length);
+          return out;
+        },
+        open(sealed) {
+          const decipher = createDecipheriv("aes-256-gcm", key, counterNonce(received++));
+          decipher.setAAD(HEADER);
+          decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+          const body = decipher.update(sealed.subarray(0, sealed.length - 16));
+          decipher.final();
+          return new Uint8Array(body);
+        },
+      });
+    },
+  },
+];
+
+/** Seals `size`-byte records for up to CELL_MS / CELL_BYTES; returns MiB/s. */
+async function sealRate(contender: Contender, size: number): Promise<number> {
+  const channel = await contender.channel();
+  const plaintext = randomBytes(size);
+  let bytes = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < CELL_MS && bytes < CELL_BYTES) {
+    const sealed = channel.seal(plaintext);
+    if (sealed instanceof Promise) await sealed;
+    bytes += size;
+    elapsed = performance.now() - start;
+  }
+  return bytes / MIB / (elapsed / 1000);
+}
+
+/** Opens `size`-byte records, sealed untimed in batches, for up to CELL_MS / CELL_BYTES. */
+async function openRate(contender: Contender, size: number): Promise<number> {
+  const channel = await contender.channel();
+  const plaintext = randomBytes(size);
+  const batchRecords = Math.max(1, Math.floor(OPEN_BATCH_BYTES / size));
+  let bytes = 0;
+  let elapsed = 0;
+  while (elapsed < CELL_MS && bytes < CELL_BYTES) {
+    const batch: Uint8Array[] = [];
+    for (let i = 0; i < batchRecords; i++) batch.push(await channel.seal(plaintext));
+    const start = performance.now();
+    for (const sealed of batch) {
+      const opened = channel.open(sealed);
+      if (opened instanceof Promise) await opened;
+      bytes += size;
+      if (bytes >= CELL_BYTES) break;
+    }
+    elapsed += performance.now() - start;
+  }
+  return bytes / MIB / (elapsed / 1000);
+}
+
+/** Random bytes of any length (getRandomValues fills at most 64 KiB per call). */
+function randomBytes(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function medianOf(measure: () => Promise<number>): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < REPEATS; i++) runs.push(await measure());
+  return median(runs);
+}
+
+/**
+ * Measures every contender at every record size and returns the results as a
+ * Markdown section (medians of three runs, MiB/s of plaintext).
+ */
+export async function run(): Promise<string> {
+  const rows: string[] = [];
+  for (const contender of CONTENDERS) {
+    const cells: string[] = [];
+    for (const size of RECORD_SIZES) {
+      const seal = await medianOf(() => sealRate(contender, size));
+      const open = await medianOf(() => openRate(contender, size));
+      cells.push(`${seal.toFixed(0)} / ${open.toFixed(0)}`);
+    }
+    rows.push(`| ${contender.name} | ${cells.join(" | ")} |`);
+  }
+  const sizes = RECORD_SIZES.map((size) => `${size / KIB} KiB`);
+  return [
+    "## Record cipher throughput",
+    "",
+    `Seal / open, MiB/s of plaintext, median of ${REPEATS} runs of ~${CELL_MS / 1000} s or ` +
+    `${CELL_BYTES / MIB} MiB each. Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
+    `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs.`,
+    "",
+    `| cipher | ${sizes.join(" | ")} |`,
+    `| --- | ${sizes.map(() => "---:").join(" | ")} |`,
+    ...rows,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  console.log(await run());
+}
