@@ -1,0 +1,277 @@
+/**
+ * The secure channel driver: runs a handshake state machine over a socket,
+ * then carries application messages as sealed records (docs/protocol.md §4).
+ *
+ * A record is one frame whose body is `ciphertext || tag`; the frame's 4-byte
+ * length prefix is the associated data and the nonce is the implicit record
+ * counter, so a tampered, replayed, reordered or dropped record fails to open.
+ * Any failure closes the channel.
+ *
+ * @module
+ */
+import { encodeMessage } from "./codec.ts";
+import { HandshakeError, RecordError, SspError } from "./errors.ts";
+import {
+  type ByteSink,
+  type ByteSource,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  encodeFrameHeader,
+  FRAME_HEADER_BYTES,
+  FrameReader,
+  writeAll,
+} from "./frames.ts";
+import {
+  ClientHandshake,
+  type ClientHandshakeOptions,
+  type HandshakeResult,
+  ServerHandshake,
+  type ServerHandshakeOptions,
+} from "./handshake.ts";
+import { type Alert, MAX_HANDSHAKE_FRAME_BYTES } from "./handshake_messages.ts";
+import { type RecordLimits, RecordOpener, RecordSealer, TAG_BYTES } from "./xor.ts";
+
+/** Default time a peer has to complete the handshake: 10 s. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** A connection the channel runs over: `Deno.Conn` is one. */
+export interface Connection extends ByteSource, ByteSink {
+  /** Closes both directions. */
+  close(): void;
+}
+
+/** Options common to both sides. */
+export interface ChannelOptions {
+  /** Largest record frame body accepted and sent (default 1 MiB). */
+  maxFrameBytes?: number;
+  /** Rekey and exhaustion bounds of the record cipher (tests lower them). */
+  recordLimits?: RecordLimits;
+  /** Time the whole handshake may take before the connection is closed. */
+  handshakeTimeoutMs?: number;
+}
+
+/** An established channel: send and receive application message bodies. */
+export class SecureChannel {
+  readonly #conn: Connection;
+  readonly #reader: FrameReader;
+  readonly #sealer: RecordSealer;
+  readonly #opener: RecordOpener;
+  readonly #maxFrameBytes: number;
+  #writing: Promise<void> = Promise.resolve();
+  #closed = false;
+  #receiveError: unknown = undefined;
+  /** What the handshake established. */
+  readonly session: HandshakeResult;
+
+  constructor(
+    conn: Connection,
+    reader: FrameReader,
+    session: HandshakeResult,
+    options: ChannelOptions,
+  ) {
+    this.#conn = conn;
+    this.#reader = reader;
+    this.session = session;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    reader.maxFrameBytes = this.#maxFrameBytes;
+    this.#sealer = new RecordSealer(session.sendKey, options.recordLimits);
+    this.#opener = new RecordOpener(session.receiveKey, options.recordLimits);
+  }
+
+  /** Largest plaintext one record can carry. */
+  get maxPlaintextBytes(): number {
+    return this.#maxFrameBytes - TAG_BYTES;
+  }
+
+  /**
+   * Seals `plaintext` into the next record and queues it for writing.
+   * Records are sealed in call order, which is also the order they are written.
+   */
+  send(plaintext: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new RecordError("channel_closed", "channel is closed"));
+    if (plaintext.length > this.maxPlaintextBytes) {
+      return Promise.reject(
+        new RangeError(
+          `record of ${plaintext.length} bytes exceeds the limit of ${this.maxPlaintextBytes}`,
+        ),
+      );
+    }
+    const header = encodeFrameHeader(plaintext.length + TAG_BYTES);
+    const sealed = this.#sealer.seal(header, plaintext);
+    const frame = new Uint8Array(FRAME_HEADER_BYTES + sealed.length);
+    frame.set(header, 0);
+    frame.set(sealed, FRAME_HEADER_BYTES);
+    const write = this.#writing.then(() => writeAll(this.#conn, frame));
+    this.#writing = write.catch(() => {});
+    return write;
+  }
+
+  /** Resolves when every queued record has been written. */
+  flush(): Promise<void> {
+    return this.#writing;
+  }
+
+  /**
+   * Reads and opens the next record. Resolves to null when the peer closed
+   * cleanly between records. Throws on any error, and from then on every
+   * call throws the same error: the receiving direction is dead, and the
+   * caller should send an alert (the sending direction still works) and close.
+   */
+  async receive(): Promise<Uint8Array | null> {
+    if (this.#receiveError !== undefined) throw this.#receiveError;
+    try {
+      const frame = await this.#reader.read();
+      if (frame === null) return null;
+      return this.#opener.open(frame.header, frame.body);
+    } catch (error) {
+      this.#receiveError = error;
+      throw error;
+    }
+  }
+
+  /** Sends an alert record (best effort) and closes. */
+  async closeWithAlert(code: string, message: string): Promise<void> {
+    try {
+      await this.send(encodeMessage({ t: "alert", code, message } satisfies Alert));
+    } catch { /* the peer may be gone already */ }
+    this.close();
+  }
+
+  /** Closes the connection; later sends fail and pending reads end. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** Client-side options: the handshake's plus a check of the server's identity. */
+export interface ConnectOptions extends ChannelOptions, ClientHandshakeOptions {
+  /**
+   * Called with the server's verified identity key before the client confirms
+   * the handshake; throw to refuse the server (e.g. a changed pinned key).
+   */
+  checkServerIdentity?: (identity: Uint8Array, session: HandshakeResult) => Promise<void> | void;
+}
+
+/** Runs the client handshake over `conn` and returns the channel. */
+export async function clientHandshake(
+  conn: Connection,
+  options: ConnectOptions = {},
+): Promise<SecureChannel> {
+  const reader = new FrameReader(conn, MAX_HANDSHAKE_FRAME_BYTES);
+  const machine = new ClientHandshake(options);
+  return await withTimeout(conn, options.handshakeTimeoutMs, async () => {
+    await writeFrame(conn, machine.clientHello());
+    const share = await machine.onServerHello(await readHandshakeFrame(reader, "server_hello"));
+    await writeFrame(conn, share);
+    const { clientFinished, result } = await machine.onServerAuth(
+      await readHandshakeFrame(reader, "server_auth"),
+    );
+    await options.checkServerIdentity?.(result.serverIdentity, result);
+    await writeFrame(conn, clientFinished);
+    return new SecureChannel(conn, reader, result, options);
+  });
+}
+
+/** Server-side options. */
+export interface AcceptOptions extends ChannelOptions, ServerHandshakeOptions {}
+
+/** Runs the server handshake over `conn` and returns the channel. */
+export async function serverHandshake(
+  conn: Connection,
+  options: AcceptOptions,
+): Promise<SecureChannel> {
+  const reader = new FrameReader(conn, MAX_HANDSHAKE_FRAME_BYTES);
+  const machine = new ServerHandshake(options);
+  return await withTimeout(conn, options.handshakeTimeoutMs, async () => {
+    try {
+      await writeFrame(
+        conn,
+        await machine.onClientHello(await readHandshakeFrame(reader, "client_hello")),
+      );
+      await writeFrame(
+        conn,
+        await machine.onClientShare(await readHandshakeFrame(reader, "client_share")),
+      );
+      const result = machine.onClientFinished(await readHandshakeFrame(reader, "client_finished"));
+      return new SecureChannel(conn, reader, result, options);
+    } catch (error) {
+      // Tell the client why, in the clear: no keys are agreed yet.
+      if (error instanceof SspError) await sendPlainAlert(conn, error.code, error.message);
+      throw error;
+    }
+  });
+}
+
+function writeFrame(conn: Connection, body: Uint8Array): Promise<void> {
+  return writeAll(conn, encodeFrame(body));
+}
+
+async function readHandshakeFrame(reader: FrameReader, stage: string): Promise<Uint8Array> {
+  let frame;
+  try {
+    frame = await reader.read();
+  } catch (error) {
+    if (error instanceof SspError) {
+      throw new HandshakeError(error.code, stage, `handshake ${stage}: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw new HandshakeError(
+      "connection_lost",
+      stage,
+      `connection lost while waiting for ${stage}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (frame === null) {
+    throw new HandshakeError(
+      "connection_closed",
+      stage,
+      `peer closed the connection while waiting for ${stage}`,
+    );
+  }
+  return frame.body;
+}
+
+async function sendPlainAlert(conn: Connection, code: string, message: string): Promise<void> {
+  try {
+    await writeFrame(conn, encodeMessage({ t: "alert", code, message } satisfies Alert));
+  } catch { /* the peer may be gone already */ }
+}
+
+/** Runs `work`; if it takes longer than `timeoutMs`, closes `conn` and fails. */
+async function withTimeout<T>(
+  conn: Connection,
+  timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  work: () => Promise<T>,
+): Promise<T> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }, timeoutMs);
+  try {
+    return await work();
+  } catch (error) {
+    if (timedOut) {
+      throw new HandshakeError(
+        "handshake_timeout",
+        "handshake",
+        `handshake not completed within ${timeoutMs} ms`,
+        { cause: error },
+      );
+    }
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The message codec: MessagePack bodies (compact, binary-safe, with a
+ * maintained decoder that enforces length limits) validated by zod schemas.
+ *
+ * Every message is a MessagePack map with a string field `t` naming its
+ * type. Decoding never trusts the peer: MessagePack limits are enforced while
+ * parsing, trailing bytes are refused, and the schema checks each field's
+ * type and bounds before a typed value is returned. Unknown map keys are
+ * ignored so that later versions can add optional fields.
+ *
+ * @module
+ */
+import { Decoder, encode } from "@msgpack/msgpack";
+import { z } from "zod";
+import { FrameError } from "./errors.ts";
+
+const decoder = new Decoder({
+  maxStrLength: 64 * 1024,
+  maxBinLength: 16 * 1024 * 1024,
+  maxArrayLength: 4096,
+  maxMapLength: 64,
+  maxExtLength: 0,
+});
+
+/** Encodes a message as MessagePack. */
+export function encodeMessage<T extends { readonly t: string }>(message: T): Uint8Array {
+  return encode(message);
+}
+
+/**
+ * Decodes `body` and validates it against `schema`; throws FrameError naming
+ * the message and the offending field.
+ */
+export function decodeMessage<T>(schema: z.ZodType<T>, body: Uint8Array, what: string): T {
+  let value: unknown;
+  try {
+    value = decoder.decode(body);
+  } catch (cause) {
+    throw new FrameError("bad_encoding", `${what}: not valid MessagePack (${errorText(cause)})`, {
+      cause,
+    });
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue && issue.path.length > 0 ? `field "${issue.path.join(".")}"` : "message";
+  if (issue?.code === "invalid_union" && issue.path.join(".") === "t") {
+    const type = typeof value === "object" && value !== null && "t" in value ? value.t : undefined;
+    throw new FrameError(
+      "unknown_message",
+      `${what}: unexpected message type ${JSON.stringify(type) ?? "(none)"}`,
+    );
+  }
+  throw new FrameError("bad_message", `${what}: ${field}: ${issue?.message ?? "invalid"}`);
+}
+
+/** Schema of a byte string whose length lies in [min, max]. */
+export function bytes(min: number, max = min): z.ZodType<Uint8Array> {
+  return z.instanceof(Uint8Array).refine(
+    (b) => b.length >= min && b.length <= max,
+    min === max ? `expected ${min} bytes` : `expected ${min}..${max} bytes`,
+  );
+}
+
+/** Schema of a safe non-negative integer not above `max`. */
+export function uint(max = Number.MAX_SAFE_INTEGER): z.ZodType<number> {
+  return z.number().int().min(0).max(max);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

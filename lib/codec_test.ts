@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { encode } from "@msgpack/msgpack";
+import fc from "fast-check";
+import { decodeClientMessage, decodeServerMessage, encodeAppMessage } from "./app_messages.ts";
+import { decodeMessage } from "./codec.ts";
+import { FrameError } from "./errors.ts";
+import { ClientHello, ServerHello } from "./handshake_messages.ts";
+
+function rejectsWith(fn: () => unknown, code: string, pattern: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof FrameError, `expected FrameError, got ${e}`);
+    assert.equal(e.code, code);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("decodeMessage(encode(m)) returns m for every application message", () => {
+  fc.assert(
+    fc.property(fc.nat(), (id) => {
+      assert.deepEqual(decodeClientMessage(encodeAppMessage({ t: "ping", id })), { t: "ping", id });
+      assert.deepEqual(decodeServerMessage(encodeAppMessage({ t: "pong", id })), { t: "pong", id });
+    }),
+  );
+});
+
+Deno.test("encode(decode(bytes)) gives back the same bytes for a valid client_hello", () => {
+  const hello = {
+    t: "client_hello",
+    versions: [1],
+    groups: ["x25519"],
+    random: new Uint8Array(32),
+  };
+  const bytes = encode(hello);
+  assert.deepEqual(encode(decodeMessage(ClientHello, bytes, "test")), bytes);
+});
+
+Deno.test("decodeMessage names the field that is wrong", () => {
+  const hello = {
+    t: "client_hello",
+    versions: [1],
+    groups: ["x25519"],
+    random: new Uint8Array(31),
+  };
+  rejectsWith(
+    () => decodeMessage(ClientHello, encode(hello), "handshake client_hello"),
+    "bad_message",
+    /handshake client_hello: field "random": expected 32 bytes/,
+  );
+  rejectsWith(
+    () => decodeMessage(ClientHello, encode({ ...hello, random: "x".repeat(32) }), "m"),
+    "bad_message",
+    /field "random"/,
+  );
+  rejectsWith(
+    () => decodeMessage(ServerHello, encode({ t: "server_hello", version: 1 }), "m"),
+    "bad_message",
+    /field "group"/,
+  );
+});
+
+Deno.test("decodeMessage refuses an unknown message type", () => {
+  rejectsWith(
+    () => decodeClientMessage(encode({ t: "launch", id: 1 })),
+    "unknown_message",
+    /"launch"/,
+  );
+  rejectsWith(
+    () => decodeClientMessage(encode({ id: 1 })),
+    "unknown_message",
+    /\(none\)|undefined/,
+  );
+});
+
+Deno.test("decodeMessage refuses garbage, trailing bytes and non-maps", () => {
+  rejectsWith(() => decodeClientMessage(new Uint8Array([0xc1])), "bad_encoding", /MessagePack/);
+  rejectsWith(() => decodeClientMessage(new Uint8Array()), "bad_encoding", /MessagePack/);
+  const ping = encodeAppMessage({ t: "ping", id: 1 });
+  rejectsWith(
+    () => decodeClientMessage(new Uint8Array([...ping, 0])),
+    "bad_encoding",
+    /Extra 1/,
+  );
+  rejectsWith(() => decodeClientMessage(encode([1, 2])), "bad_message", /expected object/);
+  rejectsWith(() => decodeClientMessage(encode({ t: "ping", id: -1 })), "bad_message", /"id"/);
+  rejectsWith(() => decodeClientMessage(encode({ t: "ping", id: 1.5 })), "bad_message", /"id"/);
+});
+
+Deno.test("decodeMessage survives deeply nested and random input with a FrameError", () => {
+  const nested = new Uint8Array(100_000).fill(0x91); // [[[[…]]]]
+  assert.throws(() => decodeClientMessage(nested), FrameError);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
+      try {
+        decodeClientMessage(bytes);
+      } catch (e) {
+        assert.ok(e instanceof FrameError, `unexpected ${e}`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});

@@ -1,0 +1,150 @@
+/**
+ * Wire framing: every message on an ssp connection is one frame, a 4-byte
+ * big-endian body length followed by the body (docs/protocol.md §2).
+ *
+ * The length is checked against a configurable maximum before anything is
+ * allocated, so a peer cannot make us reserve memory by announcing a huge
+ * frame. Reading is streaming: a frame is read as soon as its bytes arrive,
+ * and at most one frame plus one read buffer is held at a time.
+ *
+ * @module
+ */
+import { FrameError } from "./errors.ts";
+
+/** Bytes of the length prefix in front of every frame body. */
+export const FRAME_HEADER_BYTES = 4;
+
+/** Default largest frame body accepted or sent: 1 MiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+/** Absolute ceiling for a configured maximum (the length field is 32 bits; 16 MiB is plenty). */
+export const MAX_FRAME_BYTES_CEILING = 16 * 1024 * 1024;
+
+/** Size of the buffer each reader refills from the source. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** Something frames can be read from: `Deno.Conn` is one. */
+export interface ByteSource {
+  /** Reads into `p`; resolves to the number of bytes read, or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/** Something frames can be written to: `Deno.Conn` is one. */
+export interface ByteSink {
+  /** Writes some prefix of `p`; resolves to how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** One frame as read from the wire. */
+export interface Frame {
+  /** The 4-byte length prefix exactly as received (authenticated as associated data). */
+  header: Uint8Array;
+  /** The frame body. */
+  body: Uint8Array;
+}
+
+/** Throws a RangeError unless `max` is a usable frame size limit. */
+export function checkMaxFrameBytes(max: number): void {
+  if (!Number.isSafeInteger(max) || max < 64 || max > MAX_FRAME_BYTES_CEILING) {
+    throw new RangeError(`max frame size must be 64..${MAX_FRAME_BYTES_CEILING} bytes, got ${max}`);
+  }
+}
+
+/** Encodes the 4-byte header for a body of `length` bytes. */
+export function encodeFrameHeader(length: number): Uint8Array {
+  if (!Number.isSafeInteger(length) || length < 0 || length > 0xffff_ffff) {
+    throw new RangeError(`frame length out of range: ${length}`);
+  }
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(header.buffer).setUint32(0, length);
+  return header;
+}
+
+/** Encodes a whole frame: header then body. */
+export function encodeFrame(body: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  frame.set(encodeFrameHeader(body.length), 0);
+  frame.set(body, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/** Writes all of `bytes` to `sink`, looping over partial writes. */
+export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await sink.write(bytes.subarray(written));
+  }
+}
+
+/** Reads frames one at a time from a byte source. */
+export class FrameReader {
+  readonly #source: ByteSource;
+  readonly #buffer = new Uint8Array(READ_CHUNK_BYTES);
+  #start = 0;
+  #end = 0;
+  /** Largest body accepted; may be changed between frames (e.g. after the handshake). */
+  maxFrameBytes: number;
+
+  constructor(source: ByteSource, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
+    checkMaxFrameBytes(maxFrameBytes);
+    this.#source = source;
+    this.maxFrameBytes = maxFrameBytes;
+  }
+
+  /**
+   * Reads the next frame. Resolves to null when the stream ends cleanly
+   * between frames; throws FrameError when it ends inside a frame or the
+   * announced length exceeds the limit.
+   */
+  async read(): Promise<Frame | null> {
+    const header = await this.#readExact(FRAME_HEADER_BYTES, "header");
+    if (header === null) return null;
+    const length = new DataView(header.buffer).getUint32(0);
+    if (length > this.maxFrameBytes) {
+      throw new FrameError(
+        "frame_too_large",
+        `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes} bytes`,
+      );
+    }
+    const body = length === 0 ? new Uint8Array(0) : await this.#readExact(length, "body");
+    if (body === null) throw truncated(0, length, "body");
+    return { header, body };
+  }
+
+  /** Reads exactly n bytes; null if the stream ended before the first byte. */
+  async #readExact(n: number, part: string): Promise<Uint8Array | null> {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      if (this.#start < this.#end) {
+        const take = Math.min(n - filled, this.#end - this.#start);
+        out.set(this.#buffer.subarray(this.#start, this.#start + take), filled);
+        this.#start += take;
+        filled += take;
+        continue;
+      }
+      // Large remainders go straight into the frame; small ones through the buffer.
+      const direct = n - filled >= READ_CHUNK_BYTES;
+      const target = direct ? out.subarray(filled) : this.#buffer;
+      const count = await this.#source.read(target);
+      if (count === null || count === 0) {
+        if (filled === 0 && part === "header") return null;
+        throw truncated(filled, n, part);
+      }
+      if (direct) {
+        filled += count;
+      } else {
+        this.#start = 0;
+        this.#end = count;
+      }
+    }
+    return out;
+  }
+}
+
+function truncated(got: number, wanted: number, part: string): FrameError {
+  return new FrameError(
+    "frame_truncated",
+    `connection closed inside a frame ${part} (${got} of ${wanted} bytes)`,
+  );
+}

@@ -1,0 +1,88 @@
+/**
+ * The handshake messages (docs/protocol.md §3), each a MessagePack map in one
+ * plaintext frame, with their schemas and size limits in one place.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { bytes, uint } from "./codec.ts";
+
+/** Protocol versions this build speaks, best first. */
+export const SUPPORTED_VERSIONS: readonly number[] = [1];
+
+/** Bytes of each side's handshake random. */
+export const RANDOM_BYTES = 32;
+
+/** Largest handshake frame body either side accepts (an 8192-bit group fits easily). */
+export const MAX_HANDSHAKE_FRAME_BYTES = 16 * 1024;
+
+/** Largest DH public value or prime, in bytes (8192 bits). */
+export const MAX_DH_VALUE_BYTES = 1024;
+
+/** Group names as they appear on the wire. */
+export const GROUP_NAMES = ["x25519", "ffdhe2048", "ffdhe3072", "ffdhe4096", "custom"] as const;
+
+/** A group name as it appears on the wire. */
+export type WireGroupName = typeof GROUP_NAMES[number];
+
+const groupName = z.enum(GROUP_NAMES);
+
+/** Client → server, first message: what the client can speak. */
+export const ClientHello = z.object({
+  t: z.literal("client_hello"),
+  versions: z.array(uint(255)).min(1).max(16),
+  groups: z.array(z.string().max(32)).min(1).max(16),
+  random: bytes(RANDOM_BYTES),
+});
+/** Client → server, first message. */
+export type ClientHello = z.infer<typeof ClientHello>;
+
+/** Server → client: the chosen version and group, and the server's ephemeral share. */
+export const ServerHello = z.object({
+  t: z.literal("server_hello"),
+  version: uint(255),
+  group: groupName,
+  /** Only for group "custom": the prime p, big-endian. */
+  p: bytes(1, MAX_DH_VALUE_BYTES).optional(),
+  /** Only for group "custom": the generator g, big-endian. */
+  g: bytes(1, MAX_DH_VALUE_BYTES).optional(),
+  random: bytes(RANDOM_BYTES),
+  share: bytes(1, MAX_DH_VALUE_BYTES),
+});
+/** Server → client: chosen parameters and the server's share. */
+export type ServerHello = z.infer<typeof ServerHello>;
+
+/** Client → server: the client's ephemeral share. */
+export const ClientShare = z.object({
+  t: z.literal("client_share"),
+  share: bytes(1, MAX_DH_VALUE_BYTES),
+});
+/** Client → server: the client's share. */
+export type ClientShare = z.infer<typeof ClientShare>;
+
+/** Server → client: the server's identity, its signature over the transcript, and key confirmation. */
+export const ServerAuth = z.object({
+  t: z.literal("server_auth"),
+  identity: bytes(32),
+  signature: bytes(64),
+  finished: bytes(32),
+});
+/** Server → client: identity, signature, confirmation. */
+export type ServerAuth = z.infer<typeof ServerAuth>;
+
+/** Client → server: key confirmation. */
+export const ClientFinished = z.object({
+  t: z.literal("client_finished"),
+  finished: bytes(32),
+});
+/** Client → server: key confirmation. */
+export type ClientFinished = z.infer<typeof ClientFinished>;
+
+/** Either side, at any time: why the sender is closing the connection. */
+export const Alert = z.object({
+  t: z.literal("alert"),
+  code: z.string().max(64),
+  message: z.string().max(1024),
+});
+/** Either side: why the sender is closing. */
+export type Alert = z.infer<typeof Alert>;

@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { encode } from "@msgpack/msgpack";
+import { decodeMessage, encodeMessage } from "./codec.ts";
+import { namedGroup } from "./dh.ts";
+import { HandshakeError } from "./errors.ts";
+import { ClientHandshake, ServerHandshake, type ServerIdentity } from "./handshake.ts";
+import { ClientHello, ServerAuth, ServerHello } from "./handshake_messages.ts";
+import { generateSigningKeyPair } from "./sign.ts";
+
+async function identity(): Promise<ServerIdentity> {
+  return await generateSigningKeyPair();
+}
+
+function rejectsAt(stage: string, code: string | RegExp) {
+  return (e: unknown) => {
+    assert.ok(e instanceof HandshakeError, `expected HandshakeError, got ${e}`);
+    assert.equal(e.stage, stage);
+    if (typeof code === "string") assert.equal(e.code, code);
+    else assert.match(e.code, code);
+    return true;
+  };
+}
+
+for (const name of ["x25519", "ffdhe2048"] as const) {
+  Deno.test(`both peers derive the same keys and transcript hash over ${name}`, async () => {
+    const id = await identity();
+    const client = new ClientHandshake();
+    const server = new ServerHandshake({ identity: id, groups: [namedGroup(name)] });
+    assert.equal(client.state, "start");
+    const hello = client.clientHello();
+    assert.equal(client.state, "await_server_hello");
+    const serverHello = await server.onClientHello(hello);
+    assert.equal(server.state, "await_client_share");
+    const share = await client.onServerHello(serverHello);
+    assert.equal(client.state, "await_server_auth");
+    const auth = await server.onClientShare(share);
+    assert.equal(server.state, "await_client_finished");
+    const { clientFinished, result: c } = await client.onServerAuth(auth);
+    assert.equal(client.state, "done");
+    const s = server.onClientFinished(clientFinished);
+    assert.equal(server.state, "done");
+    assert.deepEqual(c.transcriptHash, s.transcriptHash);
+    assert.deepEqual(c.sendKey, s.receiveKey);
+    assert.deepEqual(c.receiveKey, s.sendKey);
+    assert.notDeepEqual(c.sendKey, c.receiveKey);
+    assert.deepEqual(c.serverIdentity, id.publicKey);
+    assert.equal(c.group.name, name);
+    assert.equal(c.version, 1);
+  });
+}
+
+Deno.test("two sessions with the same server get different keys (fresh ephemeral shares)", async () => {
+  const id = await identity();
+  const keys = [];
+  for (let i = 0; i < 2; i++) {
+    const client = new ClientHandshake();
+    const server = new ServerHandshake({ identity: id, groups: [namedGroup("x25519")] });
+    const share = await client.onServerHello(await server.onClientHello(client.clientHello()));
+    const { result } = await client.onServerAuth(await server.onClientShare(share));
+    keys.push(result.sendKey);
+  }
+  assert.notDeepEqual(keys[0], keys[1]);
+});
+
+Deno.test("the server picks its most preferred group among those the client offers", async () => {
+  const server = new ServerHandshake({
+    identity: await identity(),
+    groups: [namedGroup("ffdhe3072"), namedGroup("x25519")],
+  });
+  const client = new ClientHandshake({ groups: ["x25519", "ffdhe2048"] });
+  const hello = decodeMessage(ServerHello, await server.onClientHello(client.clientHello()), "t");
+  assert.equal(hello.group, "x25519");
+});
+
+Deno.test("a client and server with no common group or version fail with a clear error", async () => {
+  const id = await identity();
+  const server = new ServerHandshake({ identity: id, groups: [namedGroup("ffdhe4096")] });
+  await assert.rejects(
+    server.onClientHello(new ClientHandshake({ groups: ["x25519"] }).clientHello()),
+    (e: unknown) => {
+      rejectsAt("client_hello", "no_common_group")(e);
+      assert.match((e as Error).message, /client offers x25519; server accepts ffdhe4096/);
+      return true;
+    },
+  );
+  assert.equal(server.state, "failed");
+  const old = new ServerHandshake({ identity: id, groups: [namedGroup("x25519")] });
+  await assert.rejects(
+    old.onClientHello(new ClientHandshake({ versions: [7] }).clientHello()),
+    rejectsAt("client_hello", "unsupported_version"),
+  );
+});
+
+Deno.test("a downgraded offer (group list altered in transit) fails the server signature", async () => {
+  const server = new ServerHandshake({
+    identity: await identity(),
+    groups: [namedGroup("x25519"), namedGroup("ffdhe2048")],
+  });
+  const client = new ClientHandshake();
+  const hello = client.clientHello();
+  // A man in the middle strips every group but ffdhe2048 from the offer.
+  const tampered = decodeMessage(ClientHello, hello, "t");
+  const share = await client.onServerHello(
+    await server.onClientHello(encodeMessage({ ...tampered, groups: ["ffdhe2048"] })),
+  );
+  await assert.rejects(
+    client.onServerAuth(await server.onClientShare(share)),
+    rejectsAt("server_auth", "bad_server_signature"),
+  );
+  assert.equal(client.state, "failed");
+});
+
+Deno.test("a server_auth signed by another key than the one it names is refused", async () => {
+  const server = new ServerHandshake({
+    identity: await identity(),
+    groups: [namedGroup("x25519")],
+  });
+  const client = new ClientHandshake();
+  const share = await client.onServerHello(await server.onClientHello(client.clientHello()));
+  const auth = await server.onClientShare(share);
+  const other = await identity();
+  const decoded = decodeMessage(ServerAuth, auth, "t");
+  await assert.rejects(
+    client.onServerAuth(encodeMessage({ ...decoded, identity: other.publicKey })),
+    rejectsAt("server_auth", "bad_server_signature"),
+  );
+});
+
+Deno.test("a wrong client_finished is refused", async () => {
+  const server = new ServerHandshake({
+    identity: await identity(),
+    groups: [namedGroup("x25519")],
+  });
+  const client = new ClientHandshake();
+  const share = await client.onServerHello(await server.onClientHello(client.clientHello()));
+  await client.onServerAuth(await server.onClientShare(share));
+  assert.throws(
+    () => server.onClientFinished(encode({ t: "client_finished", finished: new Uint8Array(32) })),
+    rejectsAt("client_finished", "bad_client_finished"),
+  );
+});
+
+Deno.test("messages out of order are refused by the state machine", async () => {
+  const client = new ClientHandshake();
+  await assert.rejects(
+    client.onServerHello(new Uint8Array()),
+    rejectsAt("server_hello", "bad_state"),
+  );
+  const server = new ServerHandshake({
+    identity: await identity(),
+    groups: [namedGroup("x25519")],
+  });
+  await assert.rejects(
+    server.onClientShare(new Uint8Array()),
+    rejectsAt("client_share", "bad_state"),
+  );
+});
+
+Deno.test("a peer's alert during the handshake becomes a HandshakeError with its text", async () => {
+  const client = new ClientHandshake();
+  client.clientHello();
+  await assert.rejects(
+    client.onServerHello(encode({ t: "alert", code: "busy", message: "server is full" })),
+    (e: unknown) => {
+      rejectsAt("server_hello", "peer_busy")(e);
+      assert.match((e as Error).message, /server is full/);
+      return true;
+    },
+  );
+});

@@ -1,0 +1,163 @@
+/**
+ * The ssp server: accepts TCP connections, runs the handshake on each with
+ * a time limit, then serves application messages until the peer leaves.
+ *
+ * A misbehaving client only ever loses its own connection: every error is
+ * caught per connection, logged, answered with an alert where possible, and
+ * the accept loop carries on.
+ *
+ * @module
+ */
+import type { DhGroup } from "../dh.ts";
+import { decodeClientMessage, encodeAppMessage } from "../app_messages.ts";
+import { type ChannelOptions, type SecureChannel, serverHandshake } from "../channel.ts";
+import { SspError } from "../errors.ts";
+import type { ServerIdentity } from "../handshake.ts";
+import { fingerprint } from "../sign.ts";
+import type { Logger } from "./log.ts";
+
+/** Default most simultaneous connections. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+
+/** Everything the server needs; the entry point fills it from flags and environment. */
+export interface ServerConfig extends ChannelOptions {
+  /** Address to listen on. */
+  hostname: string;
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /** The server's long-term identity key. */
+  identity: ServerIdentity;
+  /** Groups offered, in order of preference. */
+  groups: readonly DhGroup[];
+  /** Most simultaneous connections; more are closed at once. */
+  maxConnections?: number;
+  /** Where events go. */
+  log: Logger;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** The port actually listened on. */
+  port: number;
+  /** The identity key's fingerprint. */
+  fingerprint: string;
+  /** Stops accepting, closes every connection and waits for them to finish. */
+  shutdown(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+/** Starts listening and serving; resolves once the socket is bound. */
+export function startServer(config: ServerConfig): RunningServer {
+  const listener = Deno.listen({ hostname: config.hostname, port: config.port });
+  const maxConnections = config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const open = new Set<Deno.Conn>();
+  const running = new Set<Promise<void>>();
+  let nextId = 1;
+  let stopping = false;
+
+  const acceptLoop = (async () => {
+    for await (const conn of listener) {
+      const id = nextId++;
+      const peer = formatAddress(conn.remoteAddr);
+      if (open.size >= maxConnections) {
+        config.log({ event: "refused", conn: id, peer, reason: "too many connections" });
+        conn.close();
+        continue;
+      }
+      open.add(conn);
+      const task = serveConnection(conn, id, peer, config).finally(() => {
+        open.delete(conn);
+        running.delete(task);
+      });
+      running.add(task);
+    }
+  })().catch((error) => {
+    if (!stopping) config.log({ event: "accept_failed", message: String(error) });
+  });
+
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    listener.close();
+    for (const conn of open) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+    await acceptLoop;
+    await Promise.allSettled([...running]);
+  };
+
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    port,
+    fingerprint: fingerprint(config.identity.publicKey),
+    shutdown,
+    finished: acceptLoop.then(() => Promise.allSettled([...running])).then(() => {}),
+  };
+}
+
+async function serveConnection(
+  conn: Deno.Conn,
+  id: number,
+  peer: string,
+  config: ServerConfig,
+): Promise<void> {
+  const { log } = config;
+  log({ event: "connected", conn: id, peer });
+  let channel: SecureChannel;
+  try {
+    channel = await serverHandshake(conn, config);
+  } catch (error) {
+    log({ event: "handshake_failed", conn: id, peer, ...describe(error) });
+    return;
+  }
+  log({
+    event: "handshake_done",
+    conn: id,
+    peer,
+    version: channel.session.version,
+    group: channel.session.group.name,
+  });
+  try {
+    for (;;) {
+      const body = await channel.receive();
+      if (body === null) break;
+      const message = decodeClientMessage(body);
+      switch (message.t) {
+        case "ping":
+          await channel.send(encodeAppMessage({ t: "pong", id: message.id }));
+          break;
+        case "alert":
+          log({
+            event: "peer_alert",
+            conn: id,
+            peer,
+            code: message.code,
+            message: message.message,
+          });
+          channel.close();
+          return;
+      }
+    }
+    log({ event: "disconnected", conn: id, peer });
+  } catch (error) {
+    log({ event: "connection_failed", conn: id, peer, ...describe(error) });
+    if (error instanceof SspError) await channel.closeWithAlert(error.code, error.message);
+  } finally {
+    channel.close();
+  }
+}
+
+function describe(error: unknown): { code: string; message: string } {
+  if (error instanceof SspError) return { code: error.code, message: error.message };
+  if (error instanceof Error) return { code: error.name, message: error.message };
+  return { code: "unknown", message: String(error) };
+}
+
+function formatAddress(addr: Deno.Addr): string {
+  return addr.transport === "tcp" || addr.transport === "udp"
+    ? `${addr.hostname}:${addr.port}`
+    : addr.transport;
+}

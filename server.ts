@@ -1,0 +1,139 @@
+/**
+ * `ssp-server`: the relay and store. This file only parses arguments and
+ * wires the library together; see lib/server/.
+ *
+ * @module
+ */
+import { Command, Option } from "commander";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./lib/frames.ts";
+import { DEFAULT_PORT } from "./lib/address.ts";
+import { generateDhParamFile, loadServerGroups } from "./lib/server/groups.ts";
+import { loadIdentity, loadOrCreateIdentity } from "./lib/server/identity.ts";
+import { createLogger, type LogFormat } from "./lib/server/log.ts";
+import { DEFAULT_MAX_CONNECTIONS, startServer } from "./lib/server/server.ts";
+import { fingerprint } from "./lib/sign.ts";
+import { Output } from "./lib/ui/output.ts";
+
+const DEFAULT_DATA_DIR = "./ssp-data";
+
+function dataOption(): Option {
+  return new Option("--data <dir>", "server data dir (identity key, store)")
+    .env("SSP_DATA").default(DEFAULT_DATA_DIR);
+}
+
+function integer(name: string, min: number, max: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new TypeError(`${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+    }
+    return n;
+  };
+}
+
+const program = new Command("ssp-server")
+  .description("ssp relay and store: end-to-end encrypted messages and files over TCP")
+  .addOption(
+    new Option("--port <port>", "TCP port to listen on (0 picks a free one)")
+      .env("SSP_PORT").default(DEFAULT_PORT).argParser(integer("--port", 0, 65535)),
+  )
+  .addOption(
+    new Option("--host <address>", "address to listen on").env("SSP_HOST").default("127.0.0.1"),
+  )
+  .addOption(dataOption())
+  .addOption(
+    new Option(
+      "--groups <list>",
+      "key-agreement groups to accept, best first (x25519, ffdhe2048, ffdhe3072, ffdhe4096, custom); " +
+        "default: custom first if `dhparam` made one, then x25519 and the RFC 7919 groups",
+    ).env("SSP_GROUPS"),
+  )
+  .addOption(
+    new Option("--max-frame-bytes <n>", "largest frame accepted from a client")
+      .env("SSP_MAX_FRAME_BYTES").default(DEFAULT_MAX_FRAME_BYTES)
+      .argParser(integer("--max-frame-bytes", 64, 16 * 1024 * 1024)),
+  )
+  .addOption(
+    new Option("--handshake-timeout <ms>", "time a client has to finish the handshake")
+      .env("SSP_HANDSHAKE_TIMEOUT_MS").default(DEFAULT_HANDSHAKE_TIMEOUT_MS)
+      .argParser(integer("--handshake-timeout", 100, 600_000)),
+  )
+  .addOption(
+    new Option("--max-connections <n>", "most simultaneous connections")
+      .env("SSP_MAX_CONNECTIONS").default(DEFAULT_MAX_CONNECTIONS)
+      .argParser(integer("--max-connections", 1, 1_000_000)),
+  )
+  .addOption(
+    new Option("--log-format <format>", "log lines for people or machines")
+      .env("SSP_LOG_FORMAT").choices(["text", "json"]).default("text"),
+  )
+  .showHelpAfterError()
+  .action(async (options) => {
+    const log = createLogger(options.logFormat as LogFormat, (line) => console.error(line));
+    const identity = await loadOrCreateIdentity(options.data);
+    const groups = await loadServerGroups(options.data, options.groups);
+    const server = startServer({
+      hostname: options.host,
+      port: options.port,
+      identity,
+      groups,
+      maxFrameBytes: options.maxFrameBytes,
+      handshakeTimeoutMs: options.handshakeTimeout,
+      maxConnections: options.maxConnections,
+      log,
+    });
+    log({
+      event: "listening",
+      host: options.host,
+      port: server.port,
+      fingerprint: server.fingerprint,
+      identity: identity.created ? "created" : "loaded",
+      groups: groups.map((g) => g.name).join(","),
+    });
+    const stop = () => {
+      log({ event: "shutting_down" });
+      server.shutdown();
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+    await server.finished;
+    log({ event: "stopped" });
+  });
+
+program.command("fingerprint")
+  .description("print the server's identity key fingerprint, for clients to compare")
+  .addOption(dataOption())
+  .option("--json", "print JSON")
+  .action(async (options) => {
+    const out = new Output(Boolean(options.json));
+    const identity = await loadIdentity(options.data);
+    const fp = fingerprint(identity.publicKey);
+    out.result({ fingerprint: fp }, fp);
+  });
+
+program.command("dhparam")
+  .description(
+    "generate a Diffie-Hellman group (safe prime p = 2q+1, generator g) that the server then offers",
+  )
+  .addOption(
+    new Option("--bits <n>", "size of the prime p").default(2048)
+      .argParser(integer("--bits", 2048, 8192)),
+  )
+  .addOption(dataOption())
+  .option("--json", "print JSON")
+  .action(async (options) => {
+    const out = new Output(Boolean(options.json));
+    const result = await generateDhParamFile(options.data, options.bits, (note) => out.note(note));
+    out.result(
+      { path: result.path, bits: options.bits, seconds: result.seconds },
+      `wrote ${result.path} (${options.bits}-bit safe prime, ${result.seconds.toFixed(1)} s); ` +
+        "restart the server to offer it",
+    );
+  });
+
+try {
+  await program.parseAsync(Deno.args, { from: "user" });
+} catch (error) {
+  Deno.exit(new Output(Deno.args.includes("--json")).error(error));
+}

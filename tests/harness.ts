@@ -1,0 +1,138 @@
+/**
+ * Test harness: real servers on real sockets with fresh data dirs, clients
+ * with fresh data dirs, and connections whose writes a test can tamper with.
+ *
+ * @module
+ */
+import { type DhGroup, namedGroup } from "../lib/dh.ts";
+import type { ChannelOptions, Connection } from "../lib/channel.ts";
+import { loadOrCreateIdentity } from "../lib/server/identity.ts";
+import type { LogFields } from "../lib/server/log.ts";
+import { type RunningServer, startServer } from "../lib/server/server.ts";
+
+/** A server started for one test. */
+export interface TestServer {
+  server: RunningServer;
+  /** `127.0.0.1:port`. */
+  address: string;
+  port: number;
+  dataDir: string;
+  /** Every event the server logged, in order. */
+  events: LogFields[];
+  /** Resolves with the first logged event that matches. */
+  waitForEvent(match: (event: LogFields) => boolean): Promise<LogFields>;
+  stop(): Promise<void>;
+}
+
+/** Options for a test server. */
+export interface TestServerOptions extends ChannelOptions {
+  groups?: DhGroup[];
+  dataDir?: string;
+  port?: number;
+  maxConnections?: number;
+}
+
+/** Makes a temporary directory removed at the end of `Deno.test` via the returned disposer. */
+export async function tempDir(prefix = "ssp-test-"): Promise<string> {
+  return await Deno.makeTempDir({ prefix });
+}
+
+/** Starts a real server on 127.0.0.1 with its own data dir. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? await tempDir("ssp-server-");
+  const identity = await loadOrCreateIdentity(dataDir);
+  const events: LogFields[] = [];
+  const waiters: { match: (e: LogFields) => boolean; resolve: (e: LogFields) => void }[] = [];
+  const server = startServer({
+    ...options,
+    hostname: "127.0.0.1",
+    port: options.port ?? 0,
+    identity,
+    groups: options.groups ?? [namedGroup("x25519"), namedGroup("ffdhe2048")],
+    log: (event) => {
+      events.push(event);
+      for (const waiter of [...waiters]) {
+        if (waiter.match(event)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(event);
+        }
+      }
+    },
+  });
+  return {
+    server,
+    address: `127.0.0.1:${server.port}`,
+    port: server.port,
+    dataDir,
+    events,
+    waitForEvent(match) {
+      const seen = events.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ match, resolve }));
+    },
+    async stop() {
+      await server.shutdown();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** How a TamperingConnection rewrites one write: returns the bytes to send, in order. */
+export type WriteTamper = (bytes: Uint8Array) => Uint8Array[];
+
+/**
+ * Wraps a TCP connection so that a test can rewrite what it writes
+ * (flip bits, replay, reorder) once the handshake is done.
+ */
+export class TamperingConnection implements Connection {
+  readonly #conn: Deno.Conn;
+  /** Set to rewrite the following writes; null passes them through. */
+  tamper: WriteTamper | null = null;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  read(p: Uint8Array): Promise<number | null> {
+    return this.#conn.read(p);
+  }
+
+  async write(p: Uint8Array): Promise<number> {
+    const outputs = this.tamper ? this.tamper(p.slice()) : [p];
+    for (const bytes of outputs) {
+      let written = 0;
+      while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+    }
+    return p.length;
+  }
+
+  close(): void {
+    this.#conn.close();
+  }
+}
+
+/** Reads everything until the peer closes (or `limit` bytes), for raw-socket tests. */
+export async function readUntilClosed(conn: Deno.Conn, limit = 1 << 20): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const buffer = new Uint8Array(65536);
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await conn.read(buffer);
+    } catch {
+      break; // reset by peer counts as closed
+    }
+    if (n === null) break;
+    chunks.push(buffer.slice(0, n));
+    total += n;
+    if (total >= limit) break;
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
