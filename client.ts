@@ -9,7 +9,7 @@ import { DEFAULT_PORT } from "./lib/address.ts";
 import { connect } from "./lib/client/connect.ts";
 import { defaultClientDataDir } from "./lib/client/paths.ts";
 import { ping } from "./lib/client/ping.ts";
-import { GROUP_NAMES, type WireGroupName } from "./lib/handshake_messages.ts";
+import { GROUP_NAMES, type WireGroupName } from "./lib/handshake/mod.ts";
 import { Output } from "./lib/ui/output.ts";
 
 function connectionOptions(command: Command): Command {

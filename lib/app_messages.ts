@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { decodeMessage, encodeMessage, uint } from "./codec.ts";
-import { Alert } from "./handshake_messages.ts";
+import { Alert } from "./handshake/mod.ts";
 
 /** Client → server: asks for a pong carrying the same id. */
 export const Ping = z.object({ t: z.literal("ping"), id: uint() });

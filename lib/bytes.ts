@@ -52,3 +52,15 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   for (const part of parts) hash.update(part);
   return new Uint8Array(hash.digest());
 }
+
+/** The unsigned big-endian integer that `bytes` encode. */
+export function bytesToBigInt(bytes: Uint8Array): bigint {
+  return bytes.length === 0 ? 0n : BigInt("0x" + toHex(bytes));
+}
+
+/** Minimal unsigned big-endian encoding of `n` (at least one byte); RangeError if negative. */
+export function bigIntToBytes(n: bigint): Uint8Array {
+  if (n < 0n) throw new RangeError("cannot encode a negative integer");
+  const hex = n.toString(16);
+  return fromHex(hex.length % 2 ? "0" + hex : hex);
+}

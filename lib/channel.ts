@@ -27,8 +27,8 @@ import {
   type HandshakeResult,
   ServerHandshake,
   type ServerHandshakeOptions,
-} from "./handshake.ts";
-import { type Alert, MAX_HANDSHAKE_FRAME_BYTES } from "./handshake_messages.ts";
+} from "./handshake/mod.ts";
+import { type Alert, MAX_HANDSHAKE_FRAME_BYTES } from "./handshake/mod.ts";
 import { type RecordLimits, RecordOpener, RecordSealer, TAG_BYTES } from "./xor.ts";
 
 /** Default time a peer has to complete the handshake: 10 s. */

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { decodeClientMessage, decodeServerMessage, encodeAppMessage } from "./app_messages.ts";
 import { decodeMessage } from "./codec.ts";
 import { FrameError } from "./errors.ts";
-import { ClientHello, ServerHello } from "./handshake_messages.ts";
+import { ClientHello, ServerHello } from "./handshake/mod.ts";
 
 function rejectsWith(fn: () => unknown, code: string, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => {

@@ -10,7 +10,7 @@ import { connect } from "../lib/client/connect.ts";
 import { ping } from "../lib/client/ping.ts";
 import { decodeMessage } from "../lib/codec.ts";
 import { encodeFrame, encodeFrameHeader, FrameReader } from "../lib/frames.ts";
-import { Alert } from "../lib/handshake_messages.ts";
+import { Alert } from "../lib/handshake/mod.ts";
 import { chunkedSource } from "../lib/testing/byte_source.ts";
 import {
   readUntilClosed,

@@ -12,7 +12,7 @@ import { readDhParamsFile } from "../lib/dhparam.ts";
 import { HandshakeError } from "../lib/errors.ts";
 import { FFDHE2048 } from "../lib/ffdhe.ts";
 import { encodeFrame, FrameReader, writeAll } from "../lib/frames.ts";
-import { ServerHello } from "../lib/handshake_messages.ts";
+import { ServerHello } from "../lib/handshake/mod.ts";
 import { loadServerGroups } from "../lib/server/groups.ts";
 import { startFrameProxy } from "./frame_proxy.ts";
 import { startTestServer, tempDir } from "./harness.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 import { clientHandshake, type SecureChannel } from "../channel.ts";
-import type { WireGroupName } from "../handshake_messages.ts";
+import type { WireGroupName } from "../handshake/mod.ts";
+import { SspError } from "../errors.ts";
 import { fingerprint } from "../sign.ts";
 import { formatServerAddress, parseServerAddress } from "../address.ts";
 import { KnownHosts, type PinResult } from "./known_hosts.ts";
@@ -39,7 +40,17 @@ export async function connect(config: ConnectConfig): Promise<ServerConnection> 
   const address = parseServerAddress(config.server);
   const server = formatServerAddress(address);
   const knownHosts = await KnownHosts.load(config.dataDir);
-  const conn = await Deno.connect(address);
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect(address);
+    conn.setNoDelay(true); // small handshake and chat records must not wait for Nagle
+  } catch (cause) {
+    throw new SspError(
+      "server_unreachable",
+      `cannot connect to ${server}: ${(cause as Error).message}`,
+      { hint: "check --server, and that ssp-server is running there", cause },
+    );
+  }
   let pin: PinResult = "match";
   const channel = await clientHandshake(conn, {
     ...(config.groups ? { groups: config.groups } : {}),

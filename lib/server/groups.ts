@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type DhGroup, namedGroup, validateGroupParameters } from "../dh.ts";
 import { readDhParamsFile, writeDhParamsFile } from "../dhparam.ts";
 import { generateSafePrime } from "../primes.ts";
-import { GROUP_NAMES } from "../handshake_messages.ts";
+import { GROUP_NAMES } from "../handshake/mod.ts";
 
 /** Name of the custom group file inside the server's data dir (PEM, as `openssl dhparam`). */
 export const DHPARAM_FILE = "dhparam.pem";

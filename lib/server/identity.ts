@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { ServerIdentity } from "../handshake.ts";
+import type { ServerIdentity } from "../handshake/mod.ts";
 import { generateSigningKeyPair } from "../sign.ts";
 import { SspError } from "../errors.ts";
 

@@ -12,7 +12,7 @@ import type { DhGroup } from "../dh.ts";
 import { decodeClientMessage, encodeAppMessage } from "../app_messages.ts";
 import { type ChannelOptions, type SecureChannel, serverHandshake } from "../channel.ts";
 import { SspError } from "../errors.ts";
-import type { ServerIdentity } from "../handshake.ts";
+import type { ServerIdentity } from "../handshake/mod.ts";
 import { fingerprint } from "../sign.ts";
 import type { Logger } from "./log.ts";
 
@@ -65,6 +65,7 @@ export function startServer(config: ServerConfig): RunningServer {
         conn.close();
         continue;
       }
+      conn.setNoDelay(true); // small handshake and chat records must not wait for Nagle
       open.add(conn);
       const task = serveConnection(conn, id, peer, config).finally(() => {
         open.delete(conn);

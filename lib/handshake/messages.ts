@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { bytes, uint } from "./codec.ts";
+import { bytes, uint } from "../codec.ts";
 
 /** Protocol versions this build speaks, best first. */
 export const SUPPORTED_VERSIONS: readonly number[] = [1];

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
-import { decodeMessage, encodeMessage } from "./codec.ts";
-import { namedGroup } from "./dh.ts";
-import { HandshakeError } from "./errors.ts";
-import { ClientHandshake, ServerHandshake, type ServerIdentity } from "./handshake.ts";
-import { ClientHello, ServerAuth, ServerHello } from "./handshake_messages.ts";
-import { generateSigningKeyPair } from "./sign.ts";
+import { decodeMessage, encodeMessage } from "../codec.ts";
+import { namedGroup } from "../dh.ts";
+import { HandshakeError } from "../errors.ts";
+import { ClientHandshake, ServerHandshake, type ServerIdentity } from "./mod.ts";
+import { ClientHello, ServerAuth, ServerHello } from "./messages.ts";
+import { generateSigningKeyPair } from "../sign.ts";
 
 async function identity(): Promise<ServerIdentity> {
   return await generateSigningKeyPair();

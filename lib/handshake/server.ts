@@ -1,0 +1,206 @@
+/**
+ * The server side of the handshake (docs/protocol.md §3).
+ *
+ * @module
+ */
+import { bigIntToBytes, concatBytes, constantTimeEqual } from "../bytes.ts";
+import { encodeMessage } from "../codec.ts";
+import {
+  computeSharedSecret,
+  type DhGroup,
+  type DhKeyPair,
+  generateKeyPair,
+  groupId,
+} from "../dh.ts";
+import { HandshakeError } from "../errors.ts";
+import { hmacSha256 } from "../kdf.ts";
+import { sign } from "../sign.ts";
+import {
+  expect,
+  fail,
+  type HandshakeResult,
+  type KeySchedule,
+  keySchedule,
+  randomBytes,
+  signedContent,
+  Transcript,
+} from "./_common.ts";
+import {
+  ClientFinished,
+  ClientHello,
+  ClientShare,
+  RANDOM_BYTES,
+  type ServerAuth,
+  type ServerHello,
+  SUPPORTED_VERSIONS,
+} from "./messages.ts";
+
+/** States of the server machine; any error moves it to `failed`. */
+export type ServerState =
+  | "await_client_hello"
+  | "await_client_share"
+  | "await_client_finished"
+  | "done"
+  | "failed";
+
+/** The server's long-term identity. */
+export interface ServerIdentity {
+  /** Ed25519 public key, 32 bytes raw. */
+  publicKey: Uint8Array;
+  /** Ed25519 private key, PKCS#8. */
+  privateKeyPkcs8: Uint8Array;
+}
+
+/** Options of the server side. */
+export interface ServerHandshakeOptions {
+  /** The server's identity key. */
+  identity: ServerIdentity;
+  /** Groups the server accepts, in its order of preference. */
+  groups: readonly DhGroup[];
+  /** Versions the server speaks (default: all this build speaks). */
+  versions?: readonly number[];
+}
+
+/** The server side of the handshake. */
+export class ServerHandshake {
+  #state: ServerState = "await_client_hello";
+  readonly #options: ServerHandshakeOptions;
+  readonly #transcript = new Transcript();
+  #version = 0;
+  #group: DhGroup | undefined;
+  #keyPair: DhKeyPair | undefined;
+  #schedule: KeySchedule | undefined;
+
+  constructor(options: ServerHandshakeOptions) {
+    this.#options = options;
+  }
+
+  /** The current state. */
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  /** §3.1–3.2: reads client_hello, chooses version and group, returns server_hello. */
+  async onClientHello(body: Uint8Array): Promise<Uint8Array> {
+    this.#assertState("await_client_hello", "client_hello");
+    try {
+      const hello = expect(ClientHello, body, "client_hello");
+      const versions = this.#options.versions ?? SUPPORTED_VERSIONS;
+      const version = Math.max(...hello.versions.filter((v) => versions.includes(v)), 0);
+      if (version === 0) {
+        throw new HandshakeError(
+          "unsupported_version",
+          "client_hello",
+          `client offers protocol versions ${hello.versions.join(", ")}; this server speaks ${
+            versions.join(", ")
+          }`,
+          { hint: "upgrade the older side" },
+        );
+      }
+      const group = this.#options.groups.find((g) => hello.groups.includes(g.name));
+      if (!group) {
+        throw new HandshakeError(
+          "no_common_group",
+          "client_hello",
+          `no common key-agreement group: client offers ${
+            hello.groups.join(", ")
+          }; server accepts ${this.#options.groups.map((g) => g.name).join(", ")}`,
+        );
+      }
+      this.#transcript.add(body);
+      this.#keyPair = await generateKeyPair(group);
+      const reply = encodeMessage(
+        {
+          t: "server_hello",
+          version,
+          group: group.name,
+          ...(group.name === "custom"
+            ? { p: bigIntToBytes(group.p), g: bigIntToBytes(group.g) }
+            : {}),
+          random: randomBytes(RANDOM_BYTES),
+          share: this.#keyPair.publicKey,
+        } satisfies ServerHello,
+      );
+      this.#transcript.add(reply);
+      this.#version = version;
+      this.#group = group;
+      this.#state = "await_client_share";
+      return reply;
+    } catch (error) {
+      this.#state = "failed";
+      fail("client_hello", error);
+    }
+  }
+
+  /** §3.3–3.5: reads client_share, derives keys, returns server_auth. */
+  async onClientShare(body: Uint8Array): Promise<Uint8Array> {
+    this.#assertState("await_client_share", "client_share");
+    try {
+      const share = expect(ClientShare, body, "client_share");
+      const secret = await computeSharedSecret(this.#keyPair!, share.share);
+      this.#transcript.add(body);
+      const th = this.#transcript.hash();
+      this.#schedule = keySchedule(secret, th);
+      const identity = this.#options.identity;
+      const signature = await sign(identity.privateKeyPkcs8, signedContent(th, identity.publicKey));
+      const reply = encodeMessage(
+        {
+          t: "server_auth",
+          identity: identity.publicKey,
+          signature,
+          finished: hmacSha256(
+            this.#schedule.serverFinished,
+            concatBytes(th, identity.publicKey, signature),
+          ),
+        } satisfies ServerAuth,
+      );
+      this.#transcript.add(reply);
+      this.#state = "await_client_finished";
+      return reply;
+    } catch (error) {
+      this.#state = "failed";
+      fail("client_share", error);
+    }
+  }
+
+  /** §3.5: checks client_finished; returns the session keys. */
+  onClientFinished(body: Uint8Array): HandshakeResult {
+    this.#assertState("await_client_finished", "client_finished");
+    try {
+      const finished = expect(ClientFinished, body, "client_finished");
+      const transcriptHash = this.#transcript.hash();
+      const schedule = this.#schedule!;
+      const expected = hmacSha256(schedule.clientFinished, transcriptHash);
+      if (!constantTimeEqual(expected, finished.finished)) {
+        throw new HandshakeError(
+          "bad_client_finished",
+          "client_finished",
+          "client's key confirmation does not match",
+        );
+      }
+      this.#state = "done";
+      return {
+        version: this.#version,
+        group: this.#group!,
+        groupId: groupId(this.#group!),
+        sendKey: schedule.serverToClient,
+        receiveKey: schedule.clientToServer,
+        serverIdentity: this.#options.identity.publicKey,
+        transcriptHash,
+      };
+    } catch (error) {
+      this.#state = "failed";
+      fail("client_finished", error);
+    }
+  }
+
+  #assertState(expected: ServerState, stage: string): void {
+    if (this.#state !== expected) {
+      throw new HandshakeError(
+        "bad_state",
+        stage,
+        `server handshake is ${this.#state}, not ${expected}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * `deno task bench [NAME...]`: runs the benchmarks and prints Markdown
+ * tables. Names: handshake, cipher, primes (default: all). Figures belong in
+ * docs/ with the command that produced them.
+ *
+ * @module
+ */
+
+const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<string> }>> = {
+  handshake: () => import("./bench/handshake.ts"),
+  cipher: () => import("./bench/cipher.ts"),
+  primes: () => import("./bench/primes.ts"),
+};
+
+const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHMARKS);
+for (const name of wanted) {
+  if (!(name in BENCHMARKS)) {
+    console.error(
+      `error: unknown benchmark "${name}"; choose from ${Object.keys(BENCHMARKS).join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+}
+console.log(
+  `# ssp benchmarks\n\nDeno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${
+    new Date().toISOString()
+  }\n`,
+);
+for (const name of wanted) {
+  const module = await BENCHMARKS[name]!();
+  console.log(await module.run());
+}

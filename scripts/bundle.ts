@@ -1,0 +1,26 @@
+/**
+ * `deno task bundle [OUTDIR]`: builds ssp-server.js and ssp-client.js (in dist/ by default),
+ * single JavaScript files with every dependency inside, that run with
+ * `deno run` on any machine that has Deno (no network needed).
+ *
+ * @module
+ */
+
+const outDir = Deno.args[0] ?? "dist";
+const ENTRIES = [["server.ts", "ssp-server.js"], ["client.ts", "ssp-client.js"]] as const;
+
+for (const [entry, name] of ENTRIES) {
+  const output = `${outDir}/${name}`;
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "-o", output, entry],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) {
+    console.error(`error: deno bundle ${entry} failed (exit ${code})`);
+    Deno.exit(code);
+  }
+  console.log(
+    `${output}  (run: deno run --allow-net --allow-read --allow-write --allow-env ${output})`,
+  );
+}

@@ -1,0 +1,166 @@
+/**
+ * The two programs as a user runs them: from source and from the single-file
+ * bundles, with real processes, flags, environment variables and signals.
+ */
+import assert from "node:assert/strict";
+import { tempDir } from "./harness.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(script: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, script, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+/** Starts the server program and waits for its `listening` log line. */
+async function spawnServer(script: string, dataDir: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, script, "--port", "0", "--log-format", "json"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", SSP_DATA: dataDir },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const log: Record<string, unknown>[] = [];
+  for (;;) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`server exited before listening:\n${buffered}`);
+    buffered += value;
+    const complete = buffered.split("\n");
+    buffered = complete.pop()!;
+    for (const line of complete) log.push(JSON.parse(line));
+    const listening = log.find((e) => e.event === "listening");
+    if (listening) {
+      const rest = (async () => {
+        for (;;) {
+          const { value, done } = await lines.read();
+          if (done) return buffered;
+          buffered += value;
+        }
+      })();
+      return { child, port: listening.port as number, fingerprint: listening.fingerprint, rest };
+    }
+  }
+}
+
+async function pingThroughPrograms(serverScript: string, clientScript: string): Promise<void> {
+  const serverDir = await tempDir("ssp-server-");
+  const clientDir = await tempDir("ssp-client-");
+  const server = await spawnServer(serverScript, serverDir);
+  try {
+    const printed = await run(serverScript, ["fingerprint", "--json"], { SSP_DATA: serverDir });
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.equal(JSON.parse(printed.stdout).fingerprint, server.fingerprint);
+
+    const ping = await run(clientScript, [
+      "ping",
+      "--server",
+      `127.0.0.1:${server.port}`,
+      "--count",
+      "2",
+      "--json",
+    ], { SSP_CLIENT_DATA: clientDir });
+    assert.equal(ping.code, 0, ping.stderr);
+    const results = ping.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(results.length, 2);
+    assert.equal(results[0].fingerprint, server.fingerprint);
+    assert.equal(results[0].pin, "first_use");
+    assert.equal(results[1].seq, 2);
+    assert.ok(results[1].rttMs >= 0);
+  } finally {
+    server.child.kill("SIGTERM");
+    const status = await server.child.status;
+    const tail = await server.rest;
+    assert.equal(status.code, 0, tail);
+    assert.match(tail, /"event":"stopped"/);
+    await Deno.remove(serverDir, { recursive: true });
+    await Deno.remove(clientDir, { recursive: true });
+  }
+}
+
+Deno.test("ssp-server and ssp-client ping each other, and the server stops cleanly on SIGTERM", async () => {
+  await pingThroughPrograms("server.ts", "client.ts");
+});
+
+Deno.test("the single-file bundles built by `deno task bundle` run the same way", async () => {
+  const outDir = await tempDir("ssp-bundle-");
+  try {
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-run",
+        "--allow-env",
+        "scripts/bundle.ts",
+        outDir,
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    await pingThroughPrograms(`${outDir}/ssp-server.js`, `${outDir}/ssp-client.js`);
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+});
+
+Deno.test("an unreachable server gives an error that says what to check", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const result = await run("client.ts", ["ping", "--server", `127.0.0.1:${port}`], {
+    SSP_CLIENT_DATA: await tempDir(),
+  });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /error: cannot connect to 127\.0\.0\.1:\d+/);
+  assert.match(result.stderr, /hint: check --server/);
+  const json = await run("client.ts", ["ping", "--server", `127.0.0.1:${port}`, "--json"], {
+    SSP_CLIENT_DATA: await tempDir(),
+  });
+  assert.equal(JSON.parse(json.stdout).error.code, "server_unreachable");
+});
+
+Deno.test("bad flag values are refused with a usage error", async () => {
+  const result = await run("server.ts", ["--port", "70000"]);
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /--port must be a whole number from 0 to 65535/);
+  const address = await run("client.ts", ["ping", "--server", "::::"], {
+    SSP_CLIENT_DATA: await tempDir(),
+  });
+  assert.equal(address.code, 2);
+  assert.match(address.stderr, /invalid server address/);
+});
+
+Deno.test("every command explains itself with --help", async () => {
+  for (
+    const [script, args] of [
+      ["server.ts", []],
+      ["server.ts", ["fingerprint"]],
+      ["server.ts", ["dhparam"]],
+      ["client.ts", []],
+      ["client.ts", ["ping"]],
+    ] as const
+  ) {
+    const result = await run(script, [...args, "--help"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Usage: ssp-(server|client)/);
+  }
+});
