@@ -51,3 +51,9 @@ export class HandshakeError extends SspError {
 
 /** The peer broke the application protocol after the handshake. */
 export class ProtocolError extends SspError {}
+
+/** The store failed or is unavailable; the request may be retried. */
+export class StorageError extends SspError {}
+
+/** Logging in or registering failed. */
+export class AuthError extends SspError {}
