@@ -57,3 +57,6 @@ export class StorageError extends SspError {}
 
 /** Logging in or registering failed. */
 export class AuthError extends SspError {}
+
+/** An end-to-end envelope failed verification or decryption, or is malformed. */
+export class EnvelopeError extends SspError {}
