@@ -1,0 +1,41 @@
+/**
+ * End-to-end cryptography: what the server must never be able to read or
+ * forge. Password-derived keys ({@linkcode deriveMasterKey}), identity keys
+ * and their encrypted backup ({@linkcode sealKeyBackup}), and HPKE
+ * ({@linkcode hpkeSeal}). Pure functions: no network or file I/O.
+ *
+ * @module
+ */
+export {
+  checkVerifier,
+  decodeKdfParams,
+  DEFAULT_KDF_PARAMS,
+  deriveMasterKey,
+  encodeKdfParams,
+  fakeSaltFor,
+  type KdfParams,
+  KEY_BYTES,
+  MIN_PASSWORD_CHARS,
+  SALT_BYTES,
+  type SplitKeys,
+  splitMasterKey,
+  verifierOf,
+} from "./password.ts";
+export {
+  generateIdentityKeys,
+  type IdentityKeys,
+  KEY_BACKUP_SALT_BYTES,
+  KEY_BACKUP_VERSION,
+  openKeyBackup,
+  sealKeyBackup,
+} from "./keys.ts";
+export {
+  type EncryptionKeyPair,
+  generateEncryptionKeyPair,
+  HPKE_PRIVATE_KEY_BYTES,
+  HPKE_PUBLIC_KEY_BYTES,
+  HPKE_TAG_BYTES,
+  hpkeOpen,
+  hpkeSeal,
+  type HpkeSealed,
+} from "./hpke.ts";
