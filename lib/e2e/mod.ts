@@ -1,8 +1,10 @@
 /**
  * End-to-end cryptography: what the server must never be able to read or
  * forge. Password-derived keys ({@linkcode deriveMasterKey}), identity keys
- * and their encrypted backup ({@linkcode sealKeyBackup}), and HPKE
- * ({@linkcode hpkeSeal}). Pure functions: no network or file I/O.
+ * and their encrypted backup ({@linkcode sealKeyBackup}), HPKE
+ * ({@linkcode hpkeSeal}) and the signed, encrypted message envelope
+ * ({@linkcode sealEnvelope}, {@linkcode parseEnvelope}, {@linkcode openEnvelope}).
+ * Pure functions: no network or file I/O.
  *
  * @module
  */
@@ -29,6 +31,30 @@ export {
   openKeyBackup,
   sealKeyBackup,
 } from "./keys.ts";
+export {
+  type Content,
+  decodeContent,
+  encodeContent,
+  MAX_RECEIPT_IDS,
+  MAX_TEXT_BYTES,
+  type ReceiptContent,
+  type TextContent,
+} from "./content.ts";
+export {
+  ENVELOPE_ID_BYTES,
+  ENVELOPE_VERSION,
+  type EnvelopeRecipient,
+  MAX_ENVELOPE_BYTES,
+  MAX_RECIPIENTS,
+  newEnvelopeId,
+  openEnvelope,
+  type OpenEnvelopeOptions,
+  type ParsedEnvelope,
+  parseEnvelope,
+  sealEnvelope,
+  type SealEnvelopeOptions,
+  type WrappedKey,
+} from "./envelope.ts";
 export {
   type EncryptionKeyPair,
   generateEncryptionKeyPair,

@@ -1,0 +1,116 @@
+/**
+ * What an envelope carries, once decrypted: a MessagePack map whose `kind`
+ * names the content type, validated with zod. Only the sender and the
+ * recipients ever see these bytes; the server sees only their length.
+ *
+ * New kinds (a `{ kind: "file", … }` is planned) are added to
+ * {@linkcode Content}; an older client that meets one gets
+ * `unsupported_content` and can show "update ssp to see this message"
+ * rather than treating the envelope as forged.
+ *
+ * @module
+ */
+import { Decoder, encode } from "@msgpack/msgpack";
+import { z } from "zod";
+import { utf8 } from "../bytes.ts";
+import { EnvelopeError } from "../errors.ts";
+
+/** Longest text message, in UTF-8 bytes. */
+export const MAX_TEXT_BYTES = 64 * 1024;
+/** Most message ids one receipt may acknowledge. */
+export const MAX_RECEIPT_IDS = 512;
+
+/** An envelope id: 16 random bytes as 32 lowercase hex digits. */
+export const envelopeIdSchema: z.ZodType<string> = z.string().regex(
+  /^[0-9a-f]{32}$/,
+  "expected 32 lowercase hex digits",
+);
+
+const textSchema = z.object({
+  kind: z.literal("text"),
+  text: z.string().refine(
+    (text) => utf8(text).length <= MAX_TEXT_BYTES,
+    `text longer than ${MAX_TEXT_BYTES} bytes`,
+  ),
+});
+
+const receiptSchema = z.object({
+  kind: z.literal("receipt"),
+  receipt: z.enum(["delivered", "read"]),
+  ids: z.array(envelopeIdSchema).min(1).max(MAX_RECEIPT_IDS),
+});
+
+const contentSchema = z.discriminatedUnion("kind", [textSchema, receiptSchema]);
+const KNOWN_KINDS: ReadonlySet<string> = new Set(["text", "receipt"]);
+
+/** A text message. */
+export type TextContent = z.infer<typeof textSchema>;
+/** Tells the sender that messages were delivered to, or read on, a device. */
+export type ReceiptContent = z.infer<typeof receiptSchema>;
+/** Everything an envelope can carry. */
+export type Content = TextContent | ReceiptContent;
+
+const decoder = new Decoder({
+  maxStrLength: MAX_TEXT_BYTES,
+  maxBinLength: 0,
+  maxArrayLength: MAX_RECEIPT_IDS,
+  maxMapLength: 16,
+  maxExtLength: 0,
+});
+
+/**
+ * Validates and encodes `content` for sealing.
+ *
+ * @throws {EnvelopeError} `too_large` if a text exceeds {@linkcode MAX_TEXT_BYTES}.
+ * @throws {TypeError} If `content` is not valid content.
+ */
+export function encodeContent(content: Content): Uint8Array {
+  const result = contentSchema.safeParse(content);
+  if (!result.success) {
+    if (content?.kind === "text" && typeof content.text === "string") {
+      throw new EnvelopeError(
+        "too_large",
+        `the message is ${utf8(content.text).length} bytes; the limit is ${MAX_TEXT_BYTES}`,
+        { hint: "split it into several messages" },
+      );
+    }
+    throw new TypeError(`invalid content: ${issueText(result.error)}`);
+  }
+  return encode(result.data);
+}
+
+/**
+ * Decodes and validates decrypted content bytes.
+ *
+ * @throws {EnvelopeError} `unsupported_content` for a kind this version does
+ *   not know, `bad_content` for anything else that does not validate.
+ */
+export function decodeContent(bytes: Uint8Array): Content {
+  let value: unknown;
+  try {
+    value = decoder.decode(bytes);
+  } catch (cause) {
+    throw new EnvelopeError("bad_content", "the message content is not valid MessagePack", {
+      cause,
+    });
+  }
+  const result = contentSchema.safeParse(value);
+  if (result.success) return result.data;
+  const kind = typeof value === "object" && value !== null && "kind" in value
+    ? value.kind
+    : undefined;
+  if (typeof kind === "string" && !KNOWN_KINDS.has(kind)) {
+    throw new EnvelopeError(
+      "unsupported_content",
+      `the message has content of kind ${JSON.stringify(kind)}, which this version cannot show`,
+      { hint: "update ssp to see this message" },
+    );
+  }
+  throw new EnvelopeError("bad_content", `invalid message content: ${issueText(result.error)}`);
+}
+
+function issueText(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+  return `${path}${issue?.message ?? "invalid"}`;
+}

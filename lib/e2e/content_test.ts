@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { encode } from "@msgpack/msgpack";
+import fc from "fast-check";
+import { EnvelopeError } from "../errors.ts";
+import { type Content, decodeContent, encodeContent, MAX_TEXT_BYTES } from "./content.ts";
+
+const ID = "0123456789abcdef0123456789abcdef";
+
+Deno.test("text and receipt content round-trip through encodeContent()/decodeContent()", () => {
+  const samples: Content[] = [
+    { kind: "text", text: "" },
+    { kind: "text", text: "héllo 👋" },
+    { kind: "text", text: "x".repeat(MAX_TEXT_BYTES) },
+    { kind: "receipt", receipt: "delivered", ids: [ID] },
+    { kind: "receipt", receipt: "read", ids: [ID, "f".repeat(32)] },
+  ];
+  for (const content of samples) assert.deepEqual(decodeContent(encodeContent(content)), content);
+});
+
+Deno.test("encodeContent() refuses a text one byte over 64 KiB with too_large", () => {
+  assert.throws(
+    () => encodeContent({ kind: "text", text: "x".repeat(MAX_TEXT_BYTES + 1) }),
+    (e) => e instanceof EnvelopeError && e.code === "too_large",
+  );
+  // The limit counts UTF-8 bytes, not characters: 16,385 four-byte emoji are 65,540 bytes.
+  assert.throws(
+    () => encodeContent({ kind: "text", text: "👋".repeat(16_385) }),
+    (e) => e instanceof EnvelopeError && e.code === "too_large",
+  );
+});
+
+Deno.test("encodeContent() refuses malformed receipts", () => {
+  const bad = [
+    { kind: "receipt", receipt: "seen", ids: [ID] },
+    { kind: "receipt", receipt: "read", ids: [] },
+    { kind: "receipt", receipt: "read", ids: [ID.toUpperCase()] },
+  ];
+  for (const content of bad) assert.throws(() => encodeContent(content as Content), TypeError);
+});
+
+Deno.test("decodeContent() reports an unknown kind as unsupported_content", () => {
+  assert.throws(
+    () => decodeContent(encode({ kind: "file", name: "a.txt" })),
+    (e) => e instanceof EnvelopeError && e.code === "unsupported_content",
+  );
+});
+
+Deno.test("decodeContent() turns any garbage into EnvelopeError", () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.uint8Array(), fc.anything().map((v) => encode(v))), (bytes) => {
+      try {
+        decodeContent(bytes);
+      } catch (e) {
+        assert.ok(e instanceof EnvelopeError, String(e));
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
