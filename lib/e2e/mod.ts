@@ -3,7 +3,8 @@
  * forge. Password-derived keys ({@linkcode deriveMasterKey}), identity keys
  * and their encrypted backup ({@linkcode sealKeyBackup}), HPKE
  * ({@linkcode hpkeSeal}) and the signed, encrypted message envelope
- * ({@linkcode sealEnvelope}, {@linkcode parseEnvelope}, {@linkcode openEnvelope}).
+ * ({@linkcode sealEnvelope}, {@linkcode parseEnvelope}, {@linkcode openEnvelope}),
+ * and safety numbers for users to compare ({@linkcode safetyNumber}).
  * Pure functions: no network or file I/O.
  *
  * @module
@@ -65,3 +66,4 @@ export {
   hpkeSeal,
   type HpkeSealed,
 } from "./hpke.ts";
+export { SAFETY_NUMBER_ITERATIONS, safetyNumber, type SafetyNumberParty } from "./safety_number.ts";
