@@ -1,0 +1,429 @@
+/**
+ * Prime generation and Diffie-Hellman cost, for docs/analysis.md: how long ssp's
+ * `generatePrime`/`generateSafePrime` (lib/primes.ts) and node:crypto's `generatePrimeSync`
+ * take by bit length, what one modular exponentiation and one DH exchange per group cost, and
+ * whether the growth with bit length is polynomial or exponential (least-squares fits).
+ *
+ * Run with `deno task bench primes`, or alone with `deno run -A scripts/bench/primes.ts`.
+ * node:crypto is timed in a child `deno eval` process so that a slow run can be killed at
+ * its time limit (needs `--allow-run`; without it those columns read "not run"). The whole
+ * run takes a few minutes.
+ *
+ * @module
+ */
+import {
+  computeSharedSecret,
+  type DhGroup,
+  generateKeyPair,
+  namedGroup,
+  validateGroupParameters,
+} from "../../lib/dh.ts";
+import { FFDHE2048 } from "../../lib/ffdhe.ts";
+import {
+  classifySafePrime,
+  generatePrime,
+  generateSafePrime,
+  modPow,
+  randomBits,
+} from "../../lib/primes.ts";
+
+/** A size to measure and how many runs it gets (fewer at large sizes to bound the time). */
+interface Step {
+  readonly bits: number;
+  readonly runs: number;
+}
+
+/**
+ * Plain primes are cheap enough to go up to 4096 bits, which the fits do not see (they use
+ * 256–2048) and so tests their extrapolation.
+ */
+const PRIME_PLAN: readonly Step[] = [
+  { bits: 256, runs: 15 },
+  { bits: 512, runs: 15 },
+  { bits: 768, runs: 11 },
+  { bits: 1024, runs: 9 },
+  { bits: 1536, runs: 7 },
+  { bits: 2048, runs: 5 },
+  { bits: 3072, runs: 5 },
+  { bits: 4096, runs: 5 },
+];
+/** The time to find a safe prime varies a lot from run to run: more runs where they are cheap. */
+const SAFE_PLAN: readonly Step[] = [
+  { bits: 256, runs: 21 },
+  { bits: 512, runs: 15 },
+  { bits: 768, runs: 11 },
+  { bits: 1024, runs: 7 },
+  { bits: 1536, runs: 5 },
+  { bits: 2048, runs: 3 },
+];
+/** Sizes the fits use; larger measured sizes are held out to check the fits' predictions. */
+const FIT_MAX_BITS = 2048;
+/** A single run of ours is aborted after this long and recorded as "> N s". */
+const OUR_TIMEOUT_S = 120;
+/** No new run of a size starts once that size has used this much time. */
+const SIZE_BUDGET_S = 60;
+/** node:crypto safe primes are very slow in Deno; one run is killed after this long. */
+const NODE_TIMEOUT_S = 25;
+/** node:crypto gets at most this many runs per size (each costs a process start). */
+const NODE_MAX_RUNS = 5;
+
+/** One table cell: the median of the completed runs, or a lower bound after a timeout. */
+interface Cell {
+  /** Set when an earlier size of the column timed out, so this one was not attempted. */
+  skipped?: boolean;
+  /** Median milliseconds of the completed runs (undefined if none completed). */
+  ms?: number;
+  /** Set when a run hit its time limit. */
+  timedOutAfterS?: number;
+  /** Number of completed runs. */
+  runs: number;
+  /** Median count of candidates that reached a primality test (ours only). */
+  tested?: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function formatMs(ms: number): string {
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${ms.toFixed(0)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+function formatCell(cell: Cell | undefined): string {
+  if (cell === undefined) return "—";
+  if (cell.skipped) return "not run";
+  if (cell.timedOutAfterS !== undefined && cell.ms === undefined) {
+    return `> ${cell.timedOutAfterS} s`;
+  }
+  const text = cell.ms === undefined ? "—" : formatMs(cell.ms);
+  return cell.timedOutAfterS === undefined ? text : `${text} (1 run > ${cell.timedOutAfterS} s)`;
+}
+
+/** Times ssp's generator over the runs planned for `bits`. */
+async function timeOurs(safe: boolean, bits: number, runs: number): Promise<Cell> {
+  const times: number[] = [];
+  const tested: number[] = [];
+  const sizeStart = performance.now();
+  for (let i = 0; i < runs; i++) {
+    if (i > 0 && performance.now() - sizeStart > SIZE_BUDGET_S * 1000) break;
+    let count = 0;
+    const options = {
+      signal: AbortSignal.timeout(OUR_TIMEOUT_S * 1000),
+      onProgress: (n: number) => (count = n),
+    };
+    const start = performance.now();
+    try {
+      await (safe ? generateSafePrime(bits, options) : generatePrime(bits, options));
+    } catch (error) {
+      if (!(error instanceof DOMException && error.name === "TimeoutError")) throw error;
+      return cellOf(times, tested, OUR_TIMEOUT_S);
+    }
+    times.push(performance.now() - start);
+    tested.push(count);
+  }
+  return cellOf(times, tested);
+}
+
+function cellOf(times: number[], tested: number[], timedOutAfterS?: number): Cell {
+  const cell: Cell = { runs: times.length };
+  if (times.length > 0) cell.ms = median(times);
+  if (tested.length > 0) cell.tested = median(tested);
+  if (timedOutAfterS !== undefined) cell.timedOutAfterS = timedOutAfterS;
+  return cell;
+}
+
+/** Times one node:crypto `generatePrimeSync` in a child process; undefined on timeout. */
+async function timeNodeOnce(safe: boolean, bits: number): Promise<number | undefined> {
+  const code = `import { generatePrimeSync } from "node:crypto";
+const t = performance.now();
+generatePrimeSync(${bits}, { safe: ${safe}, bigint: true });
+console.log(performance.now() - t);`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), NODE_TIMEOUT_S * 1000);
+  const { success, stdout } = await child.output();
+  clearTimeout(timer);
+  if (!success) return undefined;
+  return Number(new TextDecoder().decode(stdout).trim());
+}
+
+async function timeNode(safe: boolean, bits: number, runs: number): Promise<Cell> {
+  const times: number[] = [];
+  const sizeStart = performance.now();
+  for (let i = 0; i < runs; i++) {
+    if (i > 0 && performance.now() - sizeStart > NODE_TIMEOUT_S * 1000) break;
+    const ms = await timeNodeOnce(safe, bits);
+    if (ms === undefined) return cellOf(times, [], NODE_TIMEOUT_S);
+    times.push(ms);
+  }
+  return cellOf(times, []);
+}
+
+/**
+ * Measures a column over `plan` after one untimed warm-up run (so that JIT compilation is not
+ * billed to the smallest size); after a timeout the larger sizes are marked as not run.
+ */
+async function column(
+  plan: readonly Step[],
+  measure: (bits: number, runs: number) => Promise<Cell>,
+  maxRuns = Infinity,
+): Promise<Map<number, Cell>> {
+  await measure(plan[0]!.bits, 1);
+  const cells = new Map<number, Cell>();
+  let timedOut = false;
+  for (const { bits, runs } of plan) {
+    if (timedOut) {
+      cells.set(bits, { runs: 0, skipped: true });
+      continue;
+    }
+    const cell = await measure(bits, Math.min(runs, maxRuns));
+    cells.set(bits, cell);
+    timedOut = cell.timedOutAfterS !== undefined;
+  }
+  return cells;
+}
+
+/** Least-squares line y = a + b·x with its residual sum of squares and R². */
+function leastSquares(xs: number[], ys: number[]) {
+  const n = xs.length;
+  const mx = xs.reduce((s, x) => s + x, 0) / n;
+  const my = ys.reduce((s, y) => s + y, 0) / n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
+  }
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  let rss = 0;
+  for (let i = 0; i < n; i++) rss += (ys[i]! - intercept - slope * xs[i]!) ** 2;
+  return { slope, intercept, rss, r2: 1 - rss / syy };
+}
+
+/** A fittable series: measured (bits, value) points of one column. */
+type Series = [number, number][];
+
+function timeSeries(cells: Map<number, Cell>): Series {
+  return [...cells].flatMap(([bits, c]): Series =>
+    c.ms !== undefined && c.timedOutAfterS === undefined ? [[bits, c.ms]] : []
+  );
+}
+
+function testedSeries(cells: Map<number, Cell>): Series {
+  return [...cells].flatMap(([bits, c]): Series => c.tested ? [[bits, c.tested]] : []);
+}
+
+/**
+ * Fits ln y against ln bits (y ∝ bits^k) and against bits (y ∝ e^(c·bits)) over the points up
+ * to `maxBits`, and compares both predictions with the larger measured sizes, if any.
+ */
+function fitRow(
+  name: string,
+  series: Series,
+  maxBits: number,
+  format: (y: number) => string = formatMs,
+): string | undefined {
+  const points = series.filter(([b]) => b <= maxBits);
+  if (points.length < 3) return undefined;
+  const bits = points.map(([b]) => b);
+  const logY = points.map(([, y]) => Math.log(y));
+  const poly = leastSquares(bits.map(Math.log), logY);
+  const expo = leastSquares(bits, logY);
+  const better = poly.rss < expo.rss ? "polynomial" : "exponential";
+  const heldOut = series.filter(([b]) => b > maxBits).map(([b, y]) => {
+    const p = Math.exp(poly.intercept + poly.slope * Math.log(b));
+    const e = Math.exp(expo.intercept + expo.slope * b);
+    return `${b}: measured ${format(y)}, poly ${format(p)}, exp ${format(e)}`;
+  });
+  const predict = heldOut.length > 0 ? heldOut.join("; ") : "—";
+  return `| ${name} | ${bits[0]}–${bits.at(-1)} | bits^${poly.slope.toFixed(2)} (R² ${
+    poly.r2.toFixed(3)
+  }, RSS ${poly.rss.toFixed(2)}) | ×${Math.exp(expo.slope * 1024).toFixed(1)} per 1024 bits (R² ${
+    expo.r2.toFixed(3)
+  }, RSS ${expo.rss.toFixed(2)}) | **${better}** | ${predict} |`;
+}
+
+/** Median time of one modPow with a full-size exponent and an odd modulus of `bits` bits. */
+function timeModPow(bits: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const m = randomBits(bits) | (1n << BigInt(bits - 1)) | 1n;
+    const e = randomBits(bits);
+    const start = performance.now();
+    modPow(3n, e, m);
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+/** Median keygen and shared-secret times for one group. */
+async function timeDh(group: DhGroup, runs: number) {
+  const keygen: number[] = [];
+  const shared: number[] = [];
+  const peer = await generateKeyPair(group);
+  for (let i = 0; i < runs; i++) {
+    let start = performance.now();
+    const own = await generateKeyPair(group);
+    keygen.push(performance.now() - start);
+    start = performance.now();
+    await computeSharedSecret(own, peer.publicKey);
+    shared.push(performance.now() - start);
+  }
+  return { keygen: median(keygen), shared: median(shared) };
+}
+
+/** Unicode bars on a log scale: 8 characters per factor of 10. */
+function barChart(rows: [string, number | undefined][]): string {
+  const known = rows.filter(([, ms]) => ms !== undefined).map(([, ms]) => ms!);
+  const floor = 10 ** Math.floor(Math.log10(Math.min(...known)));
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, ms]) => {
+    const bar = ms === undefined ? "(not measured)" : "█".repeat(
+      Math.max(1, Math.round(8 * Math.log10(ms / floor))),
+    ) + ` ${formatMs(ms)}`;
+    return `${label.padEnd(width)} │ ${bar}`;
+  }).join("\n");
+}
+
+/**
+ * Runs every measurement and returns the Markdown section for docs/analysis.md: prime and
+ * safe-prime generation by size (ssp and node:crypto), modPow cost, DH cost per group, a bar
+ * chart and the polynomial-versus-exponential fits.
+ */
+export async function run(): Promise<string> {
+  const canRun = (await Deno.permissions.query({ name: "run" })).state === "granted";
+  const ourPrime = await column(PRIME_PLAN, (b, r) => timeOurs(false, b, r));
+  const nodePrime = canRun
+    ? await column(PRIME_PLAN, (b, r) => timeNode(false, b, r), NODE_MAX_RUNS)
+    : new Map<number, Cell>();
+  const ourSafe = await column(SAFE_PLAN, (b, r) => timeOurs(true, b, r));
+  const nodeSafe = canRun
+    ? await column(SAFE_PLAN, (b, r) => timeNode(true, b, r), 3)
+    : new Map<number, Cell>();
+
+  const genRows = PRIME_PLAN.map(({ bits }) =>
+    `| ${bits} | ${formatCell(ourPrime.get(bits))} | ${ourPrime.get(bits)?.tested ?? "—"} | ${
+      formatCell(nodePrime.get(bits))
+    } | ${formatCell(ourSafe.get(bits))} | ${ourSafe.get(bits)?.tested ?? "—"} | ${
+      formatCell(nodeSafe.get(bits))
+    } |`
+  );
+  const runsNote = (plan: readonly Step[]) =>
+    plan.map(({ bits, runs }) => `${bits}: ${runs}`).join(", ");
+
+  const modPowBits = [256, 512, 1024, 2048, 3072, 4096];
+  const modPowMs = modPowBits.map(timeModPow);
+  const modPowFit = leastSquares(modPowBits.map(Math.log), modPowMs.map(Math.log));
+
+  const dhRows: string[] = [];
+  for (
+    const [name, runs] of [["x25519", 50], ["ffdhe2048", 10], ["ffdhe3072", 6], [
+      "ffdhe4096",
+      4,
+    ]] as const
+  ) {
+    const { keygen, shared } = await timeDh(namedGroup(name), runs);
+    dhRows.push(
+      `| ${name} | ${formatMs(keygen)} | ${formatMs(shared)} | ${formatMs(keygen + shared)} |`,
+    );
+  }
+  // validateGroupParameters() returns RFC 7919 groups without testing them, so time the same
+  // work it does for a custom 2048-bit group directly.
+  let start = performance.now();
+  classifySafePrime(FFDHE2048.p);
+  const validateMs = performance.now() - start;
+  start = performance.now();
+  validateGroupParameters(FFDHE2048.p, 2n);
+  const namedMs = performance.now() - start;
+
+  const fits = [
+    fitRow("ssp generatePrime", timeSeries(ourPrime), FIT_MAX_BITS),
+    fitRow("ssp generatePrime, all sizes", timeSeries(ourPrime), Infinity),
+    fitRow("node:crypto generatePrimeSync", timeSeries(nodePrime), FIT_MAX_BITS),
+    fitRow("node:crypto generatePrimeSync, all sizes", timeSeries(nodePrime), Infinity),
+    fitRow("ssp generateSafePrime", timeSeries(ourSafe), FIT_MAX_BITS),
+    fitRow("node:crypto generatePrimeSync (safe)", timeSeries(nodeSafe), FIT_MAX_BITS),
+    fitRow("modPow (one exponentiation)", modPowBits.map((b, i) => [b, modPowMs[i]!]), Infinity),
+    fitRow("candidates tested, ssp prime", testedSeries(ourPrime), Infinity, String),
+    fitRow("candidates tested, ssp safe prime", testedSeries(ourSafe), Infinity, String),
+  ].filter((row) => row !== undefined);
+
+  type Bar = [string, number | undefined];
+  const chart = barChart([
+    ...PRIME_PLAN.map(({ bits }): Bar => [`prime ${bits} (ssp)`, ourPrime.get(bits)?.ms]),
+    ...PRIME_PLAN.map(({ bits }): Bar => [`prime ${bits} (node)`, nodePrime.get(bits)?.ms]),
+    ...SAFE_PLAN.map(({ bits }): Bar => [`safe ${bits} (ssp)`, ourSafe.get(bits)?.ms]),
+    ...SAFE_PLAN.map(({ bits }): Bar => [`safe ${bits} (node)`, nodeSafe.get(bits)?.ms]),
+  ]);
+
+  return [
+    "## Prime generation and Diffie-Hellman cost",
+    "",
+    `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}, ` +
+    `${navigator.hardwareConcurrency} CPUs. Medians of the completed runs, after one untimed ` +
+    `warm-up run per column. Planned runs per size: primes ${runsNote(PRIME_PLAN)}; safe ` +
+    `primes ${runsNote(SAFE_PLAN)}; node:crypto at most ${NODE_MAX_RUNS} (safe: 3). No new ` +
+    `run of ssp starts after ${SIZE_BUDGET_S} s on one size (node:crypto: ${NODE_TIMEOUT_S} ` +
+    `s). A run of ssp is aborted after ${OUR_TIMEOUT_S} s and one of node:crypto killed after ` +
+    `${NODE_TIMEOUT_S} s ("> N s"); larger sizes of that column are then "not run". "tested" ` +
+    "is the median number of candidates that survived the sieve and reached a modular " +
+    "exponentiation; it is random (about geometric), which makes single runs noisy.",
+    "",
+    "### Generation time by bit length",
+    "",
+    "| bits | prime (ssp) | tested | prime (node:crypto) | safe prime (ssp) | tested | " +
+    "safe prime (node:crypto) |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...genRows,
+    "",
+    "### Chart (log scale, 8 characters per factor of 10)",
+    "",
+    "```text",
+    chart,
+    "```",
+    "",
+    "### One modular exponentiation (full-size exponent)",
+    "",
+    `| bits | ${modPowBits.join(" | ")} |`,
+    `| --- | ${modPowBits.map(() => "---:").join(" | ")} |`,
+    `| modPow | ${modPowMs.map(formatMs).join(" | ")} |`,
+    "",
+    `Fit: time ∝ bits^${modPowFit.slope.toFixed(2)} (R² ${modPowFit.r2.toFixed(3)}).`,
+    "",
+    "### Growth: polynomial or exponential?",
+    "",
+    "Least squares on ln(time): against ln(bits) (polynomial, slope = degree) and against bits " +
+    "(exponential). Both models have two parameters, so the smaller residual sum of squares " +
+    "(RSS, in ln units) is the better fit. The generator fits use sizes up to " +
+    `${FIT_MAX_BITS} bits; the last column compares both fits' predictions with the larger ` +
+    'sizes measured but not fitted. The "all sizes" rows fit every measured size. The last ' +
+    "rows fit the two factors of the cost separately: one modular exponentiation, and the " +
+    "number of candidates that needed one.",
+    "",
+    "| generator | sizes fitted | polynomial | exponential | better fit | held-out sizes |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...fits,
+    "",
+    "### Diffie-Hellman cost per group",
+    "",
+    "| group | keygen | shared secret | total |",
+    "| --- | ---: | ---: | ---: |",
+    ...dhRows,
+    "",
+    `Validating a custom 2048-bit server group (64 Miller-Rabin rounds on q, Fermat on p): ` +
+    `${formatMs(validateMs)}; recognising an RFC 7919 group instead: ${formatMs(namedMs)}.`,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  console.log(await run());
+}
