@@ -107,7 +107,9 @@ export class GroupCommitter<I, R> {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    while (this.#running !== null || this.#queue.length > 0 || this.#scheduled) {
+    // A pending setImmediate with an empty queue has nothing to flush, so
+    // only the queue and a running drain matter here.
+    while (this.#running !== null || this.#queue.length > 0) {
       if (this.#running === null) this.#running = this.#drain();
       await this.#running;
     }

@@ -127,3 +127,11 @@ Deno.test("GroupCommitter.close() flushes queued submits, then refuses new ones"
 Deno.test("GroupCommitter rejects a maxBatch below 1", () => {
   assert.throws(() => new GroupCommitter(double, { maxBatch: 0 }), RangeError);
 });
+
+Deno.test("GroupCommitter.close() right after a submit to a synchronous flush returns", async () => {
+  const committer = new GroupCommitter(double);
+  const queued = committer.submit([1]);
+  await committer.close();
+  assert.deepEqual(await queued, [2]);
+  assert.equal(committer.flushes, 1);
+});

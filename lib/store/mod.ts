@@ -1,0 +1,54 @@
+/**
+ * Storage for accounts and envelopes: the {@linkcode Store} interface, the
+ * embedded SQLite store, the group-commit batcher and the contract suite any
+ * store must pass.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { openEmbeddedStore } from "./mod.ts";
+ *
+ * const store = await openEmbeddedStore(".ssp-data");
+ * const [ack] = await store.appendEnvelopes([envelope]);
+ * await store.close();
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { StorageError } from "../errors.ts";
+import { SqliteStore } from "./sqlite.ts";
+import type { Store } from "./types.ts";
+
+export type * from "./types.ts";
+export { SqliteStore } from "./sqlite.ts";
+export {
+  DEFAULT_MAX_BATCH,
+  type FlushFn,
+  GroupCommitter,
+  type GroupCommitterOptions,
+} from "./batcher.ts";
+export { storeContract, type StoreFixture } from "./contract.ts";
+
+/** File name of the embedded database inside the data directory. */
+export const EMBEDDED_DB_FILE = "ssp.db";
+
+/**
+ * Opens the embedded store in `dataDir` (created if missing, mode 0700 since
+ * it holds account verifiers), in the file {@linkcode EMBEDDED_DB_FILE}.
+ *
+ * @throws {StorageError} if the directory or database cannot be opened.
+ */
+export async function openEmbeddedStore(dataDir: string): Promise<Store> {
+  try {
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new StorageError(
+      "storage_failed",
+      `Cannot create the data directory ${dataDir}: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      { cause: error, hint: "check the path and its permissions, or choose another data dir" },
+    );
+  }
+  return SqliteStore.open(join(dataDir, EMBEDDED_DB_FILE));
+}
