@@ -263,7 +263,9 @@ export class SqliteStore implements Store {
       this.#db.exec("COMMIT");
       return results;
     } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      try {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      } catch { /* report the error that made us roll back, not this one */ }
       throw new StorageError(
         "storage_failed",
         `Cannot append ${items.length} envelopes: ${messageOf(error)}`,

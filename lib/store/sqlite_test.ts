@@ -178,3 +178,28 @@ Deno.test("openEmbeddedStore() creates the data directory", async () => {
     assert.ok((await Deno.stat(join(dataDir, EMBEDDED_DB_FILE))).isFile);
   });
 });
+
+Deno.test("SqliteStore rolls back a failed batch and keeps accepting appends", async () => {
+  await withTempDir(async (dir) => {
+    const store = SqliteStore.open(join(dir, EMBEDDED_DB_FILE));
+    try {
+      // A body SQLite cannot bind fails the whole batch, including "good".
+      const bad = { ...envelope("bad"), body: {} as unknown as Uint8Array };
+      const outcomes = await Promise.allSettled([
+        store.appendEnvelopes([envelope("good")]),
+        store.appendEnvelopes([bad]),
+      ]);
+      for (const outcome of outcomes) {
+        assert.equal(outcome.status, "rejected");
+        const error = (outcome as PromiseRejectedResult).reason;
+        assert.ok(error instanceof StorageError);
+        assert.match(error.message, /^Cannot append 2 envelopes: /);
+      }
+      assert.deepEqual(await store.mailbox("+15550000002", 0, 10), []);
+      const [ack] = await store.appendEnvelopes([envelope("good")]);
+      assert.equal(ack!.duplicate, false);
+    } finally {
+      await store.close();
+    }
+  });
+});
