@@ -6,10 +6,22 @@
  */
 import { Command, Option } from "commander";
 import { DEFAULT_PORT } from "./lib/address.ts";
+import {
+  type AccountOptions,
+  contactsCommand,
+  historyCommand,
+  listenCommand,
+  passwdCommand,
+  registerCommand,
+  sendCommand,
+  verifyCommand,
+} from "./lib/client/commands.ts";
 import { connect } from "./lib/client/connect.ts";
+import { interactive } from "./lib/client/interactive.ts";
 import { defaultClientDataDir } from "./lib/client/paths.ts";
 import { ping } from "./lib/client/ping.ts";
 import { GROUP_NAMES, type WireGroupName } from "./lib/handshake/mod.ts";
+import { MAX_HISTORY_PAGE } from "./lib/protocol/mod.ts";
 import { Output } from "./lib/ui/output.ts";
 
 function connectionOptions(command: Command): Command {
@@ -19,7 +31,7 @@ function connectionOptions(command: Command): Command {
         .env("SSP_SERVER").default(`127.0.0.1:${DEFAULT_PORT}`),
     )
     .addOption(
-      new Option("--data <dir>", "client data dir (pinned server keys, account keys)")
+      new Option("--data <dir>", "client data dir (pinned keys, contacts, encrypted account keys)")
         .env("SSP_CLIENT_DATA").default(defaultClientDataDir()),
     )
     .addOption(
@@ -34,22 +46,114 @@ function connectionOptions(command: Command): Command {
     .option("--json", "print JSON lines instead of text");
 }
 
-function count(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) {
-    throw new TypeError(`--count must be a whole number from 1 to 1000000, got "${text}"`);
-  }
-  return n;
+function accountOptions(command: Command, phoneRequired = true): Command {
+  const phone = new Option("--phone <number>", "your phone number, e.g. +15551234567")
+    .env("SSP_PHONE");
+  if (phoneRequired) phone.makeOptionMandatory();
+  return connectionOptions(command)
+    .addOption(phone)
+    .addOption(
+      new Option("--region <CC>", "country for numbers written without +code, e.g. US")
+        .env("SSP_REGION"),
+    )
+    .option(
+      "--password-stdin",
+      "read the password from the first line of standard input (or set SSP_PASSWORD)",
+    );
+}
+
+function whole(name: string, min: number, max: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new TypeError(`${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+    }
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
 }
 
 const program = new Command("ssp-client")
-  .description("ssp terminal client: end-to-end encrypted messages and files")
+  .description(
+    "ssp terminal client: end-to-end encrypted messages and files.\n" +
+      "With --phone and no command, opens an interactive session.",
+  )
+  .enablePositionalOptions() // options after a command name belong to that command
   .showHelpAfterError();
+
+accountOptions(program, false).action(async (options) => {
+  if (!options.phone) {
+    program.help();
+    return;
+  }
+  await interactive(options as AccountOptions);
+});
+
+accountOptions(program.command("register").description("create an account for --phone"))
+  .action((options) => registerCommand(options, new Output(Boolean(options.json))));
+
+accountOptions(
+  program.command("send")
+    .description("send a text message")
+    .argument("<text...>", "the message")
+    .requiredOption("--to <number>", "recipient (repeat or comma-separate for a group)", collect),
+).action((text: string[], options) =>
+  sendCommand(options, text.join(" "), new Output(Boolean(options.json)))
+);
+
+accountOptions(
+  program.command("history")
+    .description("show a conversation's messages, oldest first")
+    .requiredOption("--with <number>", "the other member(s) (repeat or comma-separate)", collect)
+    .addOption(
+      new Option("--limit <n>", "most messages").default(50)
+        .argParser(whole("--limit", 1, MAX_HISTORY_PAGE)),
+    )
+    .addOption(
+      new Option("--before <seq>", "only messages before this seq")
+        .argParser(whole("--before", 0, Number.MAX_SAFE_INTEGER)),
+    )
+    .addOption(
+      new Option("--after <seq>", "only messages after this seq")
+        .argParser(whole("--after", 0, Number.MAX_SAFE_INTEGER)),
+    ),
+).action((options) => historyCommand(options, new Output(Boolean(options.json))));
+
+accountOptions(
+  program.command("listen").description(
+    "print incoming messages as they arrive (one JSON object per line with --json)",
+  ),
+).action((options) => listenCommand(options, new Output(Boolean(options.json))));
+
+accountOptions(program.command("contacts").description("list contacts and their key status"))
+  .action((options) => contactsCommand(options, new Output(Boolean(options.json))));
+
+accountOptions(
+  program.command("verify")
+    .description("show the safety number to compare with a contact")
+    .argument("<number>", "the contact")
+    .option("--accept", "trust the contact's changed key"),
+).action((number: string, options) =>
+  verifyCommand(options, number, new Output(Boolean(options.json)))
+);
+
+accountOptions(
+  program.command("passwd").description(
+    "change your password (new one from SSP_NEW_PASSWORD or a prompt)",
+  ),
+).action((options) => passwdCommand(options, new Output(Boolean(options.json))));
 
 connectionOptions(
   program.command("ping")
     .description("connect, verify the server's key, and measure the round-trip time")
-    .addOption(new Option("--count <n>", "pings to send").default(1).argParser(count)),
+    .addOption(
+      new Option("--count <n>", "pings to send").default(1).argParser(
+        whole("--count", 1, 1_000_000),
+      ),
+    ),
 ).action(async (options) => {
   const out = new Output(Boolean(options.json));
   const connection = await connect({

@@ -12,6 +12,9 @@ import { generateDhParamFile, loadServerGroups } from "./lib/server/groups.ts";
 import { loadIdentity, loadOrCreateIdentity } from "./lib/server/identity.ts";
 import { createLogger, type LogFormat } from "./lib/server/log.ts";
 import { DEFAULT_MAX_CONNECTIONS, startServer } from "./lib/server/server.ts";
+import { DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
+import { MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
+import { openEmbeddedStore } from "./lib/store/mod.ts";
 import { fingerprint } from "./lib/sign.ts";
 import { Output } from "./lib/ui/output.ts";
 
@@ -65,6 +68,11 @@ const program = new Command("ssp-server")
       .argParser(integer("--max-connections", 1, 1_000_000)),
   )
   .addOption(
+    new Option("--max-message-bytes <n>", "largest message (encrypted envelope) accepted")
+      .env("SSP_MAX_MESSAGE_BYTES").default(DEFAULT_MAX_ENVELOPE_BYTES)
+      .argParser(integer("--max-message-bytes", 1024, MAX_ENVELOPE_BYTES_CEILING)),
+  )
+  .addOption(
     new Option("--log-format <format>", "log lines for people or machines")
       .env("SSP_LOG_FORMAT").choices(["text", "json"]).default("text"),
   )
@@ -73,7 +81,10 @@ const program = new Command("ssp-server")
     const log = createLogger(options.logFormat as LogFormat, (line) => console.error(line));
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
+    const store = await openEmbeddedStore(options.data);
     const server = startServer({
+      store,
+      maxEnvelopeBytes: options.maxMessageBytes,
       hostname: options.host,
       port: options.port,
       identity,
@@ -98,6 +109,7 @@ const program = new Command("ssp-server")
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
     await server.finished;
+    await store.close();
     log({ event: "stopped" });
   });
 

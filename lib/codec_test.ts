@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import fc from "fast-check";
-import { decodeClientMessage, decodeServerMessage, encodeAppMessage } from "./app_messages.ts";
+import { decodeClientMessage, decodeServerMessage, encodeAppMessage } from "./protocol/mod.ts";
 import { decodeMessage } from "./codec.ts";
 import { FrameError } from "./errors.ts";
 import { ClientHello, ServerHello } from "./handshake/mod.ts";

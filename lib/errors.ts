@@ -12,6 +12,8 @@ export interface SspErrorOptions {
   hint?: string;
   /** The underlying error, if any. */
   cause?: unknown;
+  /** For temporary refusals (rate limits, storage outages): when to try again. */
+  retryAfterMs?: number;
 }
 
 /** Base class of all ssp errors. */
@@ -20,12 +22,15 @@ export class SspError extends Error {
   readonly code: string;
   /** What the user can do about it, if anything. */
   readonly hint: string | undefined;
+  /** For temporary refusals: milliseconds until a retry may succeed. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: string, message: string, options: SspErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.hint = options.hint;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

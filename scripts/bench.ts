@@ -1,6 +1,6 @@
 /**
  * `deno task bench [NAME...]`: runs the benchmarks and prints Markdown
- * tables. Names: handshake, cipher, primes (default: all). Figures belong in
+ * tables. Names: handshake, cipher, primes, store (default: all). Figures belong in
  * docs/ with the command that produced them.
  *
  * @module
@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   handshake: () => import("./bench/handshake.ts"),
   cipher: () => import("./bench/cipher.ts"),
   primes: () => import("./bench/primes.ts"),
+  store: () => import("./bench/store.ts"),
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHMARKS);

@@ -4,7 +4,7 @@
  * refused with a clear error, and the server keeps serving other clients.
  */
 import assert from "node:assert/strict";
-import { decodeServerMessage, encodeAppMessage } from "../lib/app_messages.ts";
+import { decodeServerMessage, encodeAppMessage } from "../lib/protocol/mod.ts";
 import { clientHandshake, type SecureChannel } from "../lib/channel.ts";
 import { connect } from "../lib/client/connect.ts";
 import { ping } from "../lib/client/ping.ts";

@@ -9,6 +9,8 @@ import type { ChannelOptions, Connection } from "../lib/channel.ts";
 import { loadOrCreateIdentity } from "../lib/server/identity.ts";
 import type { LogFields } from "../lib/server/log.ts";
 import { type RunningServer, startServer } from "../lib/server/server.ts";
+import { openEmbeddedStore } from "../lib/store/mod.ts";
+import type { Store } from "../lib/store/types.ts";
 
 /** A server started for one test. */
 export interface TestServer {
@@ -17,6 +19,7 @@ export interface TestServer {
   address: string;
   port: number;
   dataDir: string;
+  store: Store;
   /** Every event the server logged, in order. */
   events: LogFields[];
   /** Resolves with the first logged event that matches. */
@@ -30,6 +33,9 @@ export interface TestServerOptions extends ChannelOptions {
   dataDir?: string;
   port?: number;
   maxConnections?: number;
+  maxEnvelopeBytes?: number;
+  /** A store to use instead of a fresh embedded one in the data dir. */
+  store?: Store;
 }
 
 /** Makes a temporary directory removed at the end of `Deno.test` via the returned disposer. */
@@ -41,6 +47,7 @@ export async function tempDir(prefix = "ssp-test-"): Promise<string> {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? await tempDir("ssp-server-");
   const identity = await loadOrCreateIdentity(dataDir);
+  const store = options.store ?? await openEmbeddedStore(dataDir);
   const events: LogFields[] = [];
   const waiters: { match: (e: LogFields) => boolean; resolve: (e: LogFields) => void }[] = [];
   const server = startServer({
@@ -48,6 +55,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     hostname: "127.0.0.1",
     port: options.port ?? 0,
     identity,
+    store,
     groups: options.groups ?? [namedGroup("x25519"), namedGroup("ffdhe2048")],
     log: (event) => {
       events.push(event);
@@ -64,6 +72,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     address: `127.0.0.1:${server.port}`,
     port: server.port,
     dataDir,
+    store,
     events,
     waitForEvent(match) {
       const seen = events.find(match);
@@ -72,6 +81,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
     async stop() {
       await server.shutdown();
+      if (!options.store) await store.close();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };

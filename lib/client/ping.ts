@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { decodeServerMessage, encodeAppMessage } from "../app_messages.ts";
+import { decodeServerMessage, encodeAppMessage } from "../protocol/mod.ts";
 import type { SecureChannel } from "../channel.ts";
 import { ProtocolError } from "../errors.ts";
 
@@ -17,8 +17,8 @@ export async function ping(channel: SecureChannel, id: number): Promise<number> 
   if (reply.t === "alert") {
     throw new ProtocolError(`server_${reply.code}`, `server closed the channel: ${reply.message}`);
   }
-  if (reply.id !== id) {
-    throw new ProtocolError("bad_pong", `expected pong ${id}, got pong ${reply.id}`);
+  if (reply.t !== "pong" || reply.id !== id) {
+    throw new ProtocolError("bad_pong", `expected pong ${id}, got ${reply.t}`);
   }
   return performance.now() - start;
 }

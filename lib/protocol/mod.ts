@@ -1,12 +1,29 @@
 /**
  * Application messages carried inside records after the handshake
- * (docs/protocol.md §5). Each is a MessagePack map with a type field `t`.
+ * (docs/protocol.md §5–§7). Each is a MessagePack map with a type field `t`;
+ * requests carry an `id` that the reply (or an `error`) echoes.
  *
  * @module
  */
 import { z } from "zod";
-import { decodeMessage, encodeMessage, uint } from "./codec.ts";
-import { Alert } from "./handshake/mod.ts";
+import { decodeMessage, encodeMessage, uint } from "../codec.ts";
+import { Alert } from "../handshake/mod.ts";
+import { ChangePassword, Login, LoginReply, Prelogin, PreloginReply, Register } from "./account.ts";
+import { requestId } from "./common.ts";
+import {
+  Ack,
+  Deliver,
+  GetKeys,
+  History,
+  HistoryReply,
+  KeysReply,
+  Send,
+  SentReply,
+} from "./messaging.ts";
+
+export * from "./account.ts";
+export * from "./common.ts";
+export * from "./messaging.ts";
 
 /** Client → server: asks for a pong carrying the same id. */
 export const Ping = z.object({ t: z.literal("ping"), id: uint() });
@@ -18,15 +35,57 @@ export const Pong = z.object({ t: z.literal("pong"), id: uint() });
 /** Server → client: answer to a ping. */
 export type Pong = z.infer<typeof Pong>;
 
+/** Server → client: the request succeeded and has nothing else to say. */
+export const OkReply = z.object({ t: z.literal("ok"), id: requestId });
+/** Server → client: success. */
+export type OkReply = z.infer<typeof OkReply>;
+
+/** Server → client: the request `id` failed; the connection stays open. */
+export const ErrorReply = z.object({
+  t: z.literal("error"),
+  id: requestId,
+  code: z.string().max(64),
+  message: z.string().max(1024),
+  /** For `rate_limited` and `storage_unavailable`: when to try again. */
+  retryAfterMs: uint().optional(),
+});
+/** Server → client: a request failed. */
+export type ErrorReply = z.infer<typeof ErrorReply>;
+
 /** Every message a client may send. */
-export const ClientMessage = z.discriminatedUnion("t", [Ping, Alert]);
+export const ClientMessage = z.discriminatedUnion("t", [
+  Ping,
+  Prelogin,
+  Register,
+  Login,
+  ChangePassword,
+  GetKeys,
+  Send,
+  Ack,
+  History,
+  Alert,
+]);
 /** Every message a client may send. */
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 /** Every message a server may send. */
-export const ServerMessage = z.discriminatedUnion("t", [Pong, Alert]);
+export const ServerMessage = z.discriminatedUnion("t", [
+  Pong,
+  OkReply,
+  ErrorReply,
+  PreloginReply,
+  LoginReply,
+  KeysReply,
+  SentReply,
+  Deliver,
+  HistoryReply,
+  Alert,
+]);
 /** Every message a server may send. */
 export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** A server message that answers a request (has an `id`). */
+export type ServerReply = Exclude<ServerMessage, Deliver | Alert>;
 
 /** Decodes a record a server received. */
 export function decodeClientMessage(body: Uint8Array): ClientMessage {

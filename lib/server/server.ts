@@ -9,12 +9,21 @@
  * @module
  */
 import type { DhGroup } from "../dh.ts";
-import { decodeClientMessage, encodeAppMessage } from "../app_messages.ts";
 import { type ChannelOptions, type SecureChannel, serverHandshake } from "../channel.ts";
+import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../e2e/password.ts";
 import { SspError } from "../errors.ts";
 import type { ServerIdentity } from "../handshake/mod.ts";
+import { hkdfSha256 } from "../kdf.ts";
 import { fingerprint } from "../sign.ts";
+import type { Store } from "../store/types.ts";
+import { utf8 } from "../bytes.ts";
+import { Accounts } from "./accounts.ts";
 import type { Logger } from "./log.ts";
+import { OnlineUsers } from "./online.ts";
+import { ClientSession, DEFAULT_MAX_ENVELOPE_BYTES, type SessionContext } from "./session.ts";
+
+/** Longest a graceful shutdown waits for in-flight sends to commit. */
+const DRAIN_TIMEOUT_MS = 5000;
 
 /** Default most simultaneous connections. */
 export const DEFAULT_MAX_CONNECTIONS = 1024;
@@ -31,6 +40,10 @@ export interface ServerConfig extends ChannelOptions {
   groups: readonly DhGroup[];
   /** Most simultaneous connections; more are closed at once. */
   maxConnections?: number;
+  /** Where accounts and envelopes live. */
+  store: Store;
+  /** Largest envelope (one message) accepted, in bytes. */
+  maxEnvelopeBytes?: number;
   /** Where events go. */
   log: Logger;
 }
@@ -51,6 +64,23 @@ export interface RunningServer {
 export function startServer(config: ServerConfig): RunningServer {
   const listener = Deno.listen({ hostname: config.hostname, port: config.port });
   const maxConnections = config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // Fake salts for unknown numbers must be stable across restarts and secret:
+  // derive their key from the identity key instead of keeping another file.
+  const secret = hkdfSha256(
+    config.identity.privateKeyPkcs8,
+    new Uint8Array(),
+    utf8("ssp/1 fake salt key"),
+    32,
+  );
+  const context: SessionContext = {
+    store: config.store,
+    accounts: new Accounts(config.store, secret, encodeKdfParams(DEFAULT_KDF_PARAMS)),
+    online: new OnlineUsers(),
+    log: config.log,
+    maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
+    draining: false,
+    sendsInFlight: 0,
+  };
   const open = new Set<Deno.Conn>();
   const running = new Set<Promise<void>>();
   let nextId = 1;
@@ -67,7 +97,7 @@ export function startServer(config: ServerConfig): RunningServer {
       }
       conn.setNoDelay(true); // small handshake and chat records must not wait for Nagle
       open.add(conn);
-      const task = serveConnection(conn, id, peer, config).finally(() => {
+      const task = serveConnection(conn, id, peer, config, context).finally(() => {
         open.delete(conn);
         running.delete(task);
       });
@@ -81,6 +111,12 @@ export function startServer(config: ServerConfig): RunningServer {
     if (stopping) return;
     stopping = true;
     listener.close();
+    // Refuse new requests, let sends already handed to the store commit and be acknowledged.
+    context.draining = true;
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    while (context.sendsInFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     for (const conn of open) {
       try {
         conn.close();
@@ -104,6 +140,7 @@ async function serveConnection(
   id: number,
   peer: string,
   config: ServerConfig,
+  context: SessionContext,
 ): Promise<void> {
   const { log } = config;
   log({ event: "connected", conn: id, peer });
@@ -122,26 +159,8 @@ async function serveConnection(
     group: channel.session.group.name,
   });
   try {
-    for (;;) {
-      const body = await channel.receive();
-      if (body === null) break;
-      const message = decodeClientMessage(body);
-      switch (message.t) {
-        case "ping":
-          await channel.send(encodeAppMessage({ t: "pong", id: message.id }));
-          break;
-        case "alert":
-          log({
-            event: "peer_alert",
-            conn: id,
-            peer,
-            code: message.code,
-            message: message.message,
-          });
-          channel.close();
-          return;
-      }
-    }
+    const address = peer.slice(0, peer.lastIndexOf(":"));
+    await new ClientSession(channel, context, address, id).run();
     log({ event: "disconnected", conn: id, peer });
   } catch (error) {
     log({ event: "connection_failed", conn: id, peer, ...describe(error) });

@@ -15,6 +15,7 @@ import { type DhGroup, namedGroup } from "../../lib/dh.ts";
 import { ClientHandshake, ServerHandshake } from "../../lib/handshake/mod.ts";
 import { startServer } from "../../lib/server/server.ts";
 import { silentLogger } from "../../lib/server/log.ts";
+import { openEmbeddedStore } from "../../lib/store/mod.ts";
 import { generateSigningKeyPair } from "../../lib/sign.ts";
 
 const GROUPS = ["x25519", "ffdhe2048", "ffdhe3072", "ffdhe4096"] as const;
@@ -48,7 +49,10 @@ async function overLoopback(
   group: DhGroup,
   identity: Awaited<ReturnType<typeof generateSigningKeyPair>>,
 ) {
+  const dataDir = await Deno.makeTempDir({ prefix: "ssp-bench-" });
+  const store = await openEmbeddedStore(dataDir);
   const server = startServer({
+    store,
     hostname: "127.0.0.1",
     port: 0,
     identity,
@@ -68,6 +72,8 @@ async function overLoopback(
     }
   } finally {
     await server.shutdown();
+    await store.close();
+    await Deno.remove(dataDir, { recursive: true });
   }
   return count / ((performance.now() - start) / 1000);
 }

@@ -1,0 +1,224 @@
+/**
+ * The non-interactive client commands (`register`, `send`, `history`,
+ * `listen`, `contacts`, `verify`, `passwd`): each opens a session, does one
+ * job and reports through Output.
+ *
+ * @module
+ */
+import { safetyNumber } from "../e2e/safety_number.ts";
+import { SspError } from "../errors.ts";
+import { normalizePhone } from "../phone.ts";
+import type { WireGroupName } from "../handshake/mod.ts";
+import { contactJson, contactLine, messageJson, messageLine, rejectedJson } from "../ui/format.ts";
+import type { Output } from "../ui/output.ts";
+import { promptSecret, readFirstLine } from "../ui/prompt.ts";
+import { changePassword } from "./account.ts";
+import type { Incoming } from "./messenger.ts";
+import { openSession, type Session } from "./session.ts";
+
+/** Options every account command takes. */
+export interface AccountOptions {
+  phone: string;
+  region?: string;
+  server: string;
+  data: string;
+  serverFingerprint?: string;
+  group?: WireGroupName;
+  passwordStdin?: boolean;
+}
+
+/** The password: SSP_PASSWORD, else the first line of stdin with --password-stdin, else a prompt. */
+export async function readPassword(
+  options: AccountOptions,
+  question = "Password: ",
+): Promise<string> {
+  const fromEnv = Deno.env.get("SSP_PASSWORD");
+  if (fromEnv !== undefined) return fromEnv;
+  if (options.passwordStdin) return await readFirstLine();
+  return await promptSecret(question);
+}
+
+/** Opens a session for the command's account. */
+export async function sessionFor(
+  options: AccountOptions,
+  password: string,
+  mode: "login" | "register" = "login",
+): Promise<Session> {
+  return await openSession({
+    server: options.server,
+    dataDir: options.data,
+    ...(options.serverFingerprint ? { serverFingerprint: options.serverFingerprint } : {}),
+    ...(options.group ? { groups: [options.group] } : {}),
+    phone: normalizePhone(options.phone, options.region),
+    password,
+    mode,
+  });
+}
+
+/** Runs `job` in a logged-in session and closes it. */
+async function withSession<T>(
+  options: AccountOptions,
+  out: Output,
+  job: (session: Session) => Promise<T>,
+): Promise<T> {
+  const session = await sessionFor(options, await readPassword(options));
+  if (session.connection.pin === "first_use") {
+    out.note(`pinned the key of ${session.connection.server}: ${session.connection.fingerprint}`);
+  }
+  try {
+    return await job(session);
+  } finally {
+    session.close();
+  }
+}
+
+/** `register`: creates the account. */
+export async function registerCommand(options: AccountOptions, out: Output): Promise<void> {
+  const session = await sessionFor(
+    options,
+    await readPassword(options, "New password: "),
+    "register",
+  );
+  session.close();
+  out.result(
+    { phone: session.account.phone, registered: true },
+    `registered ${session.account.phone}; your keys are backed up, encrypted, on the server`,
+  );
+}
+
+/** `send --to NUMBER TEXT`. */
+export async function sendCommand(
+  options: AccountOptions & { to: string[] },
+  text: string,
+  out: Output,
+): Promise<void> {
+  await withSession(options, out, async (session) => {
+    const to = options.to.map((n) => normalizePhone(n, options.region));
+    const sent = await session.messenger.send(to, { kind: "text", text });
+    out.result({ ...sent, to }, `sent to ${to.join(", ")} (message ${sent.id}, seq ${sent.seq})`);
+  });
+}
+
+/** `history --with NUMBER`. */
+export async function historyCommand(
+  options: AccountOptions & { with: string[]; limit: number; before?: number; after?: number },
+  out: Output,
+): Promise<void> {
+  await withSession(options, out, async (session) => {
+    const members = options.with.map((n) => normalizePhone(n, options.region));
+    const page = await session.messenger.history(members, {
+      limit: options.limit,
+      ...(options.before !== undefined ? { before: options.before } : {}),
+      ...(options.after !== undefined ? { after: options.after } : {}),
+    });
+    for (const item of page) printIncoming(item, session.account.phone, out);
+    if (page.length === 0) out.note("no messages");
+  });
+}
+
+/** `listen`: prints incoming messages until interrupted or disconnected. */
+export async function listenCommand(options: AccountOptions, out: Output): Promise<void> {
+  await withSession(options, out, async (session) => {
+    session.messenger.onIncoming = (incoming) =>
+      printIncoming(incoming, session.account.phone, out);
+    out.note(`listening as ${session.account.phone}; Ctrl-C to stop`, {
+      type: "listening",
+      phone: session.account.phone,
+    });
+    const stop = () => session.close();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+    try {
+      const reason = await session.rpc.closed;
+      if (reason && !(reason instanceof SspError && reason.code === "connection_closed")) {
+        throw reason;
+      }
+    } finally {
+      Deno.removeSignalListener("SIGINT", stop);
+      Deno.removeSignalListener("SIGTERM", stop);
+    }
+  });
+}
+
+/** `contacts`: pinned contacts and their trust state. */
+export async function contactsCommand(options: AccountOptions, out: Output): Promise<void> {
+  await withSession(options, out, (session) => {
+    const contacts = session.state.contacts();
+    for (const contact of contacts) out.result(contactJson(contact), contactLine(contact));
+    if (contacts.length === 0) out.note("no contacts yet");
+    return Promise.resolve();
+  });
+}
+
+/** `verify NUMBER [--accept]`: the safety number, and accepting a changed key. */
+export async function verifyCommand(
+  options: AccountOptions & { accept?: boolean },
+  number: string,
+  out: Output,
+): Promise<void> {
+  await withSession(options, out, async (session) => {
+    const phone = normalizePhone(number, options.region);
+    await verifyInSession(session, phone, Boolean(options.accept), out);
+  });
+}
+
+/** Shows the safety number with `phone` (accepting a changed key first if `accept`). */
+export async function verifyInSession(
+  session: Session,
+  phone: string,
+  accept: boolean,
+  out: Output,
+): Promise<void> {
+  const keys = (await session.messenger.contactKeys([phone])).get(phone);
+  if (!keys) throw new SspError("unknown_contact", "you cannot verify your own number");
+  const contact = accept ? session.messenger.acceptKey(phone) : keys.contact;
+  const me = session.account;
+  const theirs = contact.status === "changed"
+    ? { signingKey: contact.pendingSigningKey!, encryptionKey: contact.pendingEncryptionKey! }
+    : contact;
+  const number = safetyNumber(
+    {
+      phone: me.phone,
+      signingKey: me.keys.signing.publicKey,
+      encryptionKey: me.keys.encryption.publicKey,
+    },
+    { phone, signingKey: theirs.signingKey, encryptionKey: theirs.encryptionKey },
+  );
+  out.result(
+    { phone, status: contact.status, safetyNumber: number, accepted: accept },
+    [
+      `safety number with ${phone}:`,
+      `  ${number}`,
+      contact.status === "changed"
+        ? `their key CHANGED. Compare this number with them (in person or by a call), then run: ssp-client verify ${phone} --accept`
+        : "compare it with theirs (in person or by a call); if it matches, the conversation is private",
+    ].join("\n"),
+  );
+}
+
+/** `passwd`: changes the password (the new one from SSP_NEW_PASSWORD or a prompt). */
+export async function passwdCommand(options: AccountOptions, out: Output): Promise<void> {
+  const oldPassword = await readPassword(options, "Current password: ");
+  const newPassword = Deno.env.get("SSP_NEW_PASSWORD") ?? await promptSecret("New password: ");
+  const session = await sessionFor(options, oldPassword);
+  try {
+    await changePassword(session.rpc, session.state, session.account, oldPassword, newPassword);
+  } finally {
+    session.close();
+  }
+  out.result({ phone: session.account.phone, changed: true }, "password changed");
+}
+
+/** Prints a delivered or historical envelope. */
+export function printIncoming(incoming: Incoming, me: string, out: Output): void {
+  if ("message" in incoming) {
+    out.result(messageJson(incoming.message), messageLine(incoming.message, me));
+  } else {
+    out.result(
+      rejectedJson(incoming),
+      `⚠ refused a message (seq ${incoming.rejected.seq}) from ${
+        incoming.rejected.from ?? "?"
+      }: ${incoming.rejected.error.message}`,
+    );
+  }
+}

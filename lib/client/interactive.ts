@@ -1,0 +1,164 @@
+/**
+ * The interactive line-based session: incoming messages appear live above
+ * the prompt; lines typed are sent to the open conversation; commands start
+ * with a slash (`/help` lists them).
+ *
+ * @module
+ */
+import { createInterface } from "node:readline";
+import process from "node:process";
+import { SspError } from "../errors.ts";
+import { normalizePhone } from "../phone.ts";
+import { contactLine, messageLine } from "../ui/format.ts";
+import { confirm, promptSecret } from "../ui/prompt.ts";
+import { type AccountOptions, readPassword, sessionFor, verifyInSession } from "./commands.ts";
+import type { Incoming } from "./messenger.ts";
+import { isLoginFailure, type Session } from "./session.ts";
+import { Output } from "../ui/output.ts";
+
+const HELP = `commands:
+  /to NUMBER[,NUMBER…]   open a conversation (and show its latest messages)
+  /history [N]           show the last N messages of the open conversation (default 20)
+  /contacts              list contacts and whether their keys are trusted
+  /verify NUMBER         show the safety number to compare with NUMBER
+  /accept NUMBER         trust NUMBER's changed key (after comparing safety numbers)
+  /help                  this list
+  /quit                  leave (Ctrl-D works too)
+anything else is sent to the open conversation`;
+
+/** Logs in (offering to register after a failed login) and runs the session until /quit. */
+export async function interactive(options: AccountOptions): Promise<void> {
+  const session = await loginOrRegister(options);
+  const me = session.account.phone;
+  let current: string[] = [];
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: Deno.stdin.isTerminal(),
+  });
+  const setPrompt = () => rl.setPrompt(current.length ? `${current.join(",")}> ` : "> ");
+  const print = (line: string) => {
+    process.stdout.write(`\r\x1b[K${line}\n`);
+    rl.prompt(true);
+  };
+  const show = (incoming: Incoming) => {
+    if ("rejected" in incoming) {
+      print(
+        `⚠ refused a message from ${
+          incoming.rejected.from ?? "?"
+        }: ${incoming.rejected.error.message}`,
+      );
+      return;
+    }
+    print(messageLine(incoming.message, me));
+  };
+  session.messenger.onIncoming = (incoming) => {
+    show(incoming);
+    if ("message" in incoming && incoming.message.content.kind === "text") {
+      const { message } = incoming;
+      if (sameMembers(message.with, current)) {
+        session.messenger.send([message.from], {
+          kind: "receipt",
+          receipt: "read",
+          ids: [message.id],
+        })
+          .catch(() => {});
+      }
+    }
+  };
+  print(
+    `logged in as ${me} on ${session.connection.server} (server key ${session.connection.fingerprint})`,
+  );
+  print("type /help for commands; /to NUMBER opens a conversation");
+  setPrompt();
+  rl.prompt();
+  session.rpc.closed.then((reason) => {
+    print(`disconnected${reason ? `: ${reason.message}` : ""}`);
+    rl.close();
+  });
+
+  for await (const line of rl) {
+    const text = line.trim();
+    try {
+      if (text === "") {
+        // nothing
+      } else if (text === "/quit" || text === "/exit") {
+        break;
+      } else if (text === "/help") {
+        print(HELP);
+      } else if (text.startsWith("/to ")) {
+        current = text.slice(4).split(",").map((n) => normalizePhone(n.trim(), options.region));
+        await session.messenger.contactKeys(current);
+        setPrompt();
+        await showHistory(session, current, 10, show);
+      } else if (text.startsWith("/history")) {
+        if (!current.length) {
+          throw new SspError("no_conversation", "open a conversation with /to NUMBER first");
+        }
+        await showHistory(session, current, Number(text.split(/\s+/)[1] ?? 20) || 20, show);
+      } else if (text === "/contacts") {
+        const contacts = session.state.contacts();
+        print(contacts.length ? contacts.map(contactLine).join("\n") : "no contacts yet");
+      } else if (text.startsWith("/verify ") || text.startsWith("/accept ")) {
+        const [command, number] = text.split(/\s+/);
+        const out = new Output(false, print, print);
+        await verifyInSession(
+          session,
+          normalizePhone(number ?? "", options.region),
+          command === "/accept",
+          out,
+        );
+      } else if (text.startsWith("/")) {
+        print(`unknown command ${text.split(/\s+/)[0]}; /help lists them`);
+      } else {
+        if (!current.length) {
+          throw new SspError("no_conversation", "open a conversation with /to NUMBER first");
+        }
+        await session.messenger.send(current, { kind: "text", text: line });
+      }
+    } catch (error) {
+      const e = error as Error & { hint?: string };
+      print(`error: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}`);
+    }
+    rl.prompt();
+  }
+  rl.close();
+  session.close();
+}
+
+async function loginOrRegister(options: AccountOptions): Promise<Session> {
+  const password = await readPassword(options);
+  try {
+    return await sessionFor(options, password);
+  } catch (error) {
+    if (!isLoginFailure(error)) throw error;
+    const phone = normalizePhone(options.phone, options.region);
+    if (
+      !confirm(
+        `Login failed: wrong password, or ${phone} has no account yet. Register ${phone} now?`,
+      )
+    ) {
+      throw error;
+    }
+    const again = Deno.env.get("SSP_PASSWORD") ?? await promptSecret("Repeat the password: ");
+    if (again !== password) throw new SspError("password_mismatch", "the passwords differ");
+    return await sessionFor(options, password, "register");
+  }
+}
+
+async function showHistory(
+  session: Session,
+  members: string[],
+  limit: number,
+  show: (incoming: Incoming) => void,
+): Promise<void> {
+  const page = await session.messenger.history(members, { limit });
+  for (const item of page) {
+    if ("message" in item && item.message.content.kind === "receipt") continue;
+    show(item);
+  }
+}
+
+function sameMembers(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+}

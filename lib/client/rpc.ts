@@ -1,0 +1,143 @@
+/**
+ * Requests and replies over a secure channel: each request gets an id, its
+ * reply (or `error`) is matched by that id, and pushed envelopes go to a
+ * handler. One reader loop per connection.
+ *
+ * @module
+ */
+import type { SecureChannel } from "../channel.ts";
+import { ProtocolError, SspError } from "../errors.ts";
+import {
+  type ClientMessage,
+  decodeServerMessage,
+  type Deliver,
+  encodeAppMessage,
+  type ServerReply,
+} from "../protocol/mod.ts";
+
+/** A request without its id (the connection assigns it). */
+export type Request = ClientMessage extends infer M
+  ? M extends { id: number } ? Omit<M, "id"> : never
+  : never;
+
+/** The reply type for each request type. */
+export interface ReplyOf {
+  ping: "pong";
+  prelogin: "prelogin_ok";
+  register: "ok";
+  login: "login_ok";
+  change_password: "ok";
+  get_keys: "keys";
+  send: "sent";
+  history: "history_page";
+}
+
+/** A server error reply, as an exception. */
+export class ServerError extends SspError {}
+
+/** A connection that matches replies to requests. */
+export class RpcConnection {
+  readonly channel: SecureChannel;
+  readonly #pending = new Map<number, (reply: ServerReply | Error) => void>();
+  #nextId = 1;
+  #closedWith: Error | null = null;
+  #onDeliver: ((message: Deliver) => Promise<void> | void) | null = null;
+  /** Deliveries are handled one after another, apart from the read loop (see #readLoop). */
+  #deliveries: Promise<void> = Promise.resolve();
+  #handlerSet!: () => void;
+  readonly #handlerReady = new Promise<void>((resolve) => this.#handlerSet = resolve);
+  /** Resolves when the connection has closed (the reason, if any). */
+  readonly closed: Promise<Error | null>;
+
+  constructor(channel: SecureChannel) {
+    this.channel = channel;
+    this.closed = this.#readLoop();
+  }
+
+  /**
+   * Sets the handler of pushed envelopes, called one at a time in order.
+   * Envelopes that arrive before a handler is set wait for it, so none is
+   * lost after login.
+   */
+  set onDeliver(handler: (message: Deliver) => Promise<void> | void) {
+    this.#onDeliver = handler;
+    this.#handlerSet();
+  }
+
+  /** Sends `request` and resolves with its reply; rejects with ServerError for an error reply. */
+  request<T extends keyof ReplyOf>(
+    request: Extract<Request, { t: T }>,
+  ): Promise<Extract<ServerReply, { t: ReplyOf[T] }>> {
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, (reply) => {
+        if (reply instanceof Error) return reject(reply);
+        if (reply.t === "error") {
+          return reject(
+            new ServerError(reply.code, reply.message, {
+              ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}),
+            }),
+          );
+        }
+        resolve(reply as Extract<ServerReply, { t: ReplyOf[T] }>);
+      });
+      this.channel.send(encodeAppMessage({ ...request, id } as ClientMessage)).catch((error) => {
+        this.#pending.delete(id);
+        reject(error);
+      });
+    });
+  }
+
+  /** Sends a message that has no reply (e.g. `ack`). */
+  notify(message: ClientMessage): Promise<void> {
+    return this.channel.send(encodeAppMessage(message));
+  }
+
+  /** Closes the connection; pending requests fail. */
+  close(): void {
+    this.channel.close();
+  }
+
+  async #readLoop(): Promise<Error | null> {
+    let reason: Error | null = null;
+    try {
+      for (;;) {
+        const body = await this.channel.receive();
+        if (body === null) break;
+        const message = decodeServerMessage(body);
+        if (message.t === "deliver") {
+          // Not awaited: a handler may itself make requests (e.g. fetch the
+          // sender's key), whose replies this loop must keep reading. The
+          // server's delivery window bounds how many can queue here.
+          this.#deliveries = this.#deliveries
+            .then(() => this.#handlerReady)
+            .then(() => this.#onDeliver!(message))
+            .catch(() => this.close());
+        } else if (message.t === "alert") {
+          reason = new ProtocolError(
+            `server_${message.code}`,
+            `server closed the connection: ${message.message}`,
+          );
+          break;
+        } else {
+          const settle = this.#pending.get(message.id);
+          if (!settle) {
+            throw new ProtocolError("unexpected_reply", `reply to unknown request ${message.id}`);
+          }
+          this.#pending.delete(message.id);
+          settle(message);
+        }
+      }
+    } catch (error) {
+      reason = error instanceof Error ? error : new Error(String(error));
+    } finally {
+      this.channel.close();
+    }
+    this.#closedWith = reason ??
+      new ProtocolError("connection_closed", "the server closed the connection");
+    for (const settle of this.#pending.values()) settle(this.#closedWith);
+    this.#pending.clear();
+    return reason;
+  }
+}

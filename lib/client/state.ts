@@ -1,0 +1,153 @@
+/**
+ * The client's own database (`client.db` in its data dir, SQLite): pinned
+ * contact keys, ids of envelopes already received (replay detection), and a
+ * local copy of each account's encrypted key backup. Nothing in it is
+ * plaintext except public keys and phone numbers.
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+
+/** File name of the client database inside the data dir. */
+export const CLIENT_DB_FILE = "client.db";
+
+/** A contact's pinned keys; `pending*` hold a changed key the user has not accepted yet. */
+export interface Contact {
+  phone: string;
+  signingKey: Uint8Array;
+  encryptionKey: Uint8Array;
+  /** "trusted" while the server shows the pinned keys; "changed" once it shows others. */
+  status: "trusted" | "changed";
+  pendingSigningKey: Uint8Array | null;
+  pendingEncryptionKey: Uint8Array | null;
+  /** Milliseconds since the epoch when first pinned. */
+  pinnedAt: number;
+}
+
+/** A local copy of an account's key material (encrypted under the wrap key). */
+export interface LocalAccount {
+  phone: string;
+  kdfSalt: Uint8Array;
+  kdfParams: string;
+  keyBackup: Uint8Array;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS contacts (
+  owner TEXT NOT NULL, phone TEXT NOT NULL,
+  signing_key BLOB NOT NULL, encryption_key BLOB NOT NULL,
+  status TEXT NOT NULL, pending_signing_key BLOB, pending_encryption_key BLOB,
+  pinned_at INTEGER NOT NULL,
+  PRIMARY KEY (owner, phone)
+);
+CREATE TABLE IF NOT EXISTS seen (
+  owner TEXT NOT NULL, sender TEXT NOT NULL, message_id TEXT NOT NULL,
+  PRIMARY KEY (owner, sender, message_id)
+);
+CREATE TABLE IF NOT EXISTS accounts (
+  phone TEXT PRIMARY KEY, kdf_salt BLOB NOT NULL, kdf_params TEXT NOT NULL, key_backup BLOB NOT NULL
+);
+`;
+
+/** The client database of one data dir, seen from one account (`owner`). */
+export class ClientState {
+  readonly #db: DatabaseSync;
+  readonly owner: string;
+
+  private constructor(db: DatabaseSync, owner: string) {
+    this.#db = db;
+    this.owner = owner;
+  }
+
+  /** Opens (creating) the database in `dataDir` for account `owner`. */
+  static async open(dataDir: string, owner: string): Promise<ClientState> {
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const db = new DatabaseSync(join(dataDir, CLIENT_DB_FILE));
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+    db.exec(SCHEMA);
+    return new ClientState(db, owner);
+  }
+
+  /** The pinned keys of `phone`, or null if never seen. */
+  contact(phone: string): Contact | null {
+    const row = this.#db.prepare("SELECT * FROM contacts WHERE owner = ? AND phone = ?")
+      .get(this.owner, phone);
+    return row ? toContact(row) : null;
+  }
+
+  /** Every contact, by phone number. */
+  contacts(): Contact[] {
+    return this.#db.prepare("SELECT * FROM contacts WHERE owner = ? ORDER BY phone")
+      .all(this.owner).map(toContact);
+  }
+
+  /** Pins keys seen for the first time. */
+  pin(phone: string, signingKey: Uint8Array, encryptionKey: Uint8Array): void {
+    this.#db.prepare(
+      `INSERT INTO contacts (owner, phone, signing_key, encryption_key, status, pinned_at)
+       VALUES (?, ?, ?, ?, 'trusted', ?)
+       ON CONFLICT (owner, phone) DO UPDATE SET signing_key = excluded.signing_key,
+         encryption_key = excluded.encryption_key, status = 'trusted',
+         pending_signing_key = NULL, pending_encryption_key = NULL, pinned_at = excluded.pinned_at`,
+    ).run(this.owner, phone, signingKey, encryptionKey, Date.now());
+  }
+
+  /** Records that the server now shows other keys for a pinned contact. */
+  markChanged(phone: string, signingKey: Uint8Array, encryptionKey: Uint8Array): void {
+    this.#db.prepare(
+      `UPDATE contacts SET status = 'changed', pending_signing_key = ?, pending_encryption_key = ?
+       WHERE owner = ? AND phone = ?`,
+    ).run(signingKey, encryptionKey, this.owner, phone);
+  }
+
+  /** Records an envelope id; false if it was already recorded (a replay). */
+  markSeen(sender: string, messageId: string): boolean {
+    const result = this.#db.prepare(
+      "INSERT OR IGNORE INTO seen (owner, sender, message_id) VALUES (?, ?, ?)",
+    ).run(this.owner, sender, messageId);
+    return result.changes === 1;
+  }
+
+  /** The local copy of an account's encrypted keys. */
+  localAccount(phone: string): LocalAccount | null {
+    const row = this.#db.prepare("SELECT * FROM accounts WHERE phone = ?").get(phone);
+    if (!row) return null;
+    return {
+      phone: String(row.phone),
+      kdfSalt: bytes(row.kdf_salt),
+      kdfParams: String(row.kdf_params),
+      keyBackup: bytes(row.key_backup),
+    };
+  }
+
+  /** Saves the local copy of an account's encrypted keys. */
+  saveLocalAccount(account: LocalAccount): void {
+    this.#db.prepare(
+      `INSERT INTO accounts (phone, kdf_salt, kdf_params, key_backup) VALUES (?, ?, ?, ?)
+       ON CONFLICT (phone) DO UPDATE SET kdf_salt = excluded.kdf_salt,
+         kdf_params = excluded.kdf_params, key_backup = excluded.key_backup`,
+    ).run(account.phone, account.kdfSalt, account.kdfParams, account.keyBackup);
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#db.close();
+  }
+}
+
+function bytes(value: unknown): Uint8Array {
+  return new Uint8Array(value as Uint8Array);
+}
+
+function toContact(row: Record<string, unknown>): Contact {
+  return {
+    phone: String(row.phone),
+    signingKey: bytes(row.signing_key),
+    encryptionKey: bytes(row.encryption_key),
+    status: row.status === "changed" ? "changed" : "trusted",
+    pendingSigningKey: row.pending_signing_key ? bytes(row.pending_signing_key) : null,
+    pendingEncryptionKey: row.pending_encryption_key ? bytes(row.pending_encryption_key) : null,
+    pinnedAt: Number(row.pinned_at),
+  };
+}

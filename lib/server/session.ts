@@ -1,0 +1,328 @@
+/**
+ * One client's session after the handshake: reads requests, answers each
+ * (an `error` reply keeps the connection open), and once logged in receives
+ * its mailbox through a MailboxPump.
+ *
+ * Sends are pipelined: each is checked and handed to the store in arrival
+ * order, but the session does not wait for the commit before reading the
+ * next request, so one client's burst shares group commits too.
+ *
+ * @module
+ */
+import type { SecureChannel } from "../channel.ts";
+import { parseEnvelope } from "../e2e/envelope.ts";
+import { AuthError, ProtocolError, SspError, StorageError } from "../errors.ts";
+import {
+  type ClientMessage,
+  decodeClientMessage,
+  encodeAppMessage,
+  type History,
+  type Send,
+  type ServerMessage,
+} from "../protocol/mod.ts";
+import type { AppendResult, Store, StoredEnvelope } from "../store/types.ts";
+import type { Accounts } from "./accounts.ts";
+import type { Logger } from "./log.ts";
+import { MailboxPump } from "./mailbox_pump.ts";
+import type { OnlineUsers } from "./online.ts";
+
+/** Default largest envelope accepted: 256 KiB. */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 256 * 1024;
+
+/** Sends one session may have waiting for their commit. */
+const MAX_SENDS_IN_FLIGHT = 1024;
+
+/** Suggested wait before retrying after a storage failure. */
+const STORAGE_RETRY_MS = 1000;
+
+/** What every session shares. */
+export interface SessionContext {
+  store: Store;
+  accounts: Accounts;
+  online: OnlineUsers;
+  log: Logger;
+  maxEnvelopeBytes: number;
+  /** Set during shutdown: new requests are refused. */
+  draining: boolean;
+  /** Sends handed to the store and not yet acknowledged, over all sessions. */
+  sendsInFlight: number;
+}
+
+/** Serves one connection until it closes. */
+export class ClientSession {
+  readonly #channel: SecureChannel;
+  readonly #context: SessionContext;
+  readonly #address: string;
+  readonly #connId: number;
+  #phone: string | null = null;
+  #pump: MailboxPump | null = null;
+  #sendQueue: Promise<unknown> = Promise.resolve();
+  #inFlight = 0;
+  #slotFreed: (() => void) | null = null;
+
+  constructor(channel: SecureChannel, context: SessionContext, address: string, connId: number) {
+    this.#channel = channel;
+    this.#context = context;
+    this.#address = address;
+    this.#connId = connId;
+  }
+
+  /** The logged-in account, if any. */
+  get phone(): string | null {
+    return this.#phone;
+  }
+
+  /** Reads and answers requests until the client leaves; throws on a protocol violation. */
+  async run(): Promise<void> {
+    try {
+      for (;;) {
+        const body = await this.#channel.receive();
+        if (body === null) return;
+        const message = decodeClientMessage(body);
+        if (message.t === "alert") {
+          this.#context.log({
+            event: "peer_alert",
+            conn: this.#connId,
+            code: message.code,
+            message: message.message,
+          });
+          return;
+        }
+        if (this.#context.draining && "id" in message) {
+          await this.#replyError(
+            message.id,
+            new SspError("shutting_down", "the server is shutting down", { retryAfterMs: 1000 }),
+          );
+          continue;
+        }
+        if (message.t === "send") {
+          await this.#startSend(message);
+          continue;
+        }
+        await this.#handle(message);
+      }
+    } finally {
+      this.#pump?.stop();
+      if (this.#phone) this.#context.online.remove(this.#phone, this);
+    }
+  }
+
+  /** Delivers a just-committed envelope if this session's account is a recipient. */
+  offer(item: StoredEnvelope): void {
+    this.#pump?.offer(item);
+  }
+
+  async #handle(message: Exclude<ClientMessage, Send | { t: "alert" }>): Promise<void> {
+    const id = "id" in message ? message.id : 0;
+    try {
+      const reply = await this.#answer(message);
+      if (reply) await this.#reply(reply);
+    } catch (error) {
+      await this.#replyError(id, error);
+    }
+  }
+
+  async #answer(
+    message: Exclude<ClientMessage, Send | { t: "alert" }>,
+  ): Promise<ServerMessage | null> {
+    const { accounts, store } = this.#context;
+    switch (message.t) {
+      case "ping":
+        return { t: "pong", id: message.id };
+      case "prelogin":
+        return { t: "prelogin_ok", id: message.id, ...(await accounts.prelogin(message.phone)) };
+      case "register":
+        await accounts.register(message);
+        this.#context.log({ event: "registered", conn: this.#connId, phone: message.phone });
+        return { t: "ok", id: message.id };
+      case "login": {
+        if (this.#phone) {
+          throw new ProtocolError("already_logged_in", "this connection is logged in already");
+        }
+        const account = await accounts.login(message.phone, message.authKey, this.#address);
+        this.#phone = account.phone;
+        this.#context.log({ event: "logged_in", conn: this.#connId, phone: account.phone });
+        await this.#reply({
+          t: "login_ok",
+          id: message.id,
+          encryptionKey: account.encryptionKey,
+          signingKey: account.signingKey,
+          keyBackup: account.keyBackup,
+        });
+        const delivered = await store.getDeliveredSeq(account.phone);
+        this.#pump = new MailboxPump(
+          store,
+          account.phone,
+          delivered,
+          (item) =>
+            this.#reply({
+              t: "deliver",
+              seq: item.seq,
+              storedAt: item.storedAt,
+              envelope: item.body,
+            }),
+          (error) => this.#fail(error),
+        );
+        this.#context.online.add(account.phone, this);
+        this.#pump.wake();
+        return null;
+      }
+      case "change_password":
+        await accounts.changePassword(this.#requirePhone(), message, this.#address);
+        return { t: "ok", id: message.id };
+      case "get_keys": {
+        this.#requirePhone();
+        const keys = await store.getPublicKeys(message.phones);
+        return { t: "keys", id: message.id, keys };
+      }
+      case "ack": {
+        const phone = this.#requirePhone();
+        const sent = this.#pump?.lastSentSeq ?? 0;
+        if (message.seq > sent) {
+          throw new ProtocolError(
+            "bad_ack",
+            `ack of seq ${message.seq}, but only ${sent} was delivered`,
+          );
+        }
+        await store.setDeliveredSeq(phone, message.seq);
+        this.#pump?.ack(message.seq);
+        return null;
+      }
+      case "history":
+        return await this.#history(message);
+    }
+  }
+
+  async #history(message: History): Promise<ServerMessage> {
+    const phone = this.#requirePhone();
+    const items = await this.#context.store.history(phone, conversationKey(phone, message.with), {
+      limit: message.limit,
+      ...(message.before !== undefined ? { before: message.before } : {}),
+      ...(message.after !== undefined ? { after: message.after } : {}),
+    });
+    return {
+      t: "history_page",
+      id: message.id,
+      items: items.map((item) => ({ seq: item.seq, storedAt: item.storedAt, envelope: item.body })),
+    };
+  }
+
+  /** Checks a send and submits it to the store in arrival order; the commit is awaited apart. */
+  async #startSend(message: Send): Promise<void> {
+    while (this.#inFlight >= MAX_SENDS_IN_FLIGHT) {
+      await new Promise<void>((resolve) => this.#slotFreed = resolve);
+    }
+    this.#inFlight++;
+    this.#context.sendsInFlight++;
+    const submitted = this.#sendQueue.then(() => this.#submit(message));
+    this.#sendQueue = submitted.catch(() => {});
+    submitted
+      .then(({ committed }) => committed)
+      .then(async ([result]) => {
+        await this.#reply({
+          t: "sent",
+          id: message.id,
+          seq: result!.seq,
+          duplicate: result!.duplicate,
+        });
+      })
+      .catch((error) => this.#replyError(message.id, error))
+      .finally(() => {
+        this.#inFlight--;
+        this.#context.sendsInFlight--;
+        this.#slotFreed?.();
+        this.#slotFreed = null;
+      });
+  }
+
+  /** Validates a send; returns the pending commit wrapped so `then` does not wait for it. */
+  async #submit(message: Send): Promise<{ committed: Promise<AppendResult[]> }> {
+    const phone = this.#requirePhone();
+    const { store, maxEnvelopeBytes, online } = this.#context;
+    if (message.envelope.length > maxEnvelopeBytes) {
+      throw new ProtocolError(
+        "message_too_large",
+        `message of ${message.envelope.length} bytes exceeds the server's limit of ${maxEnvelopeBytes}`,
+      );
+    }
+    const envelope = parseEnvelope(message.envelope);
+    const to = [...new Set(message.to)].sort();
+    if (envelope.from !== phone || envelope.id !== message.messageId || !sameSet(envelope.to, to)) {
+      throw new ProtocolError(
+        "envelope_mismatch",
+        "the envelope's sender, id or recipients do not match the request",
+      );
+    }
+    const known = await store.getPublicKeys(to);
+    if (known.length !== to.length) {
+      const missing = to.filter((p) => !known.some((k) => k.phone === p));
+      throw new SspError("unknown_recipient", `not registered: ${missing.join(", ")}`, {
+        hint: "check the number; they must register with ssp first",
+      });
+    }
+    const stored = {
+      sender: phone,
+      clientId: message.messageId,
+      recipients: to,
+      conversation: conversationKey(phone, to),
+      body: message.envelope,
+    };
+    const committed = store.appendEnvelopes([stored]).then((results) => {
+      const [result] = results;
+      if (!result) throw new StorageError("storage_failed", "store returned no result");
+      if (!result.duplicate) {
+        const item: StoredEnvelope = { ...stored, seq: result.seq, storedAt: Date.now() };
+        for (const recipient of to) online.deliver(recipient, item);
+      }
+      return results;
+    });
+    return { committed };
+  }
+
+  #requirePhone(): string {
+    if (this.#phone === null) {
+      throw new AuthError("not_logged_in", "log in first", {
+        hint: "send login before this request",
+      });
+    }
+    return this.#phone;
+  }
+
+  #reply(message: ServerMessage): Promise<void> {
+    return this.#channel.send(encodeAppMessage(message));
+  }
+
+  async #replyError(id: number, error: unknown): Promise<void> {
+    if (!(error instanceof SspError)) {
+      this.#context.log({ event: "request_failed", conn: this.#connId, message: String(error) });
+      error = new SspError("internal", "the server failed to handle this request");
+    }
+    const e = error as SspError;
+    const storage = e instanceof StorageError;
+    try {
+      await this.#reply({
+        t: "error",
+        id,
+        code: storage ? "storage_unavailable" : e.code,
+        message: storage ? "storage unavailable, retry" : e.message,
+        ...(storage ? { retryAfterMs: STORAGE_RETRY_MS } : {}),
+        ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+      });
+    } catch { /* connection gone */ }
+  }
+
+  #fail(error: unknown): void {
+    this.#context.log({ event: "delivery_failed", conn: this.#connId, message: String(error) });
+    this.#channel.close();
+  }
+}
+
+/** The store's key for a conversation: the sorted, comma-joined member numbers. */
+export function conversationKey(me: string, others: readonly string[]): string {
+  return [...new Set([me, ...others])].sort().join(",");
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = [...new Set(a)].sort();
+  return sa.length === b.length && sa.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,83 @@
+/**
+ * Test users: accounts registered on a test server, each with its own client
+ * data dir, and a log of what each received.
+ *
+ * @module
+ */
+import type { Incoming, ReceivedMessage, RejectedMessage } from "../lib/client/messenger.ts";
+import { openSession, type Session } from "../lib/client/session.ts";
+import { tempDir, type TestServer } from "./harness.ts";
+
+/** A logged-in user and everything delivered to it. */
+export interface TestUser {
+  session: Session;
+  phone: string;
+  password: string;
+  dataDir: string;
+  received: ReceivedMessage[];
+  rejected: RejectedMessage[];
+  /** Resolves once `count` text messages (receipts not counted) have arrived. */
+  texts(count: number): Promise<ReceivedMessage[]>;
+  /** Resolves once `count` envelopes have been refused. */
+  refusals(count: number): Promise<RejectedMessage[]>;
+}
+
+/** Default password of test users. */
+export const PASSWORD = "correct horse battery staple";
+
+/** Logs in (registering first when `register`) with a fresh or given client data dir. */
+export async function userSession(
+  server: TestServer,
+  phone: string,
+  options: { register?: boolean; password?: string; dataDir?: string } = {},
+): Promise<TestUser> {
+  const dataDir = options.dataDir ?? await tempDir("ssp-client-");
+  const password = options.password ?? PASSWORD;
+  const session = await openSession({
+    server: server.address,
+    dataDir,
+    phone,
+    password,
+    mode: options.register ? "register" : "login",
+  });
+  const received: ReceivedMessage[] = [];
+  const rejected: RejectedMessage[] = [];
+  const waiters: (() => void)[] = [];
+  const until = (ready: () => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = () => ready() ? resolve() : waiters.push(check);
+      check();
+    });
+  const texts = () => received.filter((m) => m.content.kind === "text");
+  session.messenger.onIncoming = (incoming: Incoming) => {
+    if ("message" in incoming) received.push(incoming.message);
+    else rejected.push(incoming.rejected);
+    for (const waiter of waiters.splice(0)) waiter();
+  };
+  return {
+    session,
+    phone,
+    password,
+    dataDir,
+    received,
+    rejected,
+    async texts(count) {
+      await until(() => texts().length >= count);
+      return texts();
+    },
+    async refusals(count) {
+      await until(() => rejected.length >= count);
+      return rejected;
+    },
+  };
+}
+
+/** Registers a new account and returns it logged in. */
+export function newUser(server: TestServer, phone: string): Promise<TestUser> {
+  return userSession(server, phone, { register: true });
+}
+
+/** The text of each text message, in order. */
+export function textsOf(messages: ReceivedMessage[]): string[] {
+  return messages.flatMap((m) => m.content.kind === "text" ? [m.content.text] : []);
+}
