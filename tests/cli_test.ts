@@ -4,60 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./harness.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(script: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, script, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
-
-/** Starts the server program and waits for its `listening` log line. */
-async function spawnServer(script: string, dataDir: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, script, "--port", "0", "--log-format", "json"],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", SSP_DATA: dataDir },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  const log: Record<string, unknown>[] = [];
-  for (;;) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`server exited before listening:\n${buffered}`);
-    buffered += value;
-    const complete = buffered.split("\n");
-    buffered = complete.pop()!;
-    for (const line of complete) log.push(JSON.parse(line));
-    const listening = log.find((e) => e.event === "listening");
-    if (listening) {
-      const rest = (async () => {
-        for (;;) {
-          const { value, done } = await lines.read();
-          if (done) return buffered;
-          buffered += value;
-        }
-      })();
-      return { child, port: listening.port as number, fingerprint: listening.fingerprint, rest };
-    }
-  }
-}
+import { PERMISSIONS, ROOT, run, spawnServer } from "./programs.ts";
 
 async function pingThroughPrograms(serverScript: string, clientScript: string): Promise<void> {
   const serverDir = await tempDir("ssp-server-");

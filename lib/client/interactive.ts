@@ -5,11 +5,10 @@
  *
  * @module
  */
-import { createInterface } from "node:readline";
-import process from "node:process";
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
 import { contactLine, messageLine } from "../ui/format.ts";
+import { lines } from "../ui/lines.ts";
 import { confirm, promptSecret } from "../ui/prompt.ts";
 import { type AccountOptions, readPassword, sessionFor, verifyInSession } from "./commands.ts";
 import type { Incoming } from "./messenger.ts";
@@ -31,17 +30,19 @@ export async function interactive(options: AccountOptions): Promise<void> {
   const session = await loginOrRegister(options);
   const me = session.account.phone;
   let current: string[] = [];
-  const rl = createInterface({
-    input: process.stdin,
-    output: process.stdout,
-    terminal: Deno.stdin.isTerminal(),
-  });
-  const setPrompt = () => rl.setPrompt(current.length ? `${current.join(",")}> ` : "> ");
-  const print = (line: string) => {
-    process.stdout.write(`\r\x1b[K${line}\n`);
-    rl.prompt(true);
-  };
-  const show = (incoming: Incoming) => {
+  let leaving = false;
+  const encoder = new TextEncoder();
+  const promptText = () => current.length ? `${current.join(",")}> ` : "> ";
+  const tty = Deno.stdout.isTerminal();
+  const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
+  const showPrompt = () => tty && write(promptText());
+  // On a terminal: clear the prompt line first; the prompt is shown again after.
+  const print = (line: string) => write(`${tty ? "\r\x1b[K" : ""}${line}\n`);
+  const show = (incoming: Incoming | { note: string }) => {
+    if ("note" in incoming) {
+      print(incoming.note);
+      return;
+    }
     if ("rejected" in incoming) {
       print(
         `⚠ refused a message from ${
@@ -70,14 +71,13 @@ export async function interactive(options: AccountOptions): Promise<void> {
     `logged in as ${me} on ${session.connection.server} (server key ${session.connection.fingerprint})`,
   );
   print("type /help for commands; /to NUMBER opens a conversation");
-  setPrompt();
-  rl.prompt();
-  session.rpc.closed.then((reason) => {
-    print(`disconnected${reason ? `: ${reason.message}` : ""}`);
-    rl.close();
+  showPrompt();
+  const disconnected = session.rpc.closed.then((reason) => {
+    if (!leaving) print(`disconnected${reason ? `: ${reason.message}` : ""}; restart to reconnect`);
+    return true;
   });
 
-  for await (const line of rl) {
+  for await (const line of lines(Deno.stdin.readable)) {
     const text = line.trim();
     try {
       if (text === "") {
@@ -89,7 +89,6 @@ export async function interactive(options: AccountOptions): Promise<void> {
       } else if (text.startsWith("/to ")) {
         current = text.slice(4).split(",").map((n) => normalizePhone(n.trim(), options.region));
         await session.messenger.contactKeys(current);
-        setPrompt();
         await showHistory(session, current, 10, show);
       } else if (text.startsWith("/history")) {
         if (!current.length) {
@@ -120,9 +119,11 @@ export async function interactive(options: AccountOptions): Promise<void> {
       const e = error as Error & { hint?: string };
       print(`error: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}`);
     }
-    rl.prompt();
+    showPrompt();
+    if (await Promise.race([disconnected, Promise.resolve(false)])) break;
   }
-  rl.close();
+  leaving = true;
+  if (tty) write("\n");
   session.close();
 }
 
@@ -150,13 +151,14 @@ async function showHistory(
   session: Session,
   members: string[],
   limit: number,
-  show: (incoming: Incoming) => void,
+  show: (incoming: Incoming | { note: string }) => void,
 ): Promise<void> {
   const page = await session.messenger.history(members, { limit });
-  for (const item of page) {
-    if ("message" in item && item.message.content.kind === "receipt") continue;
-    show(item);
-  }
+  const shown = page.filter((item) =>
+    !("message" in item && item.message.content.kind === "receipt")
+  );
+  for (const item of shown) show(item);
+  if (shown.length === 0) show({ note: `no messages yet with ${members.join(", ")}` });
 }
 
 function sameMembers(a: string[], b: string[]): boolean {

@@ -77,6 +77,7 @@ export class RpcConnection {
           return reject(
             new ServerError(reply.code, reply.message, {
               ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}),
+              ...(reply.hint !== undefined ? { hint: reply.hint } : {}),
             }),
           );
         }

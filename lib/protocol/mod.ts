@@ -48,6 +48,8 @@ export const ErrorReply = z.object({
   message: z.string().max(1024),
   /** For `rate_limited` and `storage_unavailable`: when to try again. */
   retryAfterMs: uint().optional(),
+  /** What the user can do about it. */
+  hint: z.string().max(1024).optional(),
 });
 /** Server → client: a request failed. */
 export type ErrorReply = z.infer<typeof ErrorReply>;

@@ -307,6 +307,7 @@ export class ClientSession {
         message: storage ? "storage unavailable, retry" : e.message,
         ...(storage ? { retryAfterMs: STORAGE_RETRY_MS } : {}),
         ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+        ...(e.hint !== undefined && !storage ? { hint: e.hint } : {}),
       });
     } catch { /* connection gone */ }
   }

@@ -1,0 +1,72 @@
+/**
+ * Running ssp's programs as a user would: real processes, flags,
+ * environment variables, standard input and signals.
+ *
+ * @module
+ */
+export const ROOT = new URL("..", import.meta.url).pathname;
+export const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function run(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, script, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+/** Starts the server program and waits for its `listening` log line. */
+export async function spawnServer(script: string, dataDir: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, script, "--port", "0", "--log-format", "json"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", SSP_DATA: dataDir },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const log: Record<string, unknown>[] = [];
+  for (;;) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`server exited before listening:\n${buffered}`);
+    buffered += value;
+    const complete = buffered.split("\n");
+    buffered = complete.pop()!;
+    for (const line of complete) log.push(JSON.parse(line));
+    const listening = log.find((e) => e.event === "listening");
+    if (listening) {
+      const rest = (async () => {
+        for (;;) {
+          const { value, done } = await lines.read();
+          if (done) return buffered;
+          buffered += value;
+        }
+      })();
+      return { child, port: listening.port as number, fingerprint: listening.fingerprint, rest };
+    }
+  }
+}
