@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./harness.ts";
-import { PERMISSIONS, ROOT, run, spawnServer } from "./programs.ts";
+import { ROOT, run, spawnServer } from "./programs.ts";
 
 async function pingThroughPrograms(serverScript: string, clientScript: string): Promise<void> {
   const serverDir = await tempDir("ssp-server-");
