@@ -6,13 +6,14 @@
  */
 import { Command, Option } from "commander";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel.ts";
+import { MAX_PRIME_BITS, MIN_PRIME_BITS } from "./lib/dh.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/frames.ts";
 import { DEFAULT_PORT } from "./lib/address.ts";
 import { generateDhParamFile, loadServerGroups } from "./lib/server/groups.ts";
 import { loadIdentity, loadOrCreateIdentity } from "./lib/server/identity.ts";
 import { createLogger, type LogFormat } from "./lib/server/log.ts";
 import { DEFAULT_MAX_CONNECTIONS, startServer } from "./lib/server/server.ts";
-import { DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
 import { openEmbeddedStore } from "./lib/store/mod.ts";
 import { fingerprint } from "./lib/sign.ts";
@@ -63,6 +64,11 @@ const program = new Command("ssp-server")
       .argParser(integer("--handshake-timeout", 100, 600_000)),
   )
   .addOption(
+    new Option("--idle-timeout <ms>", "close connections that send nothing for this long")
+      .env("SSP_IDLE_TIMEOUT_MS").default(DEFAULT_IDLE_TIMEOUT_MS)
+      .argParser(integer("--idle-timeout", 1000, 24 * 3600_000)),
+  )
+  .addOption(
     new Option("--max-connections <n>", "most simultaneous connections")
       .env("SSP_MAX_CONNECTIONS").default(DEFAULT_MAX_CONNECTIONS)
       .argParser(integer("--max-connections", 1, 1_000_000)),
@@ -85,6 +91,7 @@ const program = new Command("ssp-server")
     const server = startServer({
       store,
       maxEnvelopeBytes: options.maxMessageBytes,
+      idleTimeoutMs: options.idleTimeout,
       hostname: options.host,
       port: options.port,
       identity,
@@ -130,7 +137,7 @@ program.command("dhparam")
   )
   .addOption(
     new Option("--bits <n>", "size of the prime p").default(2048)
-      .argParser(integer("--bits", 2048, 8192)),
+      .argParser(integer("--bits", MIN_PRIME_BITS, MAX_PRIME_BITS)),
   )
   .addOption(dataOption())
   .option("--json", "print JSON")

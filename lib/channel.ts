@@ -76,6 +76,10 @@ export class SecureChannel {
     reader.maxFrameBytes = this.#maxFrameBytes;
     this.#sealer = new RecordSealer(session.sendKey, options.recordLimits);
     this.#opener = new RecordOpener(session.receiveKey, options.recordLimits);
+    // The record layer keeps (and ratchets) its own copies; wipe these so a
+    // later memory disclosure cannot recover earlier epochs' keys from them.
+    session.sendKey.fill(0);
+    session.receiveKey.fill(0);
   }
 
   /** Largest plaintext one record can carry. */
@@ -164,15 +168,20 @@ export async function clientHandshake(
   const reader = new FrameReader(conn, MAX_HANDSHAKE_FRAME_BYTES);
   const machine = new ClientHandshake(options);
   return await withTimeout(conn, options.handshakeTimeoutMs, async () => {
-    await writeFrame(conn, machine.clientHello());
-    const share = await machine.onServerHello(await readHandshakeFrame(reader, "server_hello"));
-    await writeFrame(conn, share);
-    const { clientFinished, result } = await machine.onServerAuth(
-      await readHandshakeFrame(reader, "server_auth"),
-    );
-    await options.checkServerIdentity?.(result.serverIdentity, result);
-    await writeFrame(conn, clientFinished);
-    return new SecureChannel(conn, reader, result, options);
+    try {
+      await writeFrame(conn, machine.clientHello());
+      const share = await machine.onServerHello(await readHandshakeFrame(reader, "server_hello"));
+      await writeFrame(conn, share);
+      const { clientFinished, result } = await machine.onServerAuth(
+        await readHandshakeFrame(reader, "server_auth"),
+      );
+      await options.checkServerIdentity?.(result.serverIdentity, result);
+      await writeFrame(conn, clientFinished);
+      return new SecureChannel(conn, reader, result, options);
+    } catch (error) {
+      await alertPeer(conn, error);
+      throw error;
+    }
   });
 }
 
@@ -199,8 +208,7 @@ export async function serverHandshake(
       const result = machine.onClientFinished(await readHandshakeFrame(reader, "client_finished"));
       return new SecureChannel(conn, reader, result, options);
     } catch (error) {
-      // Tell the client why, in the clear: no keys are agreed yet.
-      if (error instanceof SspError) await sendPlainAlert(conn, error.code, error.message);
+      await alertPeer(conn, error);
       throw error;
     }
   });
@@ -235,6 +243,15 @@ async function readHandshakeFrame(reader: FrameReader, stage: string): Promise<U
     );
   }
   return frame.body;
+}
+
+/**
+ * Tells the peer why the handshake failed, in the clear (the peer is still
+ * reading plaintext frames). Not for errors that are the peer's own alert.
+ */
+async function alertPeer(conn: Connection, error: unknown): Promise<void> {
+  if (!(error instanceof SspError) || error.code.startsWith("peer_")) return;
+  await sendPlainAlert(conn, error.code, error.message);
 }
 
 async function sendPlainAlert(conn: Connection, code: string, message: string): Promise<void> {

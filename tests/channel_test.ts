@@ -222,3 +222,15 @@ Deno.test("connections over the limit are closed at once and others are unaffect
     await server.stop();
   }
 });
+
+Deno.test("a connection idle past the idle timeout is closed with an alert", async () => {
+  const server = await startTestServer({ idleTimeoutMs: 200 });
+  try {
+    const { channel } = await tamperingClient(server);
+    assert.ok((await ping(channel, 1)) >= 0, "activity before the timeout is served");
+    await expectServerAlert(channel, "idle_timeout");
+    await server.waitForEvent((e) => e.event === "idle_timeout");
+  } finally {
+    await server.stop();
+  }
+});

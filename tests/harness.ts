@@ -34,6 +34,7 @@ export interface TestServerOptions extends ChannelOptions {
   port?: number;
   maxConnections?: number;
   maxEnvelopeBytes?: number;
+  idleTimeoutMs?: number;
   /** A store to use instead of a fresh embedded one in the data dir. */
   store?: Store;
 }

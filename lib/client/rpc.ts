@@ -15,6 +15,9 @@ import {
   type ServerReply,
 } from "../protocol/mod.ts";
 
+/** How often an otherwise idle connection pings the server. */
+export const KEEPALIVE_MS = 60_000;
+
 /** A request without its id (the connection assigns it). */
 export type Request = ClientMessage extends infer M
   ? M extends { id: number } ? Omit<M, "id"> : never
@@ -51,7 +54,12 @@ export class RpcConnection {
 
   constructor(channel: SecureChannel) {
     this.channel = channel;
-    this.closed = this.#readLoop();
+    // Keep the connection alive past the server's idle timeout, without keeping the process alive.
+    const keepalive = setInterval(() => {
+      this.request({ t: "ping" }).catch(() => {});
+    }, KEEPALIVE_MS);
+    Deno.unrefTimer(keepalive);
+    this.closed = this.#readLoop().finally(() => clearInterval(keepalive));
   }
 
   /**

@@ -20,7 +20,12 @@ import { utf8 } from "../bytes.ts";
 import { Accounts } from "./accounts.ts";
 import type { Logger } from "./log.ts";
 import { OnlineUsers } from "./online.ts";
-import { ClientSession, DEFAULT_MAX_ENVELOPE_BYTES, type SessionContext } from "./session.ts";
+import {
+  ClientSession,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_ENVELOPE_BYTES,
+  type SessionContext,
+} from "./session.ts";
 
 /** Longest a graceful shutdown waits for in-flight sends to commit. */
 const DRAIN_TIMEOUT_MS = 5000;
@@ -44,6 +49,8 @@ export interface ServerConfig extends ChannelOptions {
   store: Store;
   /** Largest envelope (one message) accepted, in bytes. */
   maxEnvelopeBytes?: number;
+  /** Close connections that send nothing for this long (after the handshake). */
+  idleTimeoutMs?: number;
   /** Where events go. */
   log: Logger;
 }
@@ -78,6 +85,7 @@ export function startServer(config: ServerConfig): RunningServer {
     online: new OnlineUsers(),
     log: config.log,
     maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
+    idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     draining: false,
     sendsInFlight: 0,
   };

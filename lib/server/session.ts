@@ -26,6 +26,9 @@ import type { Logger } from "./log.ts";
 import { MailboxPump } from "./mailbox_pump.ts";
 import type { OnlineUsers } from "./online.ts";
 
+/** Default idle time after which a connection is closed: 5 minutes. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+
 /** Default largest envelope accepted: 256 KiB. */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 256 * 1024;
 
@@ -46,6 +49,8 @@ export interface SessionContext {
   draining: boolean;
   /** Sends handed to the store and not yet acknowledged, over all sessions. */
   sendsInFlight: number;
+  /** A connection that sends nothing for this long is closed (clients ping to stay). */
+  idleTimeoutMs: number;
 }
 
 /** Serves one connection until it closes. */
@@ -76,7 +81,14 @@ export class ClientSession {
   async run(): Promise<void> {
     try {
       for (;;) {
-        const body = await this.#channel.receive();
+        const idle = setTimeout(() => {
+          this.#context.log({ event: "idle_timeout", conn: this.#connId });
+          this.#channel.closeWithAlert(
+            "idle_timeout",
+            `no request for ${this.#context.idleTimeoutMs} ms; reconnect when needed`,
+          );
+        }, this.#context.idleTimeoutMs);
+        const body = await this.#channel.receive().finally(() => clearTimeout(idle));
         if (body === null) return;
         const message = decodeClientMessage(body);
         if (message.t === "alert") {
