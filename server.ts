@@ -16,6 +16,9 @@ import { DEFAULT_MAX_CONNECTIONS, startServer } from "./lib/server/server.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
 import { openEmbeddedStore } from "./lib/store/mod.ts";
+import { DiskFileStore } from "./lib/store/disk_files.ts";
+import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "./lib/server/files.ts";
+import { join } from "node:path";
 import { fingerprint } from "./lib/sign.ts";
 import { Output } from "./lib/ui/output.ts";
 
@@ -79,6 +82,16 @@ const program = new Command("ssp-server")
       .argParser(integer("--max-message-bytes", 1024, MAX_ENVELOPE_BYTES_CEILING)),
   )
   .addOption(
+    new Option("--max-file-bytes <n>", "largest file accepted (encrypted size)")
+      .env("SSP_MAX_FILE_BYTES").default(DEFAULT_MAX_FILE_BYTES)
+      .argParser(integer("--max-file-bytes", 1024, Number.MAX_SAFE_INTEGER)),
+  )
+  .addOption(
+    new Option("--quota-bytes <n>", "storage quota per account (all its files)")
+      .env("SSP_QUOTA_BYTES").default(DEFAULT_QUOTA_BYTES)
+      .argParser(integer("--quota-bytes", 0, Number.MAX_SAFE_INTEGER)),
+  )
+  .addOption(
     new Option("--log-format <format>", "log lines for people or machines")
       .env("SSP_LOG_FORMAT").choices(["text", "json"]).default("text"),
   )
@@ -88,8 +101,12 @@ const program = new Command("ssp-server")
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
     const store = await openEmbeddedStore(options.data);
+    const files = await DiskFileStore.open(join(options.data, "files"));
     const server = startServer({
       store,
+      files,
+      maxFileBytes: options.maxFileBytes,
+      quotaBytes: options.quotaBytes,
       maxEnvelopeBytes: options.maxMessageBytes,
       idleTimeoutMs: options.idleTimeout,
       hostname: options.host,
@@ -117,6 +134,7 @@ const program = new Command("ssp-server")
     Deno.addSignalListener("SIGTERM", stop);
     await server.finished;
     await store.close();
+    await files.close();
     log({ event: "stopped" });
   });
 

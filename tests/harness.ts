@@ -10,6 +10,7 @@ import { loadOrCreateIdentity } from "../lib/server/identity.ts";
 import type { LogFields } from "../lib/server/log.ts";
 import { type RunningServer, startServer } from "../lib/server/server.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
+import { DiskFileStore } from "../lib/store/disk_files.ts";
 import type { Store } from "../lib/store/types.ts";
 
 /** A server started for one test. */
@@ -35,6 +36,8 @@ export interface TestServerOptions extends ChannelOptions {
   maxConnections?: number;
   maxEnvelopeBytes?: number;
   idleTimeoutMs?: number;
+  maxFileBytes?: number;
+  quotaBytes?: number;
   /** A store to use instead of a fresh embedded one in the data dir. */
   store?: Store;
 }
@@ -49,6 +52,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = options.dataDir ?? await tempDir("ssp-server-");
   const identity = await loadOrCreateIdentity(dataDir);
   const store = options.store ?? await openEmbeddedStore(dataDir);
+  const files = await DiskFileStore.open(`${dataDir}/files`);
   const events: LogFields[] = [];
   const waiters: { match: (e: LogFields) => boolean; resolve: (e: LogFields) => void }[] = [];
   const server = startServer({
@@ -57,6 +61,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     port: options.port ?? 0,
     identity,
     store,
+    files,
     groups: options.groups ?? [namedGroup("x25519"), namedGroup("ffdhe2048")],
     log: (event) => {
       events.push(event);
@@ -83,6 +88,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async stop() {
       await server.shutdown();
       if (!options.store) await store.close();
+      await files.close();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };

@@ -10,7 +10,7 @@ import { constantTimeEqual, toHex } from "../bytes.ts";
 import type { Content } from "../e2e/content.ts";
 import { openEnvelope, type ParsedEnvelope, parseEnvelope, sealEnvelope } from "../e2e/envelope.ts";
 import { EnvelopeError, SspError } from "../errors.ts";
-import type { Deliver } from "../protocol/mod.ts";
+import { type Deliver, MAX_RECIPIENTS } from "../protocol/mod.ts";
 import type { Account } from "./account.ts";
 import type { RpcConnection } from "./rpc.ts";
 import type { ClientState, Contact } from "./state.ts";
@@ -142,7 +142,23 @@ export class Messenger {
     content: Content,
     id: string,
   ): Promise<{ reply: Promise<{ seq: number; duplicate: boolean }> }> {
+    const { recipients, envelope } = await this.seal(to, content, id);
+    return { reply: this.#rpc.request({ t: "send", messageId: id, to: recipients, envelope }) };
+  }
+
+  /**
+   * Encrypts and signs `content` for `to` and for my own devices, refusing
+   * while a recipient's key is changed and not accepted.
+   */
+  async seal(
+    to: string[],
+    content: Content,
+    id: string,
+  ): Promise<{ recipients: string[]; envelope: Uint8Array }> {
     const recipients = [...new Set(to)].sort();
+    if (recipients.length > MAX_RECIPIENTS) {
+      throw new RangeError(`at most ${MAX_RECIPIENTS} recipients per message`);
+    }
     const keys = await this.contactKeys(recipients, false);
     for (const [phone, { contact }] of keys) {
       if (contact.status === "changed") {
@@ -167,7 +183,12 @@ export class Messenger {
         { phone: this.account.phone, encryptionKey: this.account.keys.encryption.publicKey },
       ],
     });
-    return { reply: this.#rpc.request({ t: "send", messageId: id, to: recipients, envelope }) };
+    return { recipients, envelope };
+  }
+
+  /** Verifies and decrypts an envelope fetched outside the mailbox (e.g. a file announcement). */
+  open(envelope: Uint8Array): Promise<Incoming> {
+    return this.#open(0, 0, envelope);
   }
 
   /** A page of the conversation with `members`, oldest first, each verified and decrypted. */

@@ -12,6 +12,8 @@ import {
   decodeServerMessage,
   type Deliver,
   encodeAppMessage,
+  type FileData,
+  type FileFailed,
   type ServerReply,
 } from "../protocol/mod.ts";
 
@@ -33,6 +35,11 @@ export interface ReplyOf {
   get_keys: "keys";
   send: "sent";
   history: "history_page";
+  file_begin: "file_ready";
+  file_end: "file_done";
+  file_share: "ok";
+  file_get: "file_info";
+  file_list: "files";
 }
 
 /** A server error reply, as an exception. */
@@ -44,7 +51,13 @@ export class RpcConnection {
   readonly #pending = new Map<number, (reply: ServerReply | Error) => void>();
   #nextId = 1;
   #closedWith: Error | null = null;
+  #lastNotice: string | null = null;
   #onDeliver: ((message: Deliver) => Promise<void> | void) | null = null;
+  /** Handlers of file pushes, by file id. */
+  readonly #fileHandlers = new Map<
+    string,
+    (message: FileData | FileFailed) => Promise<void> | void
+  >();
   /** Deliveries are handled one after another, apart from the read loop (see #readLoop). */
   #deliveries: Promise<void> = Promise.resolve();
   #handlerSet!: () => void;
@@ -70,6 +83,11 @@ export class RpcConnection {
   set onDeliver(handler: (message: Deliver) => Promise<void> | void) {
     this.#onDeliver = handler;
     this.#handlerSet();
+  }
+
+  /** The last error the server reported for a message without a reply, if any. */
+  get lastNotice(): string | null {
+    return this.#lastNotice;
   }
 
   /** Sends `request` and resolves with its reply; rejects with ServerError for an error reply. */
@@ -98,6 +116,19 @@ export class RpcConnection {
     });
   }
 
+  /**
+   * Routes `file_data` and `file_failed` pushes for `fileId` to `handler`,
+   * which is awaited before the connection reads on (so a slow disk slows
+   * the sender down instead of filling memory). Returns the unsubscribe.
+   */
+  onFile(
+    fileId: string,
+    handler: (message: FileData | FileFailed) => Promise<void> | void,
+  ): () => void {
+    this.#fileHandlers.set(fileId, handler);
+    return () => this.#fileHandlers.delete(fileId);
+  }
+
   /** Sends a message that has no reply (e.g. `ack`). */
   notify(message: ClientMessage): Promise<void> {
     return this.channel.send(encodeAppMessage(message));
@@ -123,6 +154,11 @@ export class RpcConnection {
             .then(() => this.#handlerReady)
             .then(() => this.#onDeliver!(message))
             .catch(() => this.close());
+        } else if (message.t === "file_data" || message.t === "file_failed") {
+          await this.#fileHandlers.get(message.fileId)?.(message);
+        } else if (message.t === "error" && message.id === 0) {
+          // A failure of a message that has no reply of its own (e.g. `ack`).
+          this.#lastNotice = message.message;
         } else if (message.t === "alert") {
           reason = new ProtocolError(
             `server_${message.code}`,

@@ -25,6 +25,17 @@ export interface Contact {
   pinnedAt: number;
 }
 
+/**
+ * An upload not yet finished: its ids and file key. Kept in the client's
+ * own database (like its other keys) so a resumed upload reuses the key —
+ * a fresh key would need the whole file sent again.
+ */
+export interface PendingUpload {
+  fileId: string;
+  messageId: string;
+  key: Uint8Array;
+}
+
 /** A local copy of an account's key material (encrypted under the wrap key). */
 export interface LocalAccount {
   phone: string;
@@ -44,6 +55,10 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE TABLE IF NOT EXISTS seen (
   owner TEXT NOT NULL, sender TEXT NOT NULL, message_id TEXT NOT NULL,
   PRIMARY KEY (owner, sender, message_id)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+  owner TEXT NOT NULL, resume_key TEXT NOT NULL, file_id TEXT NOT NULL, message_id TEXT NOT NULL,
+  file_key BLOB NOT NULL, PRIMARY KEY (owner, resume_key)
 );
 CREATE TABLE IF NOT EXISTS accounts (
   phone TEXT PRIMARY KEY, kdf_salt BLOB NOT NULL, kdf_params TEXT NOT NULL, key_backup BLOB NOT NULL
@@ -128,6 +143,32 @@ export class ClientState {
        ON CONFLICT (phone) DO UPDATE SET kdf_salt = excluded.kdf_salt,
          kdf_params = excluded.kdf_params, key_backup = excluded.key_backup`,
     ).run(account.phone, account.kdfSalt, account.kdfParams, account.keyBackup);
+  }
+
+  /** An unfinished upload of the file identified by `resumeKey` (path, size, mtime, recipients). */
+  upload(resumeKey: string): PendingUpload | null {
+    const row = this.#db.prepare("SELECT * FROM uploads WHERE owner = ? AND resume_key = ?")
+      .get(this.owner, resumeKey);
+    if (!row) return null;
+    return {
+      fileId: String(row.file_id),
+      messageId: String(row.message_id),
+      key: bytes(row.file_key),
+    };
+  }
+
+  /** Remembers an upload until it finishes, so an interrupted one resumes with the same key. */
+  saveUpload(resumeKey: string, upload: PendingUpload): void {
+    this.#db.prepare(
+      `INSERT OR REPLACE INTO uploads (owner, resume_key, file_id, message_id, file_key)
+       VALUES (?, ?, ?, ?, ?)`,
+    ).run(this.owner, resumeKey, upload.fileId, upload.messageId, upload.key);
+  }
+
+  /** Forgets a finished upload (and its file key). */
+  forgetUpload(resumeKey: string): void {
+    this.#db.prepare("DELETE FROM uploads WHERE owner = ? AND resume_key = ?")
+      .run(this.owner, resumeKey);
   }
 
   /** Closes the database. */

@@ -3,8 +3,7 @@
  * names the content type, validated with zod. Only the sender and the
  * recipients ever see these bytes; the server sees only their length.
  *
- * New kinds (a `{ kind: "file", … }` is planned) are added to
- * {@linkcode Content}; an older client that meets one gets
+ * New kinds are added to {@linkcode Content}; an older client that meets one gets
  * `unsupported_content` and can show "update ssp to see this message"
  * rather than treating the envelope as forged.
  *
@@ -40,19 +39,46 @@ const receiptSchema = z.object({
   ids: z.array(envelopeIdSchema).min(1).max(MAX_RECEIPT_IDS),
 });
 
-const contentSchema = z.discriminatedUnion("kind", [textSchema, receiptSchema]);
-const KNOWN_KINDS: ReadonlySet<string> = new Set(["text", "receipt"]);
+/** Longest file name carried in a file message, in UTF-8 bytes. */
+export const MAX_FILE_NAME_BYTES = 1024;
+
+const fileSchema = z.object({
+  kind: z.literal("file"),
+  /** The server's id of the encrypted upload (32 hex digits). */
+  fileId: envelopeIdSchema,
+  /** The file's name (no directories), as the sender had it. */
+  name: z.string().min(1).refine(
+    (name) => utf8(name).length <= MAX_FILE_NAME_BYTES && !/[/\\\0]/.test(name),
+    "a file name without directories, at most 1024 bytes",
+  ),
+  /** Plaintext size in bytes. */
+  size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** Media type, if known. */
+  type: z.string().max(255).optional(),
+  /** Plaintext bytes per chunk of the STREAM encryption. */
+  chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024),
+  /** The file key (32 bytes) — only sender and recipients ever see it. */
+  key: z.custom<Uint8Array>(
+    (k) => k instanceof Uint8Array && k.length === 32,
+    "expected a 32-byte key",
+  ),
+});
+
+const contentSchema = z.discriminatedUnion("kind", [textSchema, receiptSchema, fileSchema]);
+const KNOWN_KINDS: ReadonlySet<string> = new Set(["text", "receipt", "file"]);
 
 /** A text message. */
 export type TextContent = z.infer<typeof textSchema>;
 /** Tells the sender that messages were delivered to, or read on, a device. */
 export type ReceiptContent = z.infer<typeof receiptSchema>;
+/** Announces an end-to-end encrypted file and carries its key. */
+export type FileContent = z.infer<typeof fileSchema>;
 /** Everything an envelope can carry. */
-export type Content = TextContent | ReceiptContent;
+export type Content = TextContent | ReceiptContent | FileContent;
 
 const decoder = new Decoder({
   maxStrLength: MAX_TEXT_BYTES,
-  maxBinLength: 0,
+  maxBinLength: 32,
   maxArrayLength: MAX_RECEIPT_IDS,
   maxMapLength: 16,
   maxExtLength: 0,

@@ -40,7 +40,7 @@ Deno.test("encodeContent() refuses malformed receipts", () => {
 
 Deno.test("decodeContent() reports an unknown kind as unsupported_content", () => {
   assert.throws(
-    () => decodeContent(encode({ kind: "file", name: "a.txt" })),
+    () => decodeContent(encode({ kind: "sticker", name: "a.txt" })),
     (e) => e instanceof EnvelopeError && e.code === "unsupported_content",
   );
 });
@@ -56,4 +56,19 @@ Deno.test("decodeContent() turns any garbage into EnvelopeError", () => {
     }),
     { numRuns: 500 },
   );
+});
+
+Deno.test("a file message round-trips and refuses a name with directories or a short key", () => {
+  const file = {
+    kind: "file" as const,
+    fileId: "ab".repeat(16),
+    name: "holiday photo 📷.jpg",
+    size: 123456,
+    type: "image/jpeg",
+    chunkBytes: 262144,
+    key: new Uint8Array(32).fill(7),
+  };
+  assert.deepEqual(decodeContent(encodeContent(file)), file);
+  assert.throws(() => encodeContent({ ...file, name: "../etc/passwd" }), TypeError);
+  assert.throws(() => encodeContent({ ...file, key: new Uint8Array(16) }), TypeError);
 });

@@ -11,6 +11,20 @@ import { Alert } from "../handshake/mod.ts";
 import { ChangePassword, Login, LoginReply, Prelogin, PreloginReply, Register } from "./account.ts";
 import { requestId } from "./common.ts";
 import {
+  FileBegin,
+  FileChunk,
+  FileData,
+  FileDone,
+  FileEnd,
+  FileFailed,
+  FileGet,
+  FileInfo,
+  FileList,
+  FileListReply,
+  FileReady,
+  FileShare,
+} from "./files.ts";
+import {
   Ack,
   Deliver,
   GetKeys,
@@ -22,6 +36,7 @@ import {
 } from "./messaging.ts";
 
 export * from "./account.ts";
+export * from "./files.ts";
 export * from "./common.ts";
 export * from "./messaging.ts";
 
@@ -65,6 +80,12 @@ export const ClientMessage = z.discriminatedUnion("t", [
   Send,
   Ack,
   History,
+  FileBegin,
+  FileChunk,
+  FileEnd,
+  FileShare,
+  FileGet,
+  FileList,
   Alert,
 ]);
 /** Every message a client may send. */
@@ -81,13 +102,19 @@ export const ServerMessage = z.discriminatedUnion("t", [
   SentReply,
   Deliver,
   HistoryReply,
+  FileReady,
+  FileDone,
+  FileFailed,
+  FileInfo,
+  FileData,
+  FileListReply,
   Alert,
 ]);
 /** Every message a server may send. */
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
 /** A server message that answers a request (has an `id`). */
-export type ServerReply = Exclude<ServerMessage, Deliver | Alert>;
+export type ServerReply = Exclude<ServerMessage, Deliver | Alert | FileFailed | FileData>;
 
 /** Decodes a record a server received. */
 export function decodeClientMessage(body: Uint8Array): ClientMessage {

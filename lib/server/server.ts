@@ -16,6 +16,8 @@ import type { ServerIdentity } from "../handshake/mod.ts";
 import { hkdfSha256 } from "../kdf.ts";
 import { fingerprint } from "../sign.ts";
 import type { Store } from "../store/types.ts";
+import type { FileStore } from "../store/files.ts";
+import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES, FileWatchers } from "./files.ts";
 import { utf8 } from "../bytes.ts";
 import { Accounts } from "./accounts.ts";
 import type { Logger } from "./log.ts";
@@ -47,6 +49,12 @@ export interface ServerConfig extends ChannelOptions {
   maxConnections?: number;
   /** Where accounts and envelopes live. */
   store: Store;
+  /** Where encrypted files live. */
+  files: FileStore;
+  /** Largest file accepted (ciphertext bytes). */
+  maxFileBytes?: number;
+  /** Storage quota per account (ciphertext bytes of its uploads). */
+  quotaBytes?: number;
   /** Largest envelope (one message) accepted, in bytes. */
   maxEnvelopeBytes?: number;
   /** Close connections that send nothing for this long (after the handshake). */
@@ -86,6 +94,11 @@ export function startServer(config: ServerConfig): RunningServer {
     log: config.log,
     maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
     idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    files: config.files,
+    watchers: new FileWatchers(),
+    activeUploads: new Set(),
+    maxFileBytes: config.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+    quotaBytes: config.quotaBytes ?? DEFAULT_QUOTA_BYTES,
     draining: false,
     sendsInFlight: 0,
   };

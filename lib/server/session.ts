@@ -10,17 +10,19 @@
  * @module
  */
 import type { SecureChannel } from "../channel.ts";
-import { parseEnvelope } from "../e2e/envelope.ts";
 import { AuthError, ProtocolError, SspError, StorageError } from "../errors.ts";
 import {
   type ClientMessage,
   decodeClientMessage,
   encodeAppMessage,
+  type FileChunk,
   type History,
   type Send,
   type ServerMessage,
 } from "../protocol/mod.ts";
 import type { AppendResult, Store, StoredEnvelope } from "../store/types.ts";
+import { checkEnvelope, conversationKey, storeAndDeliver } from "./relay.ts";
+import { type FileContext, FileTransfers } from "./files.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Logger } from "./log.ts";
 import { MailboxPump } from "./mailbox_pump.ts";
@@ -39,7 +41,7 @@ const MAX_SENDS_IN_FLIGHT = 1024;
 const STORAGE_RETRY_MS = 1000;
 
 /** What every session shares. */
-export interface SessionContext {
+export interface SessionContext extends FileContext {
   store: Store;
   accounts: Accounts;
   online: OnlineUsers;
@@ -61,6 +63,7 @@ export class ClientSession {
   readonly #connId: number;
   #phone: string | null = null;
   #pump: MailboxPump | null = null;
+  #files: FileTransfers | null = null;
   #sendQueue: Promise<unknown> = Promise.resolve();
   #inFlight = 0;
   #slotFreed: (() => void) | null = null;
@@ -111,9 +114,14 @@ export class ClientSession {
           await this.#startSend(message);
           continue;
         }
+        if (message.t === "file_chunk") {
+          await this.#fileChunk(message);
+          continue;
+        }
         await this.#handle(message);
       }
     } finally {
+      this.#files?.close();
       this.#pump?.stop();
       if (this.#phone) this.#context.online.remove(this.#phone, this);
     }
@@ -124,7 +132,23 @@ export class ClientSession {
     this.#pump?.offer(item);
   }
 
-  async #handle(message: Exclude<ClientMessage, Send | { t: "alert" }>): Promise<void> {
+  /** A chunk has no reply: a failure ends that upload with a `file_failed` push. */
+  async #fileChunk(message: FileChunk): Promise<void> {
+    try {
+      if (!this.#files) throw new AuthError("not_logged_in", "log in first");
+      await this.#files.chunk(message);
+    } catch (error) {
+      const e = error instanceof SspError ? error : new SspError("internal", String(error));
+      await this.#reply({
+        t: "file_failed",
+        fileId: message.fileId,
+        code: e.code,
+        message: e.message,
+      });
+    }
+  }
+
+  async #handle(message: Exclude<ClientMessage, Send | FileChunk | { t: "alert" }>): Promise<void> {
     const id = "id" in message ? message.id : 0;
     try {
       const reply = await this.#answer(message);
@@ -135,7 +159,7 @@ export class ClientSession {
   }
 
   async #answer(
-    message: Exclude<ClientMessage, Send | { t: "alert" }>,
+    message: Exclude<ClientMessage, Send | FileChunk | { t: "alert" }>,
   ): Promise<ServerMessage | null> {
     const { accounts, store } = this.#context;
     switch (message.t) {
@@ -175,6 +199,7 @@ export class ClientSession {
             }),
           (error) => this.#fail(error),
         );
+        this.#files = new FileTransfers(this.#context, account.phone, (m) => this.#reply(m));
         this.#context.online.add(account.phone, this);
         this.#pump.wake();
         return null;
@@ -202,6 +227,16 @@ export class ClientSession {
       }
       case "history":
         return await this.#history(message);
+      case "file_begin":
+        return await this.#requireFiles().begin(message);
+      case "file_end":
+        return await this.#requireFiles().end(message);
+      case "file_share":
+        return await this.#requireFiles().share(message);
+      case "file_get":
+        return await this.#requireFiles().get(message);
+      case "file_list":
+        return await this.#requireFiles().list(message.id);
     }
   }
 
@@ -230,12 +265,12 @@ export class ClientSession {
     this.#sendQueue = submitted.catch(() => {});
     submitted
       .then(({ committed }) => committed)
-      .then(async ([result]) => {
+      .then(async (result) => {
         await this.#reply({
           t: "sent",
           id: message.id,
-          seq: result!.seq,
-          duplicate: result!.duplicate,
+          seq: result.seq,
+          duplicate: result.duplicate,
         });
       })
       .catch((error) => this.#replyError(message.id, error))
@@ -248,47 +283,21 @@ export class ClientSession {
   }
 
   /** Validates a send; returns the pending commit wrapped so `then` does not wait for it. */
-  async #submit(message: Send): Promise<{ committed: Promise<AppendResult[]> }> {
+  async #submit(message: Send): Promise<{ committed: Promise<AppendResult> }> {
     const phone = this.#requirePhone();
-    const { store, maxEnvelopeBytes, online } = this.#context;
-    if (message.envelope.length > maxEnvelopeBytes) {
-      throw new ProtocolError(
-        "message_too_large",
-        `message of ${message.envelope.length} bytes exceeds the server's limit of ${maxEnvelopeBytes}`,
-      );
-    }
-    const envelope = parseEnvelope(message.envelope);
-    const to = [...new Set(message.to)].sort();
-    if (envelope.from !== phone || envelope.id !== message.messageId || !sameSet(envelope.to, to)) {
-      throw new ProtocolError(
-        "envelope_mismatch",
-        "the envelope's sender, id or recipients do not match the request",
-      );
-    }
-    const known = await store.getPublicKeys(to);
-    if (known.length !== to.length) {
-      const missing = to.filter((p) => !known.some((k) => k.phone === p));
-      throw new SspError("unknown_recipient", `not registered: ${missing.join(", ")}`, {
-        hint: "check the number; they must register with ssp first",
-      });
-    }
-    const stored = {
-      sender: phone,
-      clientId: message.messageId,
-      recipients: to,
-      conversation: conversationKey(phone, to),
-      body: message.envelope,
-    };
-    const committed = store.appendEnvelopes([stored]).then((results) => {
-      const [result] = results;
-      if (!result) throw new StorageError("storage_failed", "store returned no result");
-      if (!result.duplicate) {
-        const item: StoredEnvelope = { ...stored, seq: result.seq, storedAt: Date.now() };
-        for (const recipient of to) online.deliver(recipient, item);
-      }
-      return results;
-    });
-    return { committed };
+    const envelope = await checkEnvelope(
+      this.#context,
+      phone,
+      message.messageId,
+      message.to,
+      message.envelope,
+    );
+    return { committed: storeAndDeliver(this.#context, envelope) };
+  }
+
+  #requireFiles(): FileTransfers {
+    this.#requirePhone();
+    return this.#files!;
   }
 
   #requirePhone(): string {
@@ -328,14 +337,4 @@ export class ClientSession {
     this.#context.log({ event: "delivery_failed", conn: this.#connId, message: String(error) });
     this.#channel.close();
   }
-}
-
-/** The store's key for a conversation: the sorted, comma-joined member numbers. */
-export function conversationKey(me: string, others: readonly string[]): string {
-  return [...new Set([me, ...others])].sort().join(",");
-}
-
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  const sa = [...new Set(a)].sort();
-  return sa.length === b.length && sa.every((x, i) => x === b[i]);
 }

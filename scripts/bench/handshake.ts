@@ -16,6 +16,7 @@ import { ClientHandshake, ServerHandshake } from "../../lib/handshake/mod.ts";
 import { startServer } from "../../lib/server/server.ts";
 import { silentLogger } from "../../lib/server/log.ts";
 import { openEmbeddedStore } from "../../lib/store/mod.ts";
+import { DiskFileStore } from "../../lib/store/disk_files.ts";
 import { generateSigningKeyPair } from "../../lib/sign.ts";
 
 const GROUPS = ["x25519", "ffdhe2048", "ffdhe3072", "ffdhe4096"] as const;
@@ -51,8 +52,10 @@ async function overLoopback(
 ) {
   const dataDir = await Deno.makeTempDir({ prefix: "ssp-bench-" });
   const store = await openEmbeddedStore(dataDir);
+  const files = await DiskFileStore.open(`${dataDir}/files`);
   const server = startServer({
     store,
+    files,
     hostname: "127.0.0.1",
     port: 0,
     identity,
@@ -73,6 +76,7 @@ async function overLoopback(
   } finally {
     await server.shutdown();
     await store.close();
+    await files.close();
     await Deno.remove(dataDir, { recursive: true });
   }
   return count / ((performance.now() - start) / 1000);

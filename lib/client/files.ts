@@ -1,0 +1,273 @@
+/**
+ * Sending and fetching end-to-end encrypted files. The sender encrypts the
+ * file in chunks under a fresh key (STREAM, lib/e2e/stream.ts) and streams
+ * them; the file's name, size and key travel only inside the signed envelope
+ * that announces it. Both directions resume: an upload continues from the
+ * last chunk the server committed, a download from the chunks already
+ * verified on disk. A download is written to a temporary file and moved to
+ * its name only after every chunk verified.
+ *
+ * @module
+ */
+import { basename, extname, join } from "node:path";
+import type { FileContent } from "../e2e/content.ts";
+import {
+  CHUNK_OVERHEAD,
+  chunkCount,
+  cipherSize,
+  DEFAULT_CHUNK_BYTES,
+  openChunk,
+  sealChunk,
+} from "../e2e/stream.ts";
+import { EnvelopeError, SspError } from "../errors.ts";
+import type { FileData, FileFailed } from "../protocol/mod.ts";
+import type { Session } from "./session.ts";
+import { newMessageId } from "./messenger.ts";
+
+/** Reports bytes done out of a total. */
+export type OnProgress = (done: number, total: number) => void;
+
+/** A file as the user sees it. */
+export interface FileEntry {
+  fileId: string;
+  name: string;
+  size: number;
+  from: string;
+  to: string[];
+  /** False if the sender's key changed and was not accepted. */
+  verified: boolean;
+  /** Whether the upload has finished. */
+  complete: boolean;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  content: FileContent;
+}
+
+/** Uploads `path` to `to` (one upload for all recipients); resumes an interrupted one. */
+export async function sendFile(
+  session: Session,
+  path: string,
+  to: string[],
+  onProgress: OnProgress = () => {},
+): Promise<{ fileId: string; name: string; size: number; resumedAt: number }> {
+  const info = await Deno.stat(path);
+  if (!info.isFile) throw new SspError("not_a_file", `${path} is not a regular file`);
+  const size = info.size;
+  const name = basename(path);
+  const chunkBytes = DEFAULT_CHUNK_BYTES;
+  const chunks = chunkCount(size, chunkBytes);
+  const recipients = [...new Set(to)].sort();
+  // Same file, same recipients, unchanged since last try: resume that upload.
+  const resumeKey = `${await Deno.realPath(path)}|${size}|${
+    info.mtime?.getTime() ?? 0
+  }|${recipients}`;
+  const upload = session.state.upload(resumeKey) ?? {
+    fileId: newMessageId(),
+    messageId: newMessageId(),
+    key: crypto.getRandomValues(new Uint8Array(32)),
+  };
+  session.state.saveUpload(resumeKey, upload);
+  const content: FileContent = {
+    kind: "file",
+    fileId: upload.fileId,
+    name,
+    size,
+    chunkBytes,
+    key: upload.key,
+  };
+  const { envelope } = await session.messenger.seal(recipients, content, upload.messageId);
+  const ready = await session.rpc.request({
+    t: "file_begin",
+    fileId: upload.fileId,
+    cipherSize: cipherSize(size, chunkBytes),
+    chunkBytes: chunkBytes + CHUNK_OVERHEAD,
+    chunks,
+    readers: recipients,
+    messageId: upload.messageId,
+    envelope,
+  });
+  let failure: FileFailed | null = null;
+  const unsubscribe = session.rpc.onFile(upload.fileId, (message) => {
+    if (message.t === "file_failed") failure = message;
+  });
+  try {
+    using file = await Deno.open(path, { read: true });
+    await file.seek(ready.committed * chunkBytes, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(chunkBytes);
+    for (let index = ready.committed; index < chunks; index++) {
+      if (failure) throw transferFailed(failure);
+      const length = Math.min(chunkBytes, size - index * chunkBytes);
+      await readFully(file, buffer.subarray(0, length), path);
+      const data = sealChunk(upload.key, index, index === chunks - 1, buffer.subarray(0, length));
+      // Awaits the socket write: the network's pace is the disk's pace, memory stays flat.
+      await session.rpc.notify({ t: "file_chunk", fileId: upload.fileId, index, data });
+      onProgress(Math.min(size, (index + 1) * chunkBytes), size);
+    }
+    if (chunks === ready.committed) onProgress(size, size);
+    await session.rpc.request({ t: "file_end", fileId: upload.fileId });
+    if (failure) throw transferFailed(failure);
+  } finally {
+    unsubscribe();
+  }
+  session.state.forgetUpload(resumeKey);
+  return { fileId: upload.fileId, name, size, resumedAt: ready.committed * chunkBytes };
+}
+
+/** The files I sent or may fetch, newest first, each from its verified announcement. */
+export async function listFiles(session: Session): Promise<FileEntry[]> {
+  const reply = await session.rpc.request({ t: "file_list" });
+  const entries: FileEntry[] = [];
+  for (const file of reply.files) {
+    for (const envelope of file.envelopes) {
+      const opened = await session.messenger.open(envelope);
+      if (!("message" in opened) || opened.message.content.kind !== "file") continue;
+      const { message } = opened;
+      const content = message.content as FileContent;
+      if (content.fileId !== file.fileId || message.from !== file.owner) continue;
+      entries.push({
+        fileId: file.fileId,
+        name: content.name,
+        size: content.size,
+        from: message.from,
+        to: message.to,
+        verified: message.verified,
+        complete: file.committed === file.chunks,
+        createdAt: file.createdAt,
+        content,
+      });
+      break;
+    }
+  }
+  return entries;
+}
+
+/**
+ * Downloads file `id` (or a unique prefix of it, at least 6 hex digits) into
+ * `outDir`; resumes from a partial download there. Resolves to the path.
+ */
+export async function getFile(
+  session: Session,
+  id: string,
+  outDir: string,
+  onProgress: OnProgress = () => {},
+): Promise<{ path: string; entry: FileEntry; resumedAt: number }> {
+  const entry = await findFile(session, id);
+  const { content } = entry;
+  const chunks = chunkCount(content.size, content.chunkBytes);
+  await Deno.mkdir(outDir, { recursive: true });
+  const partPath = join(outDir, `.${content.name}.${entry.fileId.slice(0, 8)}.ssp-part`);
+  // Whole verified chunks already on disk are kept; anything after them is dropped.
+  let have = 0;
+  try {
+    have = Math.min(Math.floor((await Deno.stat(partPath)).size / content.chunkBytes), chunks - 1);
+  } catch { /* no partial download */ }
+  const part = await Deno.open(partPath, { create: true, write: true, read: true, mode: 0o600 });
+  let ok = false;
+  let tampered = false;
+  try {
+    await part.truncate(have * content.chunkBytes);
+    await part.seek(have * content.chunkBytes, Deno.SeekMode.Start);
+    onProgress(have * content.chunkBytes, content.size);
+    const done = Promise.withResolvers<void>();
+    let next = have;
+    const unsubscribe = session.rpc.onFile(entry.fileId, async (message: FileData | FileFailed) => {
+      try {
+        if (message.t === "file_failed") throw transferFailed(message);
+        if (message.index !== next) {
+          throw new EnvelopeError(
+            "chunk_out_of_order",
+            `expected chunk ${next}, got ${message.index}`,
+          );
+        }
+        const plain = openChunk(content.key, next, next === chunks - 1, message.data);
+        let written = 0;
+        while (written < plain.length) written += await part.write(plain.subarray(written));
+        next++;
+        onProgress(Math.min(content.size, next * content.chunkBytes), content.size);
+        if (next === chunks) done.resolve();
+      } catch (error) {
+        tampered = error instanceof EnvelopeError;
+        done.reject(error);
+      }
+    });
+    try {
+      const info = await session.rpc.request({ t: "file_get", fileId: entry.fileId, from: have });
+      const expected = cipherSize(content.size, content.chunkBytes);
+      if (info.chunks !== chunks || info.cipherSize !== expected) {
+        throw new EnvelopeError(
+          "file_mismatch",
+          `the server's copy of ${content.name} has ${info.chunks} chunks (${info.cipherSize} bytes); the sender announced ${chunks} (${expected} bytes)`,
+        );
+      }
+      if (have >= chunks) done.resolve();
+      await Promise.race([done.promise, session.rpc.closed.then((e) => Promise.reject(e))]);
+    } finally {
+      unsubscribe();
+    }
+    await part.syncData();
+    ok = true;
+  } catch (error) {
+    tampered ||= error instanceof EnvelopeError;
+    throw error;
+  } finally {
+    part.close();
+    // Data that failed verification is not what the sender sent: keep none of it. After a mere
+    // interruption the verified prefix stays, for the next attempt to resume from.
+    if (!ok && tampered) await Deno.remove(partPath).catch(() => {});
+  }
+  const path = await freeName(join(outDir, content.name));
+  await Deno.rename(partPath, path);
+  return { path, entry, resumedAt: have * content.chunkBytes };
+}
+
+async function findFile(session: Session, id: string): Promise<FileEntry> {
+  const wanted = id.toLowerCase();
+  if (!/^[0-9a-f]{6,32}$/.test(wanted)) {
+    throw new TypeError(`"${id}" is not a file id (6 to 32 hex digits; see \`ssp-client files\`)`);
+  }
+  const matches = (await listFiles(session)).filter((f) => f.fileId.startsWith(wanted));
+  if (matches.length === 0) {
+    throw new SspError("no_such_file", `no file ${id} that you may fetch`, {
+      hint: "list yours with `ssp-client files`",
+    });
+  }
+  if (matches.length > 1) {
+    throw new SspError("ambiguous_file", `${id} matches ${matches.length} files; give more digits`);
+  }
+  return matches[0]!;
+}
+
+async function freeName(path: string): Promise<string> {
+  const ext = extname(path);
+  const stem = path.slice(0, path.length - ext.length);
+  for (let n = 0;; n++) {
+    const candidate = n === 0 ? path : `${stem} (${n})${ext}`;
+    try {
+      await Deno.lstat(candidate);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return candidate;
+      throw error;
+    }
+  }
+}
+
+async function readFully(file: Deno.FsFile, into: Uint8Array, path: string): Promise<void> {
+  let read = 0;
+  while (read < into.length) {
+    const n = await file.read(into.subarray(read));
+    if (n === null) throw new SspError("file_changed", `${path} got shorter while sending it`);
+    read += n;
+  }
+}
+
+function transferFailed(message: FileFailed): SspError {
+  return new SspError(
+    message.code,
+    `transfer of file ${message.fileId} failed: ${message.message}`,
+  );
+}
+
+/** A short display form of a file id. */
+export function shortId(fileId: string): string {
+  return fileId.slice(0, 8);
+}

@@ -1,0 +1,293 @@
+/**
+ * One session's file transfers: uploads (chunks written in order, committed
+ * in groups, watchers woken) and downloads (chunks streamed as soon as they
+ * are committed, so a recipient can fetch while the sender still uploads).
+ *
+ * @module
+ */
+import { AuthError, ProtocolError, SspError } from "../errors.ts";
+import type {
+  FileBegin,
+  FileChunk,
+  FileEnd,
+  FileGet,
+  FileShare,
+  ServerMessage,
+} from "../protocol/mod.ts";
+import { chunkLength, type FileRecord, type FileStore, mayRead } from "../store/files.ts";
+import { checkEnvelope, type RelayContext, storeAndDeliver } from "./relay.ts";
+
+/** Default largest file, in ciphertext bytes: 8 GiB. */
+export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 ** 3;
+
+/** Default storage quota per account (all its uploads): 32 GiB. */
+export const DEFAULT_QUOTA_BYTES = 32 * 1024 ** 3;
+
+/** Chunks written between commits (fsync), and so between wake-ups of live downloads. */
+const COMMIT_EVERY_CHUNKS = 16;
+
+/** Wakes downloads waiting for chunks of a file. */
+export class FileWatchers {
+  readonly #waiting = new Map<string, Set<() => void>>();
+
+  /** Resolves at the next commit of `fileId` (or when `signal` aborts). */
+  next(fileId: string, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#waiting.get(fileId);
+      if (!set) this.#waiting.set(fileId, set = new Set());
+      const done = () => {
+        set!.delete(done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      set.add(done);
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  /** Wakes everyone waiting on `fileId`. */
+  notify(fileId: string): void {
+    const set = this.#waiting.get(fileId);
+    this.#waiting.delete(fileId);
+    for (const wake of set ?? []) wake();
+  }
+}
+
+/** What file transfers share across sessions. */
+export interface FileContext extends RelayContext {
+  files: FileStore;
+  watchers: FileWatchers;
+  /** Uploads in progress on some connection, so one file is never written by two at once. */
+  activeUploads: Set<string>;
+  maxFileBytes: number;
+  quotaBytes: number;
+}
+
+interface Upload {
+  file: FileRecord;
+  next: number;
+  committed: number;
+}
+
+/** File transfers of one logged-in session. */
+export class FileTransfers {
+  readonly #context: FileContext;
+  readonly #phone: string;
+  readonly #send: (message: ServerMessage) => Promise<void>;
+  readonly #uploads = new Map<string, Upload>();
+  readonly #stop = new AbortController();
+
+  constructor(
+    context: FileContext,
+    phone: string,
+    send: (message: ServerMessage) => Promise<void>,
+  ) {
+    this.#context = context;
+    this.#phone = phone;
+    this.#send = send;
+  }
+
+  /** Starts or resumes an upload; announces the file to its readers. */
+  async begin(request: FileBegin): Promise<ServerMessage> {
+    const { files, maxFileBytes } = this.#context;
+    if (request.cipherSize > maxFileBytes) {
+      throw new SspError(
+        "file_too_large",
+        `file of ${request.cipherSize} bytes exceeds the server's limit of ${maxFileBytes}`,
+      );
+    }
+    checkLayout(request);
+    if (this.#context.activeUploads.has(request.fileId) && !this.#uploads.has(request.fileId)) {
+      throw new SspError("upload_busy", "this file is being uploaded on another connection", {
+        retryAfterMs: 1000,
+      });
+    }
+    let file = await files.getFile(request.fileId);
+    if (file) {
+      if (
+        file.owner !== this.#phone || file.cipherSize !== request.cipherSize ||
+        file.chunkBytes !== request.chunkBytes
+      ) {
+        throw new SspError("file_exists", "a different file with this id exists");
+      }
+    } else {
+      const used = await files.usedBytes(this.#phone);
+      if (used + request.cipherSize > this.#context.quotaBytes) {
+        throw new SspError(
+          "quota_exceeded",
+          `storing ${request.cipherSize} more bytes would exceed your quota of ${this.#context.quotaBytes} (${used} used)`,
+          { hint: "ask the server operator for a larger quota" },
+        );
+      }
+    }
+    const announcement = await checkEnvelope(
+      this.#context,
+      this.#phone,
+      request.messageId,
+      request.readers,
+      request.envelope,
+    );
+    if (!file) {
+      ({ record: file } = await files.createFile({
+        fileId: request.fileId,
+        owner: this.#phone,
+        cipherSize: request.cipherSize,
+        chunkBytes: request.chunkBytes,
+        chunks: request.chunks,
+        readers: announcement.recipients,
+        announcement: request.envelope,
+      }));
+    }
+    await storeAndDeliver(this.#context, announcement);
+    this.#context.activeUploads.add(request.fileId);
+    this.#uploads.set(request.fileId, { file, next: file.committed, committed: file.committed });
+    return { t: "file_ready", id: request.id, fileId: request.fileId, committed: file.committed };
+  }
+
+  /** Writes one chunk; commits every few chunks. */
+  async chunk(message: FileChunk): Promise<void> {
+    const upload = this.#uploads.get(message.fileId);
+    if (!upload) {
+      throw new ProtocolError("no_upload", `no upload of ${message.fileId} on this connection`);
+    }
+    if (message.index !== upload.next) {
+      throw new ProtocolError("bad_chunk", `expected chunk ${upload.next}, got ${message.index}`);
+    }
+    if (
+      message.index >= upload.file.chunks ||
+      message.data.length !== chunkLength(upload.file, message.index)
+    ) {
+      throw new ProtocolError("bad_chunk", `chunk ${message.index} has the wrong size`);
+    }
+    await this.#context.files.writeChunk(message.fileId, message.index, message.data);
+    upload.next++;
+    if (upload.next - upload.committed >= COMMIT_EVERY_CHUNKS) await this.#commit(upload);
+  }
+
+  /** Commits the rest; replies once the whole file is durable. */
+  async end(request: FileEnd): Promise<ServerMessage> {
+    const upload = this.#uploads.get(request.fileId);
+    if (!upload) {
+      throw new ProtocolError("no_upload", `no upload of ${request.fileId} on this connection`);
+    }
+    await this.#commit(upload);
+    if (upload.committed !== upload.file.chunks) {
+      throw new ProtocolError(
+        "incomplete_upload",
+        `${upload.committed} of ${upload.file.chunks} chunks received`,
+      );
+    }
+    this.#finishUpload(request.fileId);
+    return { t: "file_done", id: request.id, fileId: request.fileId };
+  }
+
+  /** Lets more people download a file this account uploaded. */
+  async share(request: FileShare): Promise<ServerMessage> {
+    const file = await this.#context.files.getFile(request.fileId);
+    if (!file || file.owner !== this.#phone) throw noSuchFile(request.fileId);
+    const announcement = await checkEnvelope(
+      this.#context,
+      this.#phone,
+      request.messageId,
+      request.readers,
+      request.envelope,
+    );
+    await this.#context.files.share(request.fileId, announcement.recipients, request.envelope);
+    await storeAndDeliver(this.#context, announcement);
+    return { t: "ok", id: request.id };
+  }
+
+  /** Replies with the layout, then streams chunks from `from` on in the background. */
+  async get(request: FileGet): Promise<ServerMessage> {
+    const file = await this.#context.files.getFile(request.fileId);
+    if (!file || !mayRead(file, this.#phone)) throw noSuchFile(request.fileId);
+    if (request.from > file.chunks) {
+      throw new ProtocolError("bad_request", `the file has ${file.chunks} chunks`);
+    }
+    queueMicrotask(() => this.#stream(file, request.from));
+    return {
+      t: "file_info",
+      id: request.id,
+      fileId: file.fileId,
+      cipherSize: file.cipherSize,
+      chunkBytes: file.chunkBytes,
+      chunks: file.chunks,
+      committed: file.committed,
+    };
+  }
+
+  /** Files this account uploaded or may download, with their announcements. */
+  async list(id: number): Promise<ServerMessage> {
+    const files = await this.#context.files.listFiles(this.#phone);
+    return {
+      t: "files",
+      id,
+      files: files.slice(0, 1000).map((f) => ({
+        fileId: f.fileId,
+        owner: f.owner,
+        cipherSize: f.cipherSize,
+        chunks: f.chunks,
+        committed: f.committed,
+        createdAt: f.createdAt,
+        envelopes: f.announcements.slice(-64),
+      })),
+    };
+  }
+
+  /** Ends everything (the connection closed); unfinished uploads can resume later. */
+  close(): void {
+    this.#stop.abort();
+    for (const fileId of [...this.#uploads.keys()]) this.#finishUpload(fileId);
+  }
+
+  async #commit(upload: Upload): Promise<void> {
+    if (upload.next === upload.committed) return;
+    await this.#context.files.commit(upload.file.fileId, upload.next);
+    upload.committed = upload.next;
+    this.#context.watchers.notify(upload.file.fileId);
+  }
+
+  #finishUpload(fileId: string): void {
+    this.#uploads.delete(fileId);
+    this.#context.activeUploads.delete(fileId);
+  }
+
+  async #stream(file: FileRecord, from: number): Promise<void> {
+    const { files, watchers } = this.#context;
+    try {
+      for (let index = from; index < file.chunks; index++) {
+        while (!this.#stop.signal.aborted) {
+          const waiting = watchers.next(file.fileId, this.#stop.signal); // subscribe before reading
+          const current = await files.getFile(file.fileId);
+          if (current && index < current.committed) break;
+          await waiting;
+        }
+        if (this.#stop.signal.aborted) return;
+        const data = await files.readChunk(file.fileId, index);
+        await this.#send({ t: "file_data", fileId: file.fileId, index, data });
+      }
+    } catch (error) {
+      if (this.#stop.signal.aborted) return;
+      const e = error instanceof SspError ? error : new SspError("internal", String(error));
+      await this.#send({ t: "file_failed", fileId: file.fileId, code: e.code, message: e.message })
+        .catch(() => {});
+    }
+  }
+}
+
+function checkLayout(request: FileBegin): void {
+  const { cipherSize, chunkBytes, chunks } = request;
+  const fits = chunks >= 1 && cipherSize > (chunks - 1) * chunkBytes &&
+    cipherSize <= chunks * chunkBytes;
+  if (!fits) {
+    throw new ProtocolError(
+      "bad_layout",
+      `${chunks} chunks of ${chunkBytes} bytes cannot hold ${cipherSize} bytes`,
+    );
+  }
+}
+
+function noSuchFile(fileId: string): AuthError {
+  // The same error whether the file is missing or not yours: ids reveal nothing.
+  return new AuthError("no_such_file", `no file ${fileId} that you may read`);
+}

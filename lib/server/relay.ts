@@ -1,0 +1,85 @@
+/**
+ * Accepting an envelope from a logged-in sender: check it against the
+ * request, store it durably, then push it to the recipients who are online.
+ * Used for messages and for the envelopes that announce files.
+ *
+ * @module
+ */
+import { parseEnvelope } from "../e2e/envelope.ts";
+import { ProtocolError, SspError, StorageError } from "../errors.ts";
+import type { AppendResult, NewEnvelope, Store, StoredEnvelope } from "../store/types.ts";
+import type { OnlineUsers } from "./online.ts";
+
+/** What relaying needs from the server. */
+export interface RelayContext {
+  store: Store;
+  online: OnlineUsers;
+  maxEnvelopeBytes: number;
+}
+
+/**
+ * Checks an envelope `phone` wants to send to `to` under `messageId`:
+ * size, that its signed header names the same sender, id and recipients
+ * (so the store's metadata matches what recipients will verify), and that
+ * every recipient has an account. Returns what to store.
+ */
+export async function checkEnvelope(
+  context: RelayContext,
+  phone: string,
+  messageId: string,
+  to: readonly string[],
+  envelope: Uint8Array,
+): Promise<NewEnvelope> {
+  if (envelope.length > context.maxEnvelopeBytes) {
+    throw new ProtocolError(
+      "message_too_large",
+      `message of ${envelope.length} bytes exceeds the server's limit of ${context.maxEnvelopeBytes}`,
+    );
+  }
+  const parsed = parseEnvelope(envelope);
+  const recipients = [...new Set(to)].sort();
+  if (parsed.from !== phone || parsed.id !== messageId || !sameSet(parsed.to, recipients)) {
+    throw new ProtocolError(
+      "envelope_mismatch",
+      "the envelope's sender, id or recipients do not match the request",
+    );
+  }
+  const known = await context.store.getPublicKeys(recipients);
+  if (known.length !== recipients.length) {
+    const missing = recipients.filter((p) => !known.some((k) => k.phone === p));
+    throw new SspError("unknown_recipient", `not registered: ${missing.join(", ")}`, {
+      hint: "check the number; they must register with ssp first",
+    });
+  }
+  return {
+    sender: phone,
+    clientId: messageId,
+    recipients,
+    conversation: conversationKey(phone, recipients),
+    body: envelope,
+  };
+}
+
+/** Stores a checked envelope (group commit) and, once durable, pushes it to online recipients. */
+export async function storeAndDeliver(
+  context: RelayContext,
+  envelope: NewEnvelope,
+): Promise<AppendResult> {
+  const [result] = await context.store.appendEnvelopes([envelope]);
+  if (!result) throw new StorageError("storage_failed", "store returned no result");
+  if (!result.duplicate) {
+    const item: StoredEnvelope = { ...envelope, seq: result.seq, storedAt: Date.now() };
+    for (const recipient of envelope.recipients) context.online.deliver(recipient, item);
+  }
+  return result;
+}
+
+/** The store's key for a conversation: the sorted, comma-joined member numbers. */
+export function conversationKey(me: string, others: readonly string[]): string {
+  return [...new Set([me, ...others])].sort().join(",");
+}
+
+function sameSet(a: readonly string[], sortedB: readonly string[]): boolean {
+  const sa = [...new Set(a)].sort();
+  return sa.length === sortedB.length && sa.every((x, i) => x === sortedB[i]);
+}

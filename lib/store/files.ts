@@ -1,0 +1,75 @@
+/**
+ * Storage of end-to-end encrypted files: metadata plus encrypted chunks.
+ * Like `Store`, it never sees plaintext or file names — only sizes, owners,
+ * readers and opaque chunks. The embedded implementation keeps chunks on
+ * disk (`disk_files.ts`); a MongoDB one would use GridFS.
+ *
+ * @module
+ */
+
+/** A stored (or in-progress) upload. */
+export interface FileRecord {
+  /** 32 lowercase hex digits, chosen by the uploader. */
+  fileId: string;
+  /** Uploader (E.164). */
+  owner: string;
+  /** Total ciphertext bytes. */
+  cipherSize: number;
+  /** Ciphertext bytes of every chunk but the last (which may be shorter). */
+  chunkBytes: number;
+  /** Number of chunks. */
+  chunks: number;
+  /** Chunks 0 … committed−1 are durably stored. */
+  committed: number;
+  /** Phone numbers that may download it, besides the owner. */
+  readers: string[];
+  /** The end-to-end envelopes that announced the file (opaque), oldest first. */
+  announcements: Uint8Array[];
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+}
+
+/** What a new upload declares. */
+export type NewFile = Omit<FileRecord, "committed" | "createdAt" | "announcements"> & {
+  announcement: Uint8Array;
+};
+
+/** Encrypted file storage. Methods may throw StorageError. */
+export interface FileStore {
+  /** Creates the record, or returns the existing one with the same id (an upload resumed). */
+  createFile(file: NewFile): Promise<{ record: FileRecord; created: boolean }>;
+  /** The record, or null. */
+  getFile(fileId: string): Promise<FileRecord | null>;
+  /** Lets more people download the file, announced by one more envelope. */
+  share(fileId: string, readers: string[], announcement: Uint8Array): Promise<void>;
+  /** Writes one chunk (not yet durable: see commit). */
+  writeChunk(fileId: string, index: number, data: Uint8Array): Promise<void>;
+  /** Makes chunks [0, committed) durable, then records the count. */
+  commit(fileId: string, committed: number): Promise<void>;
+  /** Reads one committed chunk. */
+  readChunk(fileId: string, index: number): Promise<Uint8Array>;
+  /** Ciphertext bytes of all files `owner` uploaded (for the quota). */
+  usedBytes(owner: string): Promise<number>;
+  /** Files `phone` uploaded or may download, newest first. */
+  listFiles(phone: string): Promise<FileRecord[]>;
+  /** Releases the store. */
+  close(): Promise<void>;
+}
+
+/** Byte offset of chunk `index` in the concatenated ciphertext. */
+export function chunkOffset(file: Pick<FileRecord, "chunkBytes">, index: number): number {
+  return index * file.chunkBytes;
+}
+
+/** Ciphertext length of chunk `index`. */
+export function chunkLength(
+  file: Pick<FileRecord, "chunkBytes" | "chunks" | "cipherSize">,
+  index: number,
+): number {
+  return index < file.chunks - 1 ? file.chunkBytes : file.cipherSize - index * file.chunkBytes;
+}
+
+/** True if `phone` may download the file. */
+export function mayRead(file: Pick<FileRecord, "owner" | "readers">, phone: string): boolean {
+  return file.owner === phone || file.readers.includes(phone);
+}
