@@ -1,0 +1,292 @@
+/**
+ * FerretDB for tests: builds our small launcher (`scripts/ferretdb/`) once
+ * into a cache directory outside the repository, and starts it on 127.0.0.1
+ * with a temporary SQLite backend.
+ *
+ * No MongoDB server can be installed from the registries our machines reach;
+ * FerretDB speaks the MongoDB wire protocol and its Go module is on the Go
+ * module proxy. The upstream `cmd/ferretdb` binary panics at start-up when
+ * built with `go install` (its version file is not in the module), hence the
+ * launcher on FerretDB's embeddable package.
+ *
+ * Run directly to get a server for manual use (Ctrl-C stops it):
+ * `deno run -A scripts/ferretdb.ts`.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { MongoClient } from "mongodb";
+
+/** The FerretDB release the launcher's go.mod pins. */
+export const FERRETDB_VERSION = "v1.24.2";
+
+const LAUNCHER_SOURCE = new URL("./ferretdb/", import.meta.url);
+const SOURCE_FILES = ["go.mod", "go.sum", "main.go"] as const;
+/** How long a fresh server gets to answer its first ping. */
+const READY_TIMEOUT_MS = 30_000;
+/** How long SIGTERM gets before SIGKILL. */
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * The cache directory of built launchers: `$SSP_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/ssp`, else `~/.cache/ssp`. Outside the repository so that
+ * CI keeps it between runs and a clean clone reuses it.
+ */
+export function cacheDir(): string {
+  const explicit = Deno.env.get("SSP_CACHE_DIR");
+  if (explicit) return explicit;
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  return join(xdg ? xdg : join(homedir(), ".cache"), "ssp");
+}
+
+/**
+ * Returns the path of the launcher binary, building it with `go build` first
+ * if it is not in the cache. The file name carries a hash of the launcher's
+ * sources, so editing them (or bumping FerretDB) builds a new binary.
+ *
+ * @throws {Error} with a hint if Go is missing or the build fails.
+ */
+export async function ensureFerretDb(): Promise<string> {
+  const hash = createHash("sha256");
+  for (const file of SOURCE_FILES) hash.update(await Deno.readFile(new URL(file, LAUNCHER_SOURCE)));
+  const dir = cacheDir();
+  const binary = join(
+    dir,
+    `ferretdb-launcher-${FERRETDB_VERSION}-${hash.digest("hex").slice(0, 12)}`,
+  );
+  try {
+    await Deno.stat(binary);
+    return binary;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+
+  await Deno.mkdir(dir, { recursive: true });
+  // Build beside the target and rename, so a concurrent or interrupted build
+  // never leaves a half-written binary under the final name.
+  const partial = `${binary}.${Deno.pid}.partial`;
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command("go", {
+      args: ["build", "-trimpath", "-o", partial, "."],
+      cwd: LAUNCHER_SOURCE.pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(
+        "Cannot build the FerretDB launcher: `go` is not on PATH. Install Go 1.24 or newer " +
+          "(apt-get install golang-go, or https://go.dev/dl/), or set SSP_TEST_MONGO_URL to a " +
+          "running MongoDB",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (!output.success) {
+    await Deno.remove(partial).catch(() => {});
+    throw new Error(
+      `Cannot build the FerretDB launcher (go build in ${LAUNCHER_SOURCE.pathname} exited ` +
+        `${output.code}):\n${new TextDecoder().decode(output.stderr).trim()}\n` +
+        "The first build downloads modules from the Go module proxy; check GOPROXY and the network",
+    );
+  }
+  await Deno.rename(partial, binary);
+  return binary;
+}
+
+/** Where and how to start FerretDB. */
+export interface FerretDbOptions {
+  /** TCP port on 127.0.0.1; 0 (the default) lets the kernel choose a free one. */
+  port?: number;
+  /** Directory of the SQLite backend; default: a new temporary directory. */
+  dataDir?: string;
+}
+
+/** A running FerretDB. */
+export interface FerretDb {
+  /** MongoDB connection string, e.g. `mongodb://127.0.0.1:41234/`. */
+  readonly url: string;
+  /** The TCP port it listens on. */
+  readonly port: number;
+  /** Directory of its SQLite backend. */
+  readonly dataDir: string;
+  /** Kills the process (SIGKILL: a crash, not a clean shutdown) but keeps the data. */
+  halt(): Promise<void>;
+  /** Starts it again, after {@linkcode FerretDb.halt}, on the same port and data. */
+  restart(): Promise<void>;
+  /** Stops it (SIGTERM) and deletes the data directory if this module created it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the launcher if needed, starts FerretDB on 127.0.0.1 on the SQLite
+ * backend and resolves once a MongoDB client can ping it.
+ *
+ * @throws {Error} if it cannot be built, exits early, or does not answer within 30 s.
+ */
+export async function startFerretDb(options: FerretDbOptions = {}): Promise<FerretDb> {
+  const binary = await ensureFerretDb();
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "ssp-ferretdb-" });
+  let process: LauncherProcess | null = null;
+  try {
+    process = await launch(binary, options.port ?? 0, dataDir);
+  } catch (error) {
+    if (ownDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const { url, port } = process;
+
+  return {
+    url,
+    port,
+    dataDir,
+    async halt() {
+      const running = process;
+      process = null;
+      await running?.kill("SIGKILL");
+    },
+    async restart() {
+      if (process !== null) throw new Error("FerretDB is already running; halt() it first");
+      process = await launch(binary, port, dataDir);
+    },
+    async stop() {
+      const running = process;
+      process = null;
+      await running?.kill("SIGTERM");
+      if (ownDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Stops a server from {@linkcode startFerretDb} (same as `server.stop()`).
+ *
+ * @param server The running server.
+ */
+export function stopFerretDb(server: FerretDb): Promise<void> {
+  return server.stop();
+}
+
+interface LauncherProcess {
+  url: string;
+  port: number;
+  kill(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
+}
+
+async function launch(binary: string, port: number, dataDir: string): Promise<LauncherProcess> {
+  const child = new Deno.Command(binary, {
+    args: ["-listen", `127.0.0.1:${port}`, "-sqlite", dataDir, "-log-level", "error"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Keep the tail of stderr for error messages; reading it also keeps the
+  // pipe from filling up and blocking the server.
+  let stderr = "";
+  const stderrDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (text) => void (stderr = (stderr + text).slice(-4000)) }),
+  ).catch(() => {});
+  const exited = child.status.then(async (status) => {
+    await stderrDone;
+    return status;
+  });
+
+  const kill = async (signal: "SIGTERM" | "SIGKILL") => {
+    try {
+      child.kill(signal);
+    } catch { /* already exited */ }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }, STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    const url = await firstLine(child.stdout, exited, () => stderr);
+    const match = /^mongodb:\/\/127\.0\.0\.1:(\d+)\/$/.exec(url);
+    if (match === null) throw new Error(`FerretDB launcher printed an unexpected URI: ${url}`);
+    await waitUntilReady(url, exited, () => stderr);
+    return { url, port: Number(match[1]), kill };
+  } catch (error) {
+    await kill("SIGKILL");
+    throw error;
+  }
+}
+
+/** Reads the launcher's one line of output (its URI), then drains the rest. */
+async function firstLine(
+  stdout: ReadableStream<Uint8Array>,
+  exited: Promise<Deno.CommandStatus>,
+  stderr: () => string,
+): Promise<string> {
+  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      const status = await exited;
+      throw new Error(`FerretDB exited with code ${status.code} before listening:\n${stderr()}`);
+    }
+    text += value;
+  }
+  // Nothing more is expected, but keep reading so the pipe never fills.
+  (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })().catch(() => {});
+  return text.slice(0, text.indexOf("\n")).trim();
+}
+
+/** Pings until FerretDB answers: the listener is bound before the backend is ready. */
+async function waitUntilReady(
+  url: string,
+  exited: Promise<Deno.CommandStatus>,
+  stderr: () => string,
+): Promise<void> {
+  let exitCode: number | null = null;
+  exited.then((status) => exitCode = status.code);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    if (exitCode !== null) {
+      throw new Error(`FerretDB exited with code ${exitCode} during start-up:\n${stderr()}`);
+    }
+    const client = new MongoClient(url, { serverSelectionTimeoutMS: 1000 });
+    try {
+      await client.db("admin").command({ ping: 1 });
+      return;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await client.close();
+    }
+  }
+  throw new Error(`FerretDB at ${url} did not answer a ping within ${READY_TIMEOUT_MS} ms`, {
+    cause: lastError,
+  });
+}
+
+if (import.meta.main) {
+  const started = performance.now();
+  const server = await startFerretDb();
+  console.error(
+    `FerretDB ${FERRETDB_VERSION} ready in ${
+      Math.round(performance.now() - started)
+    } ms, data in ${server.dataDir}; Ctrl-C stops it`,
+  );
+  console.log(server.url);
+  const shutdown = async () => {
+    await server.stop();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", shutdown);
+  Deno.addSignalListener("SIGTERM", shutdown);
+}
