@@ -17,6 +17,7 @@ import {
   verifyCommand,
 } from "./lib/client/commands.ts";
 import { connect } from "./lib/client/connect.ts";
+import { filesCommand, getFileCommand, sendFileCommand } from "./lib/client/file_commands.ts";
 import { interactive } from "./lib/client/interactive.ts";
 import { defaultClientDataDir } from "./lib/client/paths.ts";
 import { ping } from "./lib/client/ping.ts";
@@ -103,6 +104,31 @@ accountOptions(
 ).action((text: string[], options) =>
   sendCommand(options, text.join(" "), new Output(Boolean(options.json)))
 );
+
+accountOptions(
+  program.command("send-file")
+    .description("send a file, end-to-end encrypted (resumes an interrupted upload)")
+    .argument("<path>", "the file")
+    .requiredOption(
+      "--to <number>",
+      "recipient (repeat or comma-separate: one upload for all)",
+      collect,
+    ),
+).action((path: string, options) =>
+  sendFileCommand(options, path, new Output(Boolean(options.json)))
+);
+
+accountOptions(
+  program.command("files").description("list files you sent and received, with their ids"),
+)
+  .action((options) => filesCommand(options, new Output(Boolean(options.json))));
+
+accountOptions(
+  program.command("get-file")
+    .description("fetch a file by id (resumes an interrupted download)")
+    .argument("<id>", "file id, or its first 6+ digits (see `files`)")
+    .option("--out <dir>", "where to save it", "."),
+).action((id: string, options) => getFileCommand(options, id, new Output(Boolean(options.json))));
 
 accountOptions(
   program.command("history")

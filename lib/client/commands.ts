@@ -56,7 +56,7 @@ export async function sessionFor(
 }
 
 /** Runs `job` in a logged-in session and closes it. */
-async function withSession<T>(
+export async function withSession<T>(
   options: AccountOptions,
   out: Output,
   job: (session: Session) => Promise<T>,

@@ -1,0 +1,123 @@
+/**
+ * The file commands: `send-file`, `files` and `get-file`, with progress on
+ * stderr (a bar on a terminal, plain lines otherwise) or JSON events with
+ * `--json`.
+ *
+ * @module
+ */
+import { normalizePhone } from "../phone.ts";
+import type { Output } from "../ui/output.ts";
+import { chooseProgressMode, formatBytes, Progress } from "../ui/progress.ts";
+import { type AccountOptions, withSession } from "./commands.ts";
+import { type FileEntry, getFile, listFiles, sendFile } from "./files.ts";
+
+/** A progress reporter for `label`: bar or lines on stderr, JSON events on stdout. */
+export function progressFor(label: string, total: number, out: Output): Progress {
+  const mode = chooseProgressMode(out.json);
+  const encoder = new TextEncoder();
+  const write = mode === "json"
+    ? (text: string) => Deno.stdout.writeSync(encoder.encode(text))
+    : (text: string) => Deno.stderr.writeSync(encoder.encode(text));
+  return new Progress({ total, label, mode, write });
+}
+
+/** `send-file --to NUMBER PATH`. */
+export async function sendFileCommand(
+  options: AccountOptions & { to: string[] },
+  path: string,
+  out: Output,
+): Promise<void> {
+  await withSession(options, out, async (session) => {
+    const to = options.to.map((n) => normalizePhone(n, options.region));
+    const size = (await Deno.stat(path)).size;
+    const progress = progressFor(path.split("/").pop() ?? path, size, out);
+    try {
+      const sent = await sendFile(session, path, to, (done) => progress.update(done));
+      progress.finish();
+      out.result(
+        {
+          type: "sent",
+          fileId: sent.fileId,
+          name: sent.name,
+          size: sent.size,
+          to,
+          resumedAt: sent.resumedAt,
+        },
+        `sent ${sent.name} (${formatBytes(sent.size)}) to ${
+          to.join(", ")
+        }; file id ${sent.fileId}` +
+          (sent.resumedAt > 0 ? ` (resumed at ${formatBytes(sent.resumedAt)})` : ""),
+      );
+    } catch (error) {
+      progress.fail(error as Error);
+      throw error;
+    }
+  });
+}
+
+/** `files`: files sent and received. */
+export async function filesCommand(options: AccountOptions, out: Output): Promise<void> {
+  await withSession(options, out, async (session) => {
+    const files = await listFiles(session);
+    for (const file of files) {
+      out.result(fileJson(file, session.account.phone), fileLine(file, session.account.phone));
+    }
+    if (files.length === 0) out.note("no files yet");
+  });
+}
+
+/** `get-file ID [--out DIR]`. */
+export async function getFileCommand(
+  options: AccountOptions & { out: string },
+  id: string,
+  out: Output,
+): Promise<void> {
+  await withSession(options, out, async (session) => {
+    let progress: Progress | undefined;
+    try {
+      const got = await getFile(session, id, options.out, (done, total) => {
+        progress ??= progressFor(id, total, out);
+        progress.update(done);
+      });
+      progress?.finish();
+      out.result(
+        {
+          type: "received",
+          fileId: got.entry.fileId,
+          path: got.path,
+          size: got.entry.size,
+          from: got.entry.from,
+          verified: got.entry.verified,
+        },
+        `saved ${got.path} (${formatBytes(got.entry.size)}) from ${got.entry.from}` +
+          (got.entry.verified ? "" : "  ⚠ UNVERIFIED: sender's key changed"),
+      );
+    } catch (error) {
+      progress?.fail(error as Error);
+      throw error;
+    }
+  });
+}
+
+function fileJson(file: FileEntry, me: string): Record<string, unknown> {
+  return {
+    type: "file",
+    fileId: file.fileId,
+    name: file.name,
+    size: file.size,
+    from: file.from,
+    to: file.to,
+    direction: file.from === me ? "sent" : "received",
+    complete: file.complete,
+    verified: file.verified,
+    createdAt: new Date(file.createdAt).toISOString(),
+  };
+}
+
+function fileLine(file: FileEntry, me: string): string {
+  const direction = file.from === me ? `to ${file.to.join(", ")}` : `from ${file.from}`;
+  const state = file.complete ? "" : "  (uploading)";
+  return `${file.fileId.slice(0, 8)}  ${
+    formatBytes(file.size).padStart(10)
+  }  ${file.name}  ${direction}${state}`;
+}
