@@ -9,6 +9,8 @@ import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
 import { contactLine, messageLine } from "../ui/format.ts";
 import { lines } from "../ui/lines.ts";
+import { progressFor } from "./file_commands.ts";
+import { getFile, listFiles, sendFile } from "./files.ts";
 import { confirm, promptSecret } from "../ui/prompt.ts";
 import { type AccountOptions, readPassword, sessionFor, verifyInSession } from "./commands.ts";
 import type { Incoming } from "./messenger.ts";
@@ -18,6 +20,9 @@ import { Output } from "../ui/output.ts";
 const HELP = `commands:
   /to NUMBER[,NUMBER…]   open a conversation (and show its latest messages)
   /history [N]           show the last N messages of the open conversation (default 20)
+  /send-file PATH        send a file to the open conversation
+  /files                 list files sent and received
+  /get ID [DIR]          fetch a file (by the id /files shows) into DIR (default .)
   /contacts              list contacts and whether their keys are trusted
   /verify NUMBER         show the safety number to compare with NUMBER
   /accept NUMBER         trust NUMBER's changed key (after comparing safety numbers)
@@ -71,6 +76,7 @@ export async function interactive(options: AccountOptions): Promise<void> {
     `logged in as ${me} on ${session.connection.server} (server key ${session.connection.fingerprint})`,
   );
   print("type /help for commands; /to NUMBER opens a conversation");
+  const quiet = new Output(false);
   showPrompt();
   const disconnected = session.rpc.closed.then((reason) => {
     if (!leaving) print(`disconnected${reason ? `: ${reason.message}` : ""}; restart to reconnect`);
@@ -95,6 +101,42 @@ export async function interactive(options: AccountOptions): Promise<void> {
           throw new SspError("no_conversation", "open a conversation with /to NUMBER first");
         }
         await showHistory(session, current, Number(text.split(/\s+/)[1] ?? 20) || 20, show);
+      } else if (text.startsWith("/send-file ")) {
+        if (!current.length) {
+          throw new SspError("no_conversation", "open a conversation with /to NUMBER first");
+        }
+        const path = text.slice("/send-file ".length).trim();
+        const progress = progressFor(
+          path.split("/").pop() ?? path,
+          (await Deno.stat(path)).size,
+          quiet,
+        );
+        const sent = await sendFile(session, path, current, (done) => progress.update(done)).catch(
+          (e) => {
+            progress.fail(e);
+            throw e;
+          },
+        );
+        progress.finish();
+        print(`sent ${sent.name} (file ${sent.fileId.slice(0, 8)})`);
+      } else if (text === "/files") {
+        const files = await listFiles(session);
+        print(
+          files.length
+            ? files.map((f) =>
+              `${f.fileId.slice(0, 8)}  ${f.name}  ${f.size} bytes  from ${f.from}`
+            ).join("\n")
+            : "no files yet",
+        );
+      } else if (text.startsWith("/get ")) {
+        const [, id, dir] = text.split(/\s+/);
+        let progress: ReturnType<typeof progressFor> | undefined;
+        const got = await getFile(session, id ?? "", dir ?? ".", (done, total) => {
+          progress ??= progressFor(id ?? "", total, quiet);
+          progress.update(done);
+        });
+        progress?.finish();
+        print(`saved ${got.path}${got.entry.verified ? "" : "  ⚠ UNVERIFIED sender key"}`);
       } else if (text === "/contacts") {
         const contacts = session.state.contacts();
         print(contacts.length ? contacts.map(contactLine).join("\n") : "no contacts yet");

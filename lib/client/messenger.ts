@@ -102,6 +102,10 @@ export class Messenger {
       const same = constantTimeEqual(pinned.signingKey, current.signingKey) &&
         constantTimeEqual(pinned.encryptionKey, current.encryptionKey);
       if (!same) this.#state.markChanged(phone, current.signingKey, current.encryptionKey);
+      // The directory shows the pinned keys again: whatever changed has been undone.
+      else if (pinned.status === "changed") {
+        this.#state.pin(phone, pinned.signingKey, pinned.encryptionKey);
+      }
       result.set(phone, { contact: this.#state.contact(phone)!, firstUse: false });
     }
     return result;
@@ -220,7 +224,7 @@ export class Messenger {
     try {
       parsed = parseEnvelope(bytes);
       const opened = await this.#verifyAndDecrypt(parsed);
-      if (live && !this.#state.markSeen(parsed.from, parsed.id)) {
+      if (live && !this.#state.markSeen(parsed.from, parsed.id, seq)) {
         throw new EnvelopeError(
           "replayed",
           `message ${parsed.id} from ${parsed.from} was already received`,

@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS contacts (
   PRIMARY KEY (owner, phone)
 );
 CREATE TABLE IF NOT EXISTS seen (
-  owner TEXT NOT NULL, sender TEXT NOT NULL, message_id TEXT NOT NULL,
+  owner TEXT NOT NULL, sender TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL,
   PRIMARY KEY (owner, sender, message_id)
 );
 CREATE TABLE IF NOT EXISTS uploads (
@@ -116,12 +116,19 @@ export class ClientState {
     ).run(signingKey, encryptionKey, this.owner, phone);
   }
 
-  /** Records an envelope id; false if it was already recorded (a replay). */
-  markSeen(sender: string, messageId: string): boolean {
-    const result = this.#db.prepare(
-      "INSERT OR IGNORE INTO seen (owner, sender, message_id) VALUES (?, ?, ?)",
-    ).run(this.owner, sender, messageId);
-    return result.changes === 1;
+  /**
+   * Records an envelope id delivered at `seq`; false if the same id came
+   * before at another seq (a replay). The same seq again is a redelivery
+   * (the acknowledgement was lost), not a replay.
+   */
+  markSeen(sender: string, messageId: string, seq: number): boolean {
+    this.#db.prepare(
+      "INSERT OR IGNORE INTO seen (owner, sender, message_id, seq) VALUES (?, ?, ?, ?)",
+    ).run(this.owner, sender, messageId, seq);
+    const row = this.#db.prepare(
+      "SELECT seq FROM seen WHERE owner = ? AND sender = ? AND message_id = ?",
+    ).get(this.owner, sender, messageId);
+    return Number(row?.seq) === seq;
   }
 
   /** The local copy of an account's encrypted keys. */

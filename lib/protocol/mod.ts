@@ -41,12 +41,12 @@ export * from "./common.ts";
 export * from "./messaging.ts";
 
 /** Client → server: asks for a pong carrying the same id. */
-export const Ping = z.object({ t: z.literal("ping"), id: uint() });
+export const Ping = z.object({ t: z.literal("ping"), id: requestId });
 /** Client → server: liveness and round-trip probe. */
 export type Ping = z.infer<typeof Ping>;
 
 /** Server → client: answer to a ping. */
-export const Pong = z.object({ t: z.literal("pong"), id: uint() });
+export const Pong = z.object({ t: z.literal("pong"), id: requestId });
 /** Server → client: answer to a ping. */
 export type Pong = z.infer<typeof Pong>;
 

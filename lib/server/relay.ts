@@ -36,7 +36,7 @@ export async function checkEnvelope(
       `message of ${envelope.length} bytes exceeds the server's limit of ${context.maxEnvelopeBytes}`,
     );
   }
-  const parsed = parseEnvelope(envelope);
+  const parsed = parseEnvelope(envelope, { maxBytes: context.maxEnvelopeBytes });
   const recipients = [...new Set(to)].sort();
   if (parsed.from !== phone || parsed.id !== messageId || !sameSet(parsed.to, recipients)) {
     throw new ProtocolError(
@@ -47,7 +47,9 @@ export async function checkEnvelope(
   const known = await context.store.getPublicKeys(recipients);
   if (known.length !== recipients.length) {
     const missing = recipients.filter((p) => !known.some((k) => k.phone === p));
-    throw new SspError("unknown_recipient", `not registered: ${missing.join(", ")}`, {
+    const shown = missing.slice(0, 5).join(", ") +
+      (missing.length > 5 ? ` and ${missing.length - 5} more` : "");
+    throw new SspError("unknown_recipient", `not registered: ${shown}`, {
       hint: "check the number; they must register with ssp first",
     });
   }

@@ -7,6 +7,7 @@
 import type { Incoming, ReceivedMessage } from "../client/messenger.ts";
 import type { Contact } from "../client/state.ts";
 import { fingerprint } from "../sign.ts";
+import { formatBytes } from "./progress.ts";
 
 /** A message as a JSON object (`--json`, `listen`). */
 export function messageJson(message: ReceivedMessage): Record<string, unknown> {
@@ -20,7 +21,7 @@ export function messageJson(message: ReceivedMessage): Record<string, unknown> {
     timestamp: message.timestamp,
     storedAt: message.storedAt,
     verified: message.verified,
-    ...message.content,
+    ...withoutKey(message.content),
   };
 }
 
@@ -46,6 +47,10 @@ export function messageLine(message: ReceivedMessage, me: string): string {
       return `${time} ${who}${where}: ${content.text}${warning}`;
     case "receipt":
       return `${time} ${who} ${content.receipt} ${content.ids.length} message(s)${warning}`;
+    case "file":
+      return `${time} ${who}${where}: 📎 ${content.name} (${
+        formatBytes(content.size)
+      }) — fetch with /get ${content.fileId.slice(0, 8)}${warning}`;
     default:
       return `${time} ${who}${where}: (${(content as { kind: string }).kind})${warning}`;
   }
@@ -66,4 +71,11 @@ export function contactJson(contact: Contact): Record<string, unknown> {
 export function contactLine(contact: Contact): string {
   const status = contact.status === "trusted" ? "trusted" : "KEY CHANGED — verify before trusting";
   return `${contact.phone}  ${fingerprint(contact.signingKey)}  ${status}`;
+}
+
+/** Content for JSON output: a file's key is never printed. */
+function withoutKey(content: ReceivedMessage["content"]): Record<string, unknown> {
+  if (content.kind !== "file") return content;
+  const { key: _key, ...rest } = content;
+  return rest;
 }
