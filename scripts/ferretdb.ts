@@ -132,11 +132,12 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
   const binary = await ensureFerretDb();
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "ssp-ferretdb-" });
+  if (ownDir) ownedDirs.add(dataDir);
   let process: LauncherProcess | null = null;
   try {
     process = await launch(binary, options.port ?? 0, dataDir);
   } catch (error) {
-    if (ownDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    if (ownDir) await removeOwnedDir(dataDir);
     throw error;
   }
   const { url, port } = process;
@@ -158,7 +159,7 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
       const running = process;
       process = null;
       await running?.kill("SIGTERM");
-      if (ownDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      if (ownDir) await removeOwnedDir(dataDir);
     },
   };
 }
@@ -170,6 +171,31 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
  */
 export function stopFerretDb(server: FerretDb): Promise<void> {
   return server.stop();
+}
+
+/**
+ * Launchers and data directories still alive, killed and deleted when this
+ * process exits: a test file that starts FerretDB once at load time has no
+ * later moment to stop it, and an orphaned server would outlive the run.
+ */
+const liveChildren = new Set<Deno.ChildProcess>();
+const ownedDirs = new Set<string>();
+globalThis.addEventListener("unload", () => {
+  for (const child of liveChildren) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  }
+  for (const dir of ownedDirs) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch { /* best effort */ }
+  }
+});
+
+async function removeOwnedDir(dir: string): Promise<void> {
+  ownedDirs.delete(dir);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
 interface LauncherProcess {
@@ -185,6 +211,7 @@ async function launch(binary: string, port: number, dataDir: string): Promise<La
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  liveChildren.add(child);
   // Keep the tail of stderr for error messages; reading it also keeps the
   // pipe from filling up and blocking the server.
   let stderr = "";
@@ -192,6 +219,7 @@ async function launch(binary: string, port: number, dataDir: string): Promise<La
     new WritableStream({ write: (text) => void (stderr = (stderr + text).slice(-4000)) }),
   ).catch(() => {});
   const exited = child.status.then(async (status) => {
+    liveChildren.delete(child);
     await stderrDone;
     return status;
   });

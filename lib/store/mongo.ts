@@ -1,0 +1,519 @@
+/**
+ * The MongoDB store, through the official driver (`npm:mongodb` 6.x). Tested
+ * against FerretDB 1.24 (the MongoDB wire protocol on SQLite), and written to
+ * need nothing FerretDB lacks: no transactions, no change streams, no TTL
+ * indexes, and no atomic read-modify-write (FerretDB's update,
+ * findAndModify and $inc read, modify and write back without a lock).
+ *
+ * What it relies on instead: single-document inserts are atomic, unique
+ * indexes reject a second copy, and one server process writes envelopes.
+ *
+ * Collections and indexes (created at start, idempotently):
+ * - `accounts`: `_id` is the phone number, so the always-present unique `_id`
+ *   index is the unique phone index and a lookup by phone is one index read.
+ * - `envelopes`: `_id` is the seq (unique, and the order of mailbox and
+ *   history); unique `(sender, clientId)` is the idempotency key; the
+ *   recipients are an array in the envelope with a multikey `(recipients,
+ *   _id)` index for mailboxes; `(conversation, _id)` serves history. Keeping
+ *   recipients inside the envelope (instead of a mailbox collection) makes
+ *   each envelope one atomic insert: without transactions, a second
+ *   collection could be left half-written by an outage.
+ * - `cursors`: an insert-only log of delivery acks, unique `(recipient, seq)`;
+ *   see {@linkcode MongoStore.setDeliveredSeq}.
+ *
+ * @module
+ */
+import {
+  Binary,
+  type Collection,
+  type Db,
+  type Document,
+  MongoBulkWriteError,
+  MongoClient,
+  MongoNetworkError,
+  MongoOperationTimeoutError,
+  MongoServerError,
+  MongoServerSelectionError,
+  type WriteError,
+} from "mongodb";
+import { StorageError } from "../errors.ts";
+import { GroupCommitter } from "./batcher.ts";
+import type {
+  AccountRecord,
+  AppendResult,
+  CredentialUpdate,
+  HistoryQuery,
+  NewEnvelope,
+  PublicKeys,
+  Store,
+  StoredEnvelope,
+} from "./types.ts";
+
+/** Options of {@linkcode MongoStore.connect}. */
+export interface MongoStoreOptions {
+  /** Database name; default: the one in the URL's path, else `"ssp"`. */
+  dbName?: string;
+  /**
+   * How long an operation waits for a reachable server before it fails with
+   * a StorageError (the driver's serverSelectionTimeoutMS). Default 2000.
+   */
+  timeoutMs?: number;
+  /** Most envelopes per insert batch (see GroupCommitter). */
+  maxBatch?: number;
+}
+
+/** A document whose `_id` has type K (the phone number or the seq). */
+type Keyed<K> = Document & { _id: K };
+
+/** MongoDB's error code for a unique index violation. */
+const DUPLICATE_KEY = 11000;
+/** Seq collisions in one batch before we conclude another process is writing. */
+const MAX_SEQ_CONFLICTS = 5;
+const DEFAULT_TIMEOUT_MS = 2000;
+
+/**
+ * Acknowledged only once a majority of a replica set has the write in its
+ * journal, so an acknowledged envelope survives a crash and a failover. On a
+ * standalone mongod this means "journaled"; FerretDB accepts and ignores it
+ * (its SQLite backend commits every write before answering).
+ */
+const WRITE_CONCERN = { w: "majority", journal: true } as const;
+
+/** A {@linkcode Store} on MongoDB (or FerretDB). */
+export class MongoStore implements Store {
+  readonly #client: MongoClient;
+  readonly #accounts: Collection<Keyed<string>>;
+  readonly #envelopes: Collection<Keyed<number>>;
+  readonly #cursors: Collection<Document>;
+  readonly #committer: GroupCommitter<NewEnvelope, AppendResult>;
+  /** Next seq to assign, or null if it must be read from the database first. */
+  #nextSeq: number | null = null;
+  #closed = false;
+
+  private constructor(client: MongoClient, db: Db, maxBatch: number | undefined) {
+    this.#client = client;
+    this.#accounts = db.collection<Keyed<string>>("accounts");
+    this.#envelopes = db.collection<Keyed<number>>("envelopes");
+    this.#cursors = db.collection("cursors");
+    this.#committer = new GroupCommitter(
+      (items) => this.#appendBatch(items),
+      maxBatch === undefined ? {} : { maxBatch },
+    );
+  }
+
+  /**
+   * Connects to `url`, creates the collections' indexes if missing and reads
+   * the highest seq.
+   *
+   * @throws {StorageError} saying which hosts were tried if the URL is
+   * malformed or no server answers within `timeoutMs`.
+   */
+  static async connect(url: string, options: MongoStoreOptions = {}): Promise<MongoStore> {
+    const shown = redact(url);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    let client: MongoClient;
+    try {
+      client = new MongoClient(url, {
+        serverSelectionTimeoutMS: timeoutMs,
+        connectTimeoutMS: timeoutMs,
+        // A server that accepts a request but never answers must not hang a
+        // send forever: give up on a silent socket after a while.
+        socketTimeoutMS: Math.max(10_000, 5 * timeoutMs),
+        writeConcern: WRITE_CONCERN,
+        appName: "ssp-server",
+      });
+    } catch (error) {
+      throw new StorageError(
+        "storage_failed",
+        `Invalid MongoDB URL ${shown}: ${messageOf(error)}`,
+        {
+          cause: error,
+          hint: "expected mongodb://HOST[:PORT][,HOST…]/DATABASE[?OPTIONS] or mongodb+srv://…",
+        },
+      );
+    }
+    try {
+      await client.connect();
+      const db = client.db(options.dbName);
+      const store = new MongoStore(client, db, options.maxBatch);
+      await store.#createIndexes();
+      store.#nextSeq = await store.#readNextSeq();
+      return store;
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw new StorageError(
+        "storage_unavailable",
+        `Cannot use MongoDB at ${shown} (tried for ${timeoutMs} ms): ${messageOf(error)}`,
+        {
+          cause: error,
+          hint: "check that the server is running and reachable from here, and the host, port, " +
+            "credentials and database in --mongo / SSP_MONGO_URL",
+        },
+      );
+    }
+  }
+
+  /** Number of append batches written (each is one insertMany, retries aside). */
+  get flushes(): number {
+    return this.#committer.flushes;
+  }
+
+  /** Number of envelopes passed to those batches, duplicates included. */
+  get flushedEnvelopes(): number {
+    return this.#committer.flushedItems;
+  }
+
+  createAccount(account: AccountRecord): Promise<boolean> {
+    return this.#run("create an account", async () => {
+      const { phone, ...rest } = account;
+      try {
+        await this.#accounts.insertOne({ _id: phone, ...rest });
+        return true;
+      } catch (error) {
+        if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return false;
+        throw error;
+      }
+    });
+  }
+
+  getAccount(phone: string): Promise<AccountRecord | null> {
+    return this.#run("read an account", async () => {
+      const doc = await this.#accounts.findOne({ _id: phone });
+      return doc === null ? null : toAccount(doc);
+    });
+  }
+
+  updateCredentials(phone: string, update: CredentialUpdate): Promise<boolean> {
+    return this.#run("update credentials", async () => {
+      const { kdfSalt, kdfParams, verifierSalt, verifier, keyBackup } = update;
+      const result = await this.#accounts.updateOne({ _id: phone }, {
+        $set: { kdfSalt, kdfParams, verifierSalt, verifier, keyBackup },
+      });
+      return result.matchedCount === 1;
+    });
+  }
+
+  getPublicKeys(phones: string[]): Promise<PublicKeys[]> {
+    return this.#run("read public keys", async () => {
+      if (phones.length === 0) return [];
+      const docs = await this.#accounts.find(
+        { _id: { $in: [...new Set(phones)] } },
+        { projection: { encryptionKey: 1, signingKey: 1 } },
+      ).toArray();
+      return docs.map((doc) => ({
+        phone: text(doc, "_id"),
+        encryptionKey: bytes(doc, "encryptionKey"),
+        signingKey: bytes(doc, "signingKey"),
+      }));
+    });
+  }
+
+  appendEnvelopes(envelopes: NewEnvelope[]): Promise<AppendResult[]> {
+    if (this.#closed) return Promise.reject(closedError());
+    return this.#committer.submit(envelopes);
+  }
+
+  mailbox(recipient: string, afterSeq: number, limit: number): Promise<StoredEnvelope[]> {
+    const invalid = limitError(limit);
+    if (invalid) return Promise.reject(invalid);
+    return this.#run("read a mailbox", async () => {
+      // limit(0) means "no limit" to MongoDB.
+      if (limit === 0) return [];
+      const docs = await this.#envelopes.find({ recipients: recipient, _id: { $gt: afterSeq } })
+        .sort({ _id: 1 }).limit(limit).toArray();
+      return docs.map(toEnvelope);
+    });
+  }
+
+  history(member: string, conversation: string, query: HistoryQuery): Promise<StoredEnvelope[]> {
+    const invalid = limitError(query.limit);
+    if (invalid) return Promise.reject(invalid);
+    return this.#run("read history", async () => {
+      if (query.limit === 0) return [];
+      const range: Document = { $gt: query.after ?? 0 };
+      if (query.before !== undefined) range.$lt = query.before;
+      const filter = {
+        conversation,
+        _id: range,
+        $or: [{ sender: member }, { recipients: member }],
+      };
+      // With `after` alone, the oldest page above it; otherwise the newest
+      // page (fetched newest first so the limit keeps them), oldest first.
+      const newest = query.after === undefined || query.before !== undefined;
+      const docs = await this.#envelopes.find(filter).sort({ _id: newest ? -1 : 1 })
+        .limit(query.limit).toArray();
+      const envelopes = docs.map(toEnvelope);
+      return newest ? envelopes.reverse() : envelopes;
+    });
+  }
+
+  getDeliveredSeq(recipient: string): Promise<number> {
+    return this.#run("read a delivery cursor", async () => {
+      const doc = await this.#cursors.find({ recipient }).sort({ seq: -1 }).limit(1).next();
+      return doc === null ? 0 : seqOf(doc, "seq");
+    });
+  }
+
+  /**
+   * Appends `seq` to the recipient's ack log; the cursor is the log's
+   * maximum, so it never moves backwards whatever order acks arrive in.
+   *
+   * Not `updateOne({recipient, seq: {$lt: seq}}, {$set…}, {upsert})`: on a
+   * real MongoDB that is atomic per document, but FerretDB applies updates
+   * as an unlocked read-modify-write, so two concurrent acks could both match
+   * and the smaller could win. Inserts never overwrite, so the log is safe
+   * on both. The trim afterwards deletes only entries below one that exists,
+   * so it can never remove the maximum, even racing other trims.
+   */
+  setDeliveredSeq(recipient: string, seq: number): Promise<void> {
+    return this.#run("update a delivery cursor", async () => {
+      try {
+        await this.#cursors.insertOne({ recipient, seq });
+      } catch (error) {
+        if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+      }
+      await this.#cursors.deleteMany({ recipient, seq: { $lt: seq } });
+    });
+  }
+
+  /** Waits for queued and in-flight appends, then closes the connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#committer.close();
+    await this.#client.close();
+  }
+
+  async #createIndexes(): Promise<void> {
+    // One index per command: FerretDB 1.24 drops the connection (a panic,
+    // "slice bounds out of range") when one createIndexes command lists
+    // several indexes that already exist, as on every start but the first.
+    const envelopes = [
+      { key: { sender: 1, clientId: 1 }, name: "sender_clientId", unique: true },
+      { key: { recipients: 1, _id: 1 }, name: "recipients_seq" },
+      { key: { conversation: 1, _id: 1 }, name: "conversation_seq" },
+    ];
+    for (const index of envelopes) await this.#envelopes.createIndexes([index]);
+    await this.#cursors.createIndexes([
+      { key: { recipient: 1, seq: 1 }, name: "recipient_seq", unique: true },
+    ]);
+  }
+
+  async #readNextSeq(): Promise<number> {
+    const last = await this.#envelopes.find({}, { projection: { _id: 1 } }).sort({ _id: -1 })
+      .limit(1).next();
+    return last === null ? 1 : seqOf(last, "_id") + 1;
+  }
+
+  /**
+   * Writes one batch as one ordered insertMany and returns a result per item.
+   *
+   * Seqs are assigned here, in memory, from the highest seq read at start:
+   * FerretDB has no atomic counter to take them from. This assumes one
+   * server process writes envelopes to the database (as with the embedded
+   * store). The unique `_id` guards the assumption: if another writer took
+   * a seq, the insert fails, we re-read the highest seq and retry, and after
+   * a few collisions the batch fails instead of looping. A real MongoDB
+   * deployment with several servers would allocate seqs with an atomic
+   * `findOneAndUpdate({$inc})` on a counter document, in blocks.
+   *
+   * Ordered, so documents become visible in seq order: a mailbox reader can
+   * never see seq n+1 before n and skip n by acknowledging past it.
+   */
+  async #appendBatch(items: NewEnvelope[]): Promise<AppendResult[]> {
+    const results: AppendResult[] = new Array(items.length);
+    // Duplicates within the batch: only the first copy is written.
+    const first = new Map<string, number>();
+    const copies: [copy: number, original: number][] = [];
+    let pending: number[] = [];
+    items.forEach((e, i) => {
+      const key = JSON.stringify([e.sender, e.clientId]);
+      const original = first.get(key);
+      if (original === undefined) {
+        first.set(key, i);
+        pending.push(i);
+      } else {
+        copies.push([i, original]);
+      }
+    });
+
+    const storedAt = Date.now();
+    // Seqs tried for each item in this batch: after a lost reply the driver
+    // retries the insert, and the duplicate it then hits may be our own.
+    const tried = new Map<number, number>();
+    let conflicts = 0;
+    try {
+      while (pending.length > 0) {
+        const next = this.#nextSeq ?? await this.#readNextSeq();
+        const docs = pending.map((i, k) => {
+          tried.set(next + k, i);
+          return toDocument(items[i]!, next + k, storedAt);
+        });
+        const failed = await this.#insertOrdered(docs);
+        const written = failed ?? pending.length;
+        for (let k = 0; k < written; k++) {
+          results[pending[k]!] = { seq: next + k, duplicate: false };
+        }
+        this.#nextSeq = next + written;
+        if (failed === null) break;
+
+        // A unique index refused pending[failed]: its (sender, clientId) is
+        // already stored, or another writer holds its seq.
+        const item = pending[failed]!;
+        const { sender, clientId } = items[item]!;
+        const existing = await this.#envelopes.findOne({ sender, clientId }, {
+          projection: { _id: 1 },
+        });
+        if (existing !== null) {
+          const seq = seqOf(existing, "_id");
+          results[item] = { seq, duplicate: tried.get(seq) !== item };
+          this.#nextSeq = next + failed + 1;
+          pending = pending.slice(failed + 1);
+        } else {
+          if (++conflicts > MAX_SEQ_CONFLICTS) {
+            throw new StorageError(
+              "storage_failed",
+              `Cannot assign envelope seqs: ${conflicts} collisions with another writer`,
+              { hint: "run only one ssp server per MongoDB database" },
+            );
+          }
+          this.#nextSeq = null;
+          pending = pending.slice(failed);
+        }
+      }
+    } catch (error) {
+      // Some documents may have been written before the error: read the
+      // highest seq again rather than trust the in-memory one.
+      this.#nextSeq = null;
+      throw storageError(`append ${items.length} envelopes`, error);
+    }
+    for (const [copy, original] of copies) {
+      results[copy] = { seq: results[original]!.seq, duplicate: true };
+    }
+    return results;
+  }
+
+  /** Inserts `docs` in order; returns null, or the index of a duplicate key that stopped it. */
+  async #insertOrdered(docs: Keyed<number>[]): Promise<number | null> {
+    try {
+      await this.#envelopes.insertMany(docs, { ordered: true });
+      return null;
+    } catch (error) {
+      if (!(error instanceof MongoBulkWriteError)) throw error;
+      const writeErrors: WriteError[] = Array.isArray(error.writeErrors)
+        ? error.writeErrors
+        : [error.writeErrors];
+      const firstError = writeErrors[0];
+      if (firstError?.code !== DUPLICATE_KEY) throw error;
+      return firstError.index;
+    }
+  }
+
+  async #run<T>(operation: string, body: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw closedError();
+    try {
+      return await body();
+    } catch (error) {
+      throw storageError(operation, error);
+    }
+  }
+}
+
+function toDocument(e: NewEnvelope, seq: number, storedAt: number): Keyed<number> {
+  return {
+    _id: seq,
+    sender: e.sender,
+    clientId: e.clientId,
+    recipients: e.recipients,
+    conversation: e.conversation,
+    body: e.body,
+    storedAt,
+  };
+}
+
+function toEnvelope(doc: Document): StoredEnvelope {
+  const recipients = doc.recipients;
+  if (!Array.isArray(recipients) || !recipients.every((r) => typeof r === "string")) {
+    throw corrupt("recipients");
+  }
+  return {
+    seq: seqOf(doc, "_id"),
+    sender: text(doc, "sender"),
+    clientId: text(doc, "clientId"),
+    recipients: recipients as string[],
+    conversation: text(doc, "conversation"),
+    body: bytes(doc, "body"),
+    storedAt: seqOf(doc, "storedAt"),
+  };
+}
+
+function toAccount(doc: Document): AccountRecord {
+  return {
+    phone: text(doc, "_id"),
+    kdfSalt: bytes(doc, "kdfSalt"),
+    kdfParams: text(doc, "kdfParams"),
+    verifierSalt: bytes(doc, "verifierSalt"),
+    verifier: bytes(doc, "verifier"),
+    encryptionKey: bytes(doc, "encryptionKey"),
+    signingKey: bytes(doc, "signingKey"),
+    keyBackup: bytes(doc, "keyBackup"),
+    createdAt: seqOf(doc, "createdAt"),
+  };
+}
+
+function text(doc: Document, field: string): string {
+  const value = doc[field];
+  if (typeof value !== "string") throw corrupt(field);
+  return value;
+}
+
+function seqOf(doc: Document, field: string): number {
+  const value = doc[field];
+  if (!Number.isSafeInteger(value)) throw corrupt(field);
+  return value as number;
+}
+
+/** A plain Uint8Array copy: the driver returns bytes as BSON Binary. */
+function bytes(doc: Document, field: string): Uint8Array {
+  const value = doc[field];
+  if (!(value instanceof Binary)) throw corrupt(field);
+  return Uint8Array.from(value.buffer.subarray(0, value.length()));
+}
+
+function corrupt(field: string): StorageError {
+  return new StorageError("storage_failed", `Malformed document in MongoDB: bad field ${field}`, {
+    hint: "the database holds data ssp did not write; check --mongo points at ssp's database",
+  });
+}
+
+/** Outages become "storage_unavailable"; everything else "storage_failed". */
+function storageError(operation: string, error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  const unavailable = error instanceof MongoNetworkError ||
+    error instanceof MongoServerSelectionError || error instanceof MongoOperationTimeoutError;
+  return new StorageError(
+    unavailable ? "storage_unavailable" : "storage_failed",
+    `Cannot ${operation}: ${messageOf(error)}`,
+    unavailable
+      ? { cause: error, hint: "MongoDB is unreachable; retry shortly", retryAfterMs: 1000 }
+      : { cause: error },
+  );
+}
+
+function limitError(limit: number): RangeError | null {
+  if (Number.isSafeInteger(limit) && limit >= 0) return null;
+  return new RangeError(`limit must be a non-negative integer, got ${limit}`);
+}
+
+function closedError(): StorageError {
+  return new StorageError("storage_closed", "Cannot use the store: it is closed");
+}
+
+/** The URL with any password replaced, for error messages and logs. */
+function redact(url: string): string {
+  return url.replace(/^(mongodb(?:\+srv)?:\/\/[^:@/]*):[^@/]*@/, "$1:***@");
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,264 @@
+/**
+ * MongoStore against a real MongoDB-protocol server: FerretDB, built and
+ * started by scripts/ferretdb.ts once for this file, or any MongoDB named by
+ * `SSP_TEST_MONGO_URL`. Never skipped: if FerretDB cannot be built or
+ * started (no Go, no module proxy), loading this file fails and so does the
+ * run, in CI and locally alike.
+ */
+import assert from "node:assert/strict";
+import { MongoClient } from "mongodb";
+import { type FerretDb, startFerretDb } from "../../scripts/ferretdb.ts";
+import { generateIdentityKeys, newEnvelopeId, sealEnvelope } from "../e2e/mod.ts";
+import { StorageError } from "../errors.ts";
+import { storeContract } from "./contract.ts";
+import { MongoStore } from "./mongo.ts";
+import type { NewEnvelope } from "./types.ts";
+
+const external = Deno.env.get("SSP_TEST_MONGO_URL");
+const ferret: FerretDb | null = external ? null : await startFerretDb();
+const url = external ?? ferret!.url;
+// The launcher is killed when this test process exits (see scripts/ferretdb.ts).
+
+let databases = 0;
+/** A database name no other test (or earlier run against the same server) uses. */
+function freshDbName(): string {
+  return `ssp_test_${Date.now().toString(36)}_${databases++}`;
+}
+
+async function dropDatabase(dbName: string): Promise<void> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+  try {
+    await client.db(dbName).dropDatabase();
+  } finally {
+    await client.close();
+  }
+}
+
+storeContract("MongoStore", async () => {
+  const dbName = freshDbName();
+  const store = await MongoStore.connect(url, { dbName });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await dropDatabase(dbName);
+    },
+  };
+});
+
+const ALICE = "+15550000001";
+const BOB = "+15550000002";
+
+function envelope(
+  clientId: string,
+  body: Uint8Array = new TextEncoder().encode(clientId),
+): NewEnvelope {
+  return {
+    sender: ALICE,
+    clientId,
+    recipients: [BOB],
+    conversation: `${ALICE},${BOB}`,
+    body,
+  };
+}
+
+async function withStore(body: (store: MongoStore, dbName: string) => Promise<void>) {
+  const dbName = freshDbName();
+  const store = await MongoStore.connect(url, { dbName });
+  try {
+    await body(store, dbName);
+  } finally {
+    await store.close();
+    await dropDatabase(dbName);
+  }
+}
+
+Deno.test("MongoStore.connect() names the hosts it tried when nothing answers", async () => {
+  const started = performance.now();
+  // Port 9 (discard) on loopback: nothing listens there in a test machine.
+  await assert.rejects(
+    MongoStore.connect("mongodb://u:secret@127.0.0.1:9/ssp", { timeoutMs: 500 }),
+    (
+      error,
+    ) => {
+      assert.ok(error instanceof StorageError);
+      assert.equal(error.code, "storage_unavailable");
+      assert.match(
+        error.message,
+        /^Cannot use MongoDB at mongodb:\/\/u:\*\*\*@127\.0\.0\.1:9\/ssp/,
+      );
+      assert.doesNotMatch(error.message, /secret/);
+      assert.match(error.hint ?? "", /SSP_MONGO_URL/);
+      return true;
+    },
+  );
+  assert.ok(performance.now() - started < 5000, "connect() should give up after its timeout");
+});
+
+Deno.test("MongoStore.connect() rejects a malformed URL with the expected form", async () => {
+  await assert.rejects(MongoStore.connect("mongo://localhost"), (error) => {
+    assert.ok(error instanceof StorageError);
+    assert.match(error.message, /^Invalid MongoDB URL mongo:\/\/localhost/);
+    assert.match(error.hint ?? "", /mongodb:\/\/HOST/);
+    return true;
+  });
+});
+
+Deno.test("MongoStore keeps its data across a reconnect and continues the sequence", async () => {
+  await withStore(async (first, dbName) => {
+    const acks = await first.appendEnvelopes([envelope("a"), envelope("b")]);
+    await first.setDeliveredSeq(BOB, acks[1]!.seq);
+    const second = await MongoStore.connect(url, { dbName });
+    try {
+      assert.equal(await second.getDeliveredSeq(BOB), acks[1]!.seq);
+      const [again, next] = await second.appendEnvelopes([envelope("a"), envelope("c")]);
+      assert.deepEqual(again, { seq: acks[0]!.seq, duplicate: true });
+      assert.ok(next!.seq > acks[1]!.seq);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+Deno.test("MongoStore refuses to reuse a seq another writer took, and retries", async () => {
+  await withStore(async (first, dbName) => {
+    // Two stores on one database break the single-writer assumption; the
+    // unique _id must turn that into fresh seqs, not lost or merged envelopes.
+    const second = await MongoStore.connect(url, { dbName });
+    try {
+      const [a] = await first.appendEnvelopes([envelope("a")]);
+      const [b] = await second.appendEnvelopes([envelope("b")]); // seq a.seq is taken
+      const [c] = await first.appendEnvelopes([envelope("c")]); // its next seq was taken by b
+      assert.equal(new Set([a!.seq, b!.seq, c!.seq]).size, 3);
+      assert.deepEqual(
+        (await first.mailbox(BOB, 0, 10)).map((e) => e.clientId),
+        ["a", "b", "c"],
+      );
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+Deno.test("MongoStore stores no plaintext: only sealed envelopes and opaque backups", async () => {
+  await withStore(async (store, dbName) => {
+    const marker = "PLAINTEXT-MARKER-7f3a";
+    const [alice, bob] = await Promise.all([generateIdentityKeys(), generateIdentityKeys()]);
+    const body = await sealEnvelope({
+      id: newEnvelopeId(),
+      from: ALICE,
+      to: [BOB],
+      timestamp: Date.now(),
+      content: { kind: "text", text: `${marker} meet at noon` },
+      signingKey: alice.signing.privateKeyPkcs8,
+      recipients: [
+        { phone: ALICE, encryptionKey: alice.encryption.publicKey },
+        { phone: BOB, encryptionKey: bob.encryption.publicKey },
+      ],
+    });
+    await store.appendEnvelopes([envelope(newEnvelopeId(), body)]);
+    await store.setDeliveredSeq(BOB, 1);
+
+    const client = new MongoClient(url);
+    try {
+      const db = client.db(dbName);
+      let documents = 0;
+      for (const { name } of await db.listCollections().toArray()) {
+        for (const doc of await db.collection(name).find().toArray()) {
+          documents++;
+          const raw = JSON.stringify(doc, (_, v) => v?._bsontype === "Binary" ? v.toString() : v);
+          assert.doesNotMatch(raw, new RegExp(marker), `plaintext in ${name}`);
+          assert.doesNotMatch(raw, /meet at noon/, `plaintext in ${name}`);
+        }
+      }
+      assert.ok(documents >= 2, `expected the envelope and the cursor, saw ${documents} documents`);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test({
+  name: "MongoStore survives the database going away: rejects during the outage, loses " +
+    "and duplicates nothing acknowledged, and recovers by itself",
+  // Restarting FerretDB starts a process (and its pipes) that outlives this test.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  // Needs a server this file can stop; a URL from SSP_TEST_MONGO_URL is not one.
+  ignore: ferret === null,
+  async fn() {
+    await withStore(async (store) => {
+      const acked = new Map<string, number>();
+      const failed = new Set<string>();
+      let slowestFailureMs = 0;
+      let phase: "before" | "outage" | "after" = "before";
+      let acksAfter = 0;
+      let running = true;
+      const worker = async (w: number) => {
+        for (let i = 0; running; i++) {
+          const clientId = `w${w}-${i}`;
+          const sent = performance.now();
+          try {
+            const [ack] = await store.appendEnvelopes([envelope(clientId)]);
+            assert.equal(ack!.duplicate, false);
+            acked.set(clientId, ack!.seq);
+            if (phase === "after") acksAfter++;
+          } catch (error) {
+            assert.ok(error instanceof StorageError, `not a StorageError: ${error}`);
+            assert.match(error.code, /^storage_(unavailable|failed)$/);
+            failed.add(clientId);
+            slowestFailureMs = Math.max(slowestFailureMs, performance.now() - sent);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
+      };
+      const workers = Array.from({ length: 8 }, (_, w) => worker(w));
+      const waitFor = async (what: string, done: () => boolean, timeoutMs = 30_000) => {
+        const deadline = Date.now() + timeoutMs;
+        while (!done()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      };
+
+      try {
+        await waitFor("acks before the outage", () => acked.size >= 200);
+        await ferret!.halt(); // SIGKILL: a crash, mid-batch
+        phase = "outage";
+        const failedBefore = failed.size;
+        await waitFor("failures during the outage", () => failed.size >= failedBefore + 16);
+        await assert.rejects(store.getDeliveredSeq(BOB), StorageError);
+        await assert.rejects(store.mailbox(BOB, 0, 10), StorageError);
+        const ackedDuringOutage = acked.size;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(
+          acked.size,
+          ackedDuringOutage,
+          "an append succeeded while the database was down",
+        );
+
+        await ferret!.restart();
+        phase = "after";
+        await waitFor("acks after the restart", () => acksAfter >= 200);
+      } finally {
+        running = false;
+        await Promise.all(workers);
+      }
+      assert.ok(slowestFailureMs < 10_000, `a failure took ${slowestFailureMs} ms to report`);
+
+      // Clients retry what failed; each retry is stored once or is a duplicate.
+      for (const clientId of failed) {
+        const [ack] = await store.appendEnvelopes([envelope(clientId)]);
+        if (!acked.has(clientId)) acked.set(clientId, ack!.seq);
+      }
+      const stored = await store.mailbox(BOB, 0, 1_000_000);
+      const storedIds = stored.map((e) => e.clientId);
+      assert.equal(new Set(storedIds).size, storedIds.length, "an envelope was stored twice");
+      const bySeq = new Map(stored.map((e) => [e.clientId, e.seq]));
+      for (const [clientId, seq] of acked) {
+        assert.equal(bySeq.get(clientId), seq, `acknowledged envelope ${clientId} was lost`);
+      }
+      assert.equal(stored.length, acked.size);
+    });
+  },
+});
