@@ -1,7 +1,7 @@
 /**
  * Storage for accounts and envelopes: the {@linkcode Store} interface, the
- * embedded SQLite store, the group-commit batcher and the contract suite any
- * store must pass.
+ * embedded SQLite store, the MongoDB store, the group-commit batcher and the
+ * contract suite any store must pass.
  *
  * @example Usage
  * ```ts ignore
@@ -16,11 +16,13 @@
  */
 import { join } from "node:path";
 import { StorageError } from "../errors.ts";
+import { MongoStore } from "./mongo.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./types.ts";
 
 export type * from "./types.ts";
 export { SqliteStore } from "./sqlite.ts";
+export { MongoStore, type MongoStoreOptions } from "./mongo.ts";
 export {
   DEFAULT_MAX_BATCH,
   type FlushFn,
@@ -51,4 +53,24 @@ export async function openEmbeddedStore(dataDir: string): Promise<Store> {
     );
   }
   return SqliteStore.open(join(dataDir, EMBEDDED_DB_FILE));
+}
+
+/** Where {@linkcode openStore} keeps the data. */
+export interface OpenStoreOptions {
+  /** Data directory of the embedded store (used when `mongoUrl` is not given). */
+  dataDir: string;
+  /** A MongoDB connection string; when given, the data lives there instead. */
+  mongoUrl?: string | undefined;
+}
+
+/**
+ * Opens the MongoDB store if `mongoUrl` is given, else the embedded store in
+ * `dataDir`.
+ *
+ * @throws {StorageError} if the store cannot be opened or reached; the
+ * message names the URL (without its password) or path that was tried.
+ */
+export function openStore(options: OpenStoreOptions): Promise<Store> {
+  if (options.mongoUrl) return MongoStore.connect(options.mongoUrl);
+  return openEmbeddedStore(options.dataDir);
 }
