@@ -67,6 +67,10 @@ interface Upload {
   file: FileRecord;
   next: number;
   committed: number;
+  /** A commit running in the background while later chunks are written. */
+  syncing: Promise<void> | null;
+  /** Why a background commit failed; the upload stops with it. */
+  failed: unknown;
 }
 
 /** File transfers of one logged-in session. */
@@ -140,7 +144,13 @@ export class FileTransfers {
     }
     await storeAndDeliver(this.#context, announcement);
     this.#context.activeUploads.add(request.fileId);
-    this.#uploads.set(request.fileId, { file, next: file.committed, committed: file.committed });
+    this.#uploads.set(request.fileId, {
+      file,
+      next: file.committed,
+      committed: file.committed,
+      syncing: null,
+      failed: undefined,
+    });
     return { t: "file_ready", id: request.id, fileId: request.fileId, committed: file.committed };
   }
 
@@ -159,9 +169,15 @@ export class FileTransfers {
     ) {
       throw new ProtocolError("bad_chunk", `chunk ${message.index} has the wrong size`);
     }
+    if (upload.failed !== undefined) throw upload.failed;
     await this.#context.files.writeChunk(message.fileId, message.index, message.data);
     upload.next++;
-    if (upload.next - upload.committed >= COMMIT_EVERY_CHUNKS) await this.#commit(upload);
+    // fsync in the background: chunks keep arriving and being written meanwhile.
+    if (upload.next - upload.committed >= COMMIT_EVERY_CHUNKS && !upload.syncing) {
+      upload.syncing = this.#commit(upload)
+        .catch((error) => upload.failed = error)
+        .finally(() => upload.syncing = null);
+    }
   }
 
   /** Commits the rest; replies once the whole file is durable. */
@@ -240,10 +256,12 @@ export class FileTransfers {
     for (const fileId of [...this.#uploads.keys()]) this.#finishUpload(fileId);
   }
 
+  /** Makes every chunk written so far durable (only those: later writes wait for the next commit). */
   async #commit(upload: Upload): Promise<void> {
-    if (upload.next === upload.committed) return;
-    await this.#context.files.commit(upload.file.fileId, upload.next);
-    upload.committed = upload.next;
+    const target = upload.next;
+    if (target === upload.committed) return;
+    await this.#context.files.commit(upload.file.fileId, target);
+    upload.committed = Math.max(upload.committed, target);
     this.#context.watchers.notify(upload.file.fileId);
   }
 
@@ -255,17 +273,22 @@ export class FileTransfers {
   async #stream(file: FileRecord, from: number): Promise<void> {
     const { files, watchers } = this.#context;
     try {
+      let committed = file.committed;
+      let sending: Promise<void> = Promise.resolve();
       for (let index = from; index < file.chunks; index++) {
-        while (!this.#stop.signal.aborted) {
+        while (index >= committed && !this.#stop.signal.aborted) {
           const waiting = watchers.next(file.fileId, this.#stop.signal); // subscribe before reading
-          const current = await files.getFile(file.fileId);
-          if (current && index < current.committed) break;
+          committed = (await files.getFile(file.fileId))?.committed ?? 0;
+          if (index < committed) break;
           await waiting;
         }
         if (this.#stop.signal.aborted) return;
         const data = await files.readChunk(file.fileId, index);
-        await this.#send({ t: "file_data", fileId: file.fileId, index, data });
+        // Read the next chunk while this one is written; at most two are held.
+        await sending;
+        sending = this.#send({ t: "file_data", fileId: file.fileId, index, data });
       }
+      await sending;
     } catch (error) {
       if (this.#stop.signal.aborted) return;
       const e = error instanceof SspError ? error : new SspError("internal", String(error));
