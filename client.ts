@@ -17,7 +17,12 @@ import {
   verifyCommand,
 } from "./lib/client/commands.ts";
 import { connect } from "./lib/client/connect.ts";
-import { filesCommand, getFileCommand, sendFileCommand } from "./lib/client/file_commands.ts";
+import {
+  filesCommand,
+  getFileCommand,
+  sendFileCommand,
+  shareFileCommand,
+} from "./lib/client/file_commands.ts";
 import { interactive } from "./lib/client/interactive.ts";
 import { defaultClientDataDir } from "./lib/client/paths.ts";
 import { ping } from "./lib/client/ping.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash, randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { getFile, listFiles, sendFile } from "../lib/client/files.ts";
+import { getFile, listFiles, sendFile, shareFile } from "../lib/client/files.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/stream.ts";
 import { SspError } from "../lib/errors.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
@@ -114,6 +114,16 @@ Deno.test("one upload serves several recipients", async () => {
       const got = await getFile(user.session, sent.fileId, await tempDir());
       assert.equal(await sha256(got.path), await sha256(path));
     }
+    // Dave is added later: a new announcement, still the same stored upload.
+    const dave = await newUser(server, "+12015550104");
+    await shareFile(alice.session, sent.fileId.slice(0, 10), ["+12015550104"]);
+    const forDave = await getFile(dave.session, sent.fileId, await tempDir());
+    assert.equal(await sha256(forDave.path), await sha256(path));
+    await assert.rejects(
+      shareFile(bob.session, sent.fileId, ["+12015550104"]),
+      (e: unknown) => e instanceof SspError && e.code === "not_owner",
+    );
+    dave.session.close();
     const stored = [...Deno.readDirSync(`${server.dataDir}/files`)].filter((e) =>
       e.name.endsWith(".bin")
     );

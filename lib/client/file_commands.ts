@@ -9,7 +9,7 @@ import { normalizePhone } from "../phone.ts";
 import type { Output } from "../ui/output.ts";
 import { chooseProgressMode, formatBytes, Progress } from "../ui/progress.ts";
 import { type AccountOptions, withSession } from "./commands.ts";
-import { type FileEntry, getFile, listFiles, sendFile } from "./files.ts";
+import { type FileEntry, getFile, listFiles, sendFile, shareFile } from "./files.ts";
 
 /** A progress reporter for `label`: bar or lines on stderr, JSON events on stdout. */
 export function progressFor(label: string, total: number, out: Output): Progress {
@@ -52,6 +52,22 @@ export async function sendFileCommand(
       progress.fail(error as Error);
       throw error;
     }
+  });
+}
+
+/** `share-file ID --to NUMBER`: more recipients for an uploaded file. */
+export async function shareFileCommand(
+  options: AccountOptions & { to: string[] },
+  id: string,
+  out: Output,
+): Promise<void> {
+  await withSession(options, out, async (session) => {
+    const to = options.to.map((n) => normalizePhone(n, options.region));
+    const entry = await shareFile(session, id, to);
+    out.result(
+      { type: "shared", fileId: entry.fileId, name: entry.name, to },
+      `shared ${entry.name} with ${to.join(", ")} (no second upload)`,
+    );
   });
 }
 

@@ -117,6 +117,27 @@ export async function sendFile(
   return { fileId: upload.fileId, name, size, resumedAt: ready.committed * chunkBytes };
 }
 
+/** Lets more people fetch a file I uploaded: a new announcement, no second upload. */
+export async function shareFile(session: Session, id: string, to: string[]): Promise<FileEntry> {
+  const entry = await findFile(session, id);
+  if (entry.from !== session.account.phone) {
+    throw new SspError("not_owner", "only the sender of a file can share it further", {
+      hint: "fetch it and send it as a new file instead",
+    });
+  }
+  const readers = [...new Set(to)].sort();
+  const messageId = newMessageId();
+  const { envelope } = await session.messenger.seal(readers, entry.content, messageId);
+  await session.rpc.request({
+    t: "file_share",
+    fileId: entry.fileId,
+    readers,
+    messageId,
+    envelope,
+  });
+  return entry;
+}
+
 /** The files I sent or may fetch, newest first, each from its verified announcement. */
 export async function listFiles(session: Session): Promise<FileEntry[]> {
   const reply = await session.rpc.request({ t: "file_list" });
