@@ -160,3 +160,23 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+Deno.test("a graceful shutdown keeps every acknowledged message and refuses new work", async () => {
+  const server = await startTestServer();
+  const alice = await newUser(server, ALICE);
+  const bob = await newUser(server, BOB);
+  bob.session.close();
+  const sends = Array.from(
+    { length: 200 },
+    (_, i) => alice.session.messenger.send([BOB], { kind: "text", text: `m${i}` }),
+  );
+  await sends[10]; // the rest are in flight or not yet sent
+  await server.server.shutdown();
+  const results = await Promise.allSettled(sends);
+  const acked = results.flatMap((r) => r.status === "fulfilled" ? [r.value.seq] : []);
+  const stored = new Set((await server.store.mailbox(BOB, 0, 1000)).map((e) => e.seq));
+  for (const seq of acked) assert.ok(stored.has(seq), `acknowledged seq ${seq} is stored`);
+  assert.ok(results.some((r) => r.status === "rejected"), "work after the shutdown is refused");
+  alice.session.close();
+  await server.stop();
+});
