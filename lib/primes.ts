@@ -33,11 +33,12 @@ const TRIAL_LIMIT = 2000;
 const TRIAL_PRIMES: readonly bigint[] = primesBelow(TRIAL_LIMIT).map(BigInt);
 
 /**
- * Odd primes used to sieve candidates during generation. A larger bound removes more
- * candidates before the (far more expensive) modular exponentiations; past 2^16 the gain is
- * below a few percent while the per-window setup keeps growing.
+ * Generation sieves candidates with every odd prime below this bound. A larger bound removes
+ * more candidates before the (far more expensive) modular exponentiations; past 2^16 the gain
+ * is below a few percent while the per-window setup keeps growing.
  */
-const SIEVE_PRIMES: readonly number[] = primesBelow(1 << 16).slice(1);
+export const SIEVE_LIMIT = 1 << 16;
+const SIEVE_PRIMES: readonly number[] = primesBelow(SIEVE_LIMIT).slice(1);
 
 /** Number of candidates (q0, q0 + 2, …) examined per sieve window. */
 const WINDOW = 1 << 14;

@@ -25,6 +25,7 @@ import {
   generateSafePrime,
   modPow,
   randomBits,
+  SIEVE_LIMIT,
 } from "../../lib/primes.ts";
 
 /** A size to measure and how many runs it gets (fewer at large sizes to bound the time). */
@@ -99,8 +100,38 @@ function formatCell(cell: Cell | undefined): string {
   if (cell.timedOutAfterS !== undefined && cell.ms === undefined) {
     return `> ${cell.timedOutAfterS} s`;
   }
-  const text = cell.ms === undefined ? "—" : formatMs(cell.ms);
+  const text = cell.ms === undefined ? "—" : `${formatMs(cell.ms)} (${cell.runs})`;
   return cell.timedOutAfterS === undefined ? text : `${text} (1 run > ${cell.timedOutAfterS} s)`;
+}
+
+/** Odd primes below the sieve bound of lib/primes.ts. */
+function oddSievePrimes(): number[] {
+  const composite = new Uint8Array(SIEVE_LIMIT);
+  const primes: number[] = [];
+  for (let i = 3; i < SIEVE_LIMIT; i += 2) {
+    if (composite[i]) continue;
+    primes.push(i);
+    for (let j = i * i; j < SIEVE_LIMIT; j += 2 * i) composite[j] = 1;
+  }
+  return primes;
+}
+
+/**
+ * Expected number of sieve survivors tested before a prime (or safe prime) turns up, from the
+ * prime number theorem and, for safe primes, the Hardy–Littlewood estimate 2·C₂ / (ln q ·
+ * ln 2q) for q and 2q + 1 both prime (2·C₂ ≈ 1.3203). The sieve keeps a fraction ∏(1 − 1/p)
+ * of odd candidates (∏(1 − 2/p) for safe primes) and concentrates the primes among them.
+ */
+function expectedTests(bits: number, safe: boolean): number {
+  const survive = oddSievePrimes().reduce((acc, p) => acc * (1 - (safe ? 2 : 1) / p), 1);
+  if (!safe) return (survive * bits * Math.LN2) / 2;
+  const lnQ = (bits - 1) * Math.LN2;
+  return survive / (2 * 1.3203 / (lnQ * (lnQ + Math.LN2)));
+}
+
+function formatTested(cell: Cell | undefined, bits: number, safe: boolean): string {
+  if (cell?.tested === undefined) return "—";
+  return `${Math.round(cell.tested)} (${Math.round(expectedTests(bits, safe))})`;
 }
 
 /** Times ssp's generator over the runs planned for `bits`. */
@@ -251,6 +282,20 @@ function fitRow(
   }, RSS ${expo.rss.toFixed(2)}) | **${better}** | ${predict} |`;
 }
 
+/**
+ * Ratio y(2b)/y(b) for every measured size b whose double was also measured. A polynomial
+ * b^k gives the same ratio 2^k at every step; an exponential e^(c·b) gives a ratio that
+ * squares from one doubling to the next.
+ */
+function doublingRow(name: string, series: Series, format: (y: number) => string): string {
+  const values = new Map(series);
+  const steps = series.flatMap(([b, y]) => {
+    const doubled = values.get(2 * b);
+    return doubled === undefined ? [] : [`${b}→${2 * b}: ×${format(doubled / y)}`];
+  });
+  return `| ${name} | ${steps.length > 0 ? steps.join(", ") : "—"} |`;
+}
+
 /** Median time of one modPow with a full-size exponent and an odd modulus of `bits` bits. */
 function timeModPow(bits: number): number {
   const times: number[] = [];
@@ -310,11 +355,11 @@ export async function run(): Promise<string> {
     : new Map<number, Cell>();
 
   const genRows = PRIME_PLAN.map(({ bits }) =>
-    `| ${bits} | ${formatCell(ourPrime.get(bits))} | ${ourPrime.get(bits)?.tested ?? "—"} | ${
-      formatCell(nodePrime.get(bits))
-    } | ${formatCell(ourSafe.get(bits))} | ${ourSafe.get(bits)?.tested ?? "—"} | ${
-      formatCell(nodeSafe.get(bits))
-    } |`
+    `| ${bits} | ${formatCell(ourPrime.get(bits))} | ${
+      formatTested(ourPrime.get(bits), bits, false)
+    } | ${formatCell(nodePrime.get(bits))} | ${formatCell(ourSafe.get(bits))} | ${
+      formatTested(ourSafe.get(bits), bits, true)
+    } | ${formatCell(nodeSafe.get(bits))} |`
   );
   const runsNote = (plan: readonly Step[]) =>
     plan.map(({ bits, runs }) => `${bits}: ${runs}`).join(", ");
@@ -343,6 +388,16 @@ export async function run(): Promise<string> {
   start = performance.now();
   validateGroupParameters(FFDHE2048.p, 2n);
   const namedMs = performance.now() - start;
+
+  const ratio = (r: number) => r.toFixed(1);
+  const doublings = [
+    doublingRow("ssp generatePrime", timeSeries(ourPrime), ratio),
+    doublingRow("node:crypto generatePrimeSync", timeSeries(nodePrime), ratio),
+    doublingRow("ssp generateSafePrime", timeSeries(ourSafe), ratio),
+    doublingRow("modPow", modPowBits.map((b, i): [number, number] => [b, modPowMs[i]!]), ratio),
+    doublingRow("candidates tested, ssp prime", testedSeries(ourPrime), ratio),
+    doublingRow("candidates tested, ssp safe prime", testedSeries(ourSafe), ratio),
+  ];
 
   const fits = [
     fitRow("ssp generatePrime", timeSeries(ourPrime), FIT_MAX_BITS),
@@ -373,9 +428,12 @@ export async function run(): Promise<string> {
     `primes ${runsNote(SAFE_PLAN)}; node:crypto at most ${NODE_MAX_RUNS} (safe: 3). No new ` +
     `run of ssp starts after ${SIZE_BUDGET_S} s on one size (node:crypto: ${NODE_TIMEOUT_S} ` +
     `s). A run of ssp is aborted after ${OUR_TIMEOUT_S} s and one of node:crypto killed after ` +
-    `${NODE_TIMEOUT_S} s ("> N s"); larger sizes of that column are then "not run". "tested" ` +
-    "is the median number of candidates that survived the sieve and reached a modular " +
-    "exponentiation; it is random (about geometric), which makes single runs noisy.",
+    `${NODE_TIMEOUT_S} s ("> N s"); larger sizes of that column are then "not run". The ` +
+    'number of completed runs follows each time in parentheses. "tested" is the median ' +
+    "number of candidates that survived the sieve and reached a modular exponentiation, with " +
+    "the expected mean from the prime number theorem (and the Hardy–Littlewood estimate for " +
+    "safe primes) in parentheses. That count is random, about geometric (median ≈ 0.69 × " +
+    "mean, and one run in 20 needs three times the mean), which makes single runs noisy.",
     "",
     "### Generation time by bit length",
     "",
@@ -411,6 +469,15 @@ export async function run(): Promise<string> {
     "| generator | sizes fitted | polynomial | exponential | better fit | held-out sizes |",
     "| --- | --- | --- | --- | --- | --- |",
     ...fits,
+    "",
+    "### Time ratio per doubling of the bit length",
+    "",
+    "A polynomial bits^k multiplies the time by the same 2^k at every doubling; an exponential " +
+    "squares the factor from one doubling to the next (×4, ×16, ×256, …).",
+    "",
+    "| series | ratios |",
+    "| --- | --- |",
+    ...doublings,
     "",
     "### Diffie-Hellman cost per group",
     "",
