@@ -15,7 +15,6 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 
@@ -38,7 +37,11 @@ export function cacheDir(): string {
   const explicit = Deno.env.get("SSP_CACHE_DIR");
   if (explicit) return explicit;
   const xdg = Deno.env.get("XDG_CACHE_HOME");
-  return join(xdg ? xdg : join(homedir(), ".cache"), "ssp");
+  if (xdg) return join(xdg, "ssp");
+  // $HOME rather than os.homedir(): the latter needs --allow-sys.
+  const home = Deno.env.get("HOME");
+  if (!home) throw new Error("Cannot find a cache directory: set SSP_CACHE_DIR or HOME");
+  return join(home, ".cache", "ssp");
 }
 
 /**
