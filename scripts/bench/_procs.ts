@@ -35,6 +35,7 @@ export class Proc {
   /** Resolves with the exit code and the time of exit. */
   readonly exited: Promise<{ code: number; at: number }>;
   #peakKiB = 0;
+  #lifetimePeakKiB = 0;
   #stderr = "";
   readonly #child: Deno.ChildProcess;
   readonly #waiters: { match: (text: string) => boolean; resolve: (line: Line) => void }[] = [];
@@ -65,6 +66,7 @@ export class Proc {
     const watched = this.#read(this.#watcher.stdout, (text) => {
       const kib = Number(text);
       if (kib > this.#peakKiB) this.#peakKiB = kib;
+      if (kib > this.#lifetimePeakKiB) this.#lifetimePeakKiB = kib;
     });
     const stdout = stdoutMode === "piped"
       ? this.#read(this.#child.stdout, (text) => this.#line(text))
@@ -85,6 +87,11 @@ export class Proc {
   /** Peak resident memory seen so far, in MiB (VmHWM, sampled every 20 ms). */
   get peakMiB(): number {
     return this.#peakKiB / 1024;
+  }
+
+  /** Peak resident memory over the whole life of the process, in MiB, resets ignored. */
+  get lifetimePeakMiB(): number {
+    return this.#lifetimePeakKiB / 1024;
   }
 
   /** The last 4000 characters of stderr, for error messages. */
@@ -117,7 +124,8 @@ export class Proc {
 
   /**
    * Resets the kernel's high-water mark to the current RSS (needs root or the
-   * process's owner; Linux ≥ 4.0), so the next peak is that of what follows.
+   * process's owner; Linux ≥ 4.0), so that {@linkcode peakMiB} is the peak of
+   * what follows.
    */
   async resetPeak(): Promise<void> {
     await new Deno.Command("sh", { args: ["-c", `echo 5 > /proc/${this.pid}/clear_refs`] })

@@ -49,9 +49,12 @@ interface SspLeg {
   /** The whole command, start-up and login included. */
   wallSeconds: number;
   serverPeakMiB: number;
+  /** Peak of the client (the sender in the live transfer) once logged in, and over its life. */
   clientPeakMiB: number;
-  /** The recipient's peak, for the live transfer. */
+  clientLifetimePeakMiB: number;
+  /** The recipient's peaks, for the live transfer. */
   recipientPeakMiB?: number;
+  recipientLifetimePeakMiB?: number;
 }
 
 interface Round {
@@ -155,6 +158,16 @@ async function startServer(dir: string): Promise<{ server: Proc; address: string
   throw new Error(`the server did not start:\n${server.stderr}`);
 }
 
+/**
+ * Resets the client's peak at its first progress event, so that its peak is
+ * the transfer's: login runs scrypt with 128 MiB (N = 2^17, r = 8) before it.
+ */
+function peakAfterLogin(proc: Proc): void {
+  proc.waitFor((line) => line.includes('"event":"progress"'))
+    .then(() => proc.resetPeak())
+    .catch(() => {/* exited first: the peak stays the lifetime one */});
+}
+
 async function uploadLeg(setup: Setup): Promise<{ leg: SspLeg; fileId: string }> {
   await setup.server.resetPeak();
   const sender = new Proc(
@@ -162,6 +175,7 @@ async function uploadLeg(setup: Setup): Promise<{ leg: SspLeg; fileId: string }>
     clientArgs(setup, ["send-file", "--to", RECIPIENT, setup.source, "--json"], SENDER),
     { env: clientEnv },
   );
+  peakAfterLogin(sender);
   const exit = await sender.success();
   const { done, result } = finished(sender);
   return {
@@ -171,6 +185,7 @@ async function uploadLeg(setup: Setup): Promise<{ leg: SspLeg; fileId: string }>
       wallSeconds: (exit.at - sender.startedAt) / 1000,
       serverPeakMiB: setup.server.peakMiB,
       clientPeakMiB: sender.peakMiB,
+      clientLifetimePeakMiB: sender.lifetimePeakMiB,
     },
   };
 }
@@ -182,6 +197,7 @@ async function downloadLeg(setup: Setup, fileId: string, out: string): Promise<S
     clientArgs(setup, ["get-file", fileId, "--out", out, "--json"], RECIPIENT),
     { env: clientEnv },
   );
+  peakAfterLogin(recipient);
   const exit = await recipient.success();
   const { done, result } = finished(recipient);
   await checkCopy(setup, String(result.path));
@@ -190,6 +206,7 @@ async function downloadLeg(setup: Setup, fileId: string, out: string): Promise<S
     wallSeconds: (exit.at - recipient.startedAt) / 1000,
     serverPeakMiB: setup.server.peakMiB,
     clientPeakMiB: recipient.peakMiB,
+    clientLifetimePeakMiB: recipient.lifetimePeakMiB,
   };
 }
 
@@ -204,11 +221,13 @@ async function liveTransfer(setup: Setup, out: string): Promise<SspLeg> {
     out,
   ], { env: clientEnv });
   await recipient.waitFor((line) => line.includes('"ready"'));
+  await recipient.resetPeak(); // logged in: scrypt is done
   const sender = new Proc(
     DENO,
     clientArgs(setup, ["send-file", "--to", RECIPIENT, setup.source, "--json"], SENDER),
     { env: clientEnv },
   );
+  peakAfterLogin(sender);
   await Promise.all([sender.success(), recipient.success()]);
   const { done } = finished(sender);
   // The sender's progress clock starts after its login; place that start on our clock.
@@ -222,7 +241,9 @@ async function liveTransfer(setup: Setup, out: string): Promise<SspLeg> {
     wallSeconds: (verified.at - sender.startedAt) / 1000,
     serverPeakMiB: setup.server.peakMiB,
     clientPeakMiB: sender.peakMiB,
+    clientLifetimePeakMiB: sender.lifetimePeakMiB,
     recipientPeakMiB: recipient.peakMiB,
+    recipientLifetimePeakMiB: recipient.lifetimePeakMiB,
   };
 }
 
@@ -309,16 +330,22 @@ function report(
     scpRate === undefined
       ? "—"
       : `${(value / scpRate).toFixed(2)}× (goal ${goal}×${value / scpRate >= goal ? ", met" : ""})`;
-  const rss = (value: number | undefined) =>
-    value === undefined ? "—" : `${fixed(value, 1)}${value > RSS_GOAL_MIB ? " ⚠" : ""}`;
+  const rss = (value: number | undefined, lifetime?: number) =>
+    value === undefined
+      ? "—"
+      : `${fixed(value, 1)}${value > RSS_GOAL_MIB ? " ⚠" : ""}${
+        lifetime === undefined ? "" : ` (${fixed(lifetime)})`
+      }`;
   const rows: string[] = [];
   const legRow = (name: string, pick: (r: Round) => SspLeg, goal: number) => {
     const r = med((x) => rate(pick(x).seconds))!;
     rows.push(
       `| ${name} | ${fixed(r)} | ${fixed(med((x) => rate(pick(x).wallSeconds))!)} | ${
         ratio(r, goal)
-      } | ${rss(med((x) => pick(x).serverPeakMiB))} | ${rss(med((x) => pick(x).clientPeakMiB))} | ${
-        rss(med((x) => pick(x).recipientPeakMiB))
+      } | ${rss(med((x) => pick(x).serverPeakMiB))} | ${
+        rss(med((x) => pick(x).clientPeakMiB), med((x) => pick(x).clientLifetimePeakMiB))
+      } | ${
+        rss(med((x) => pick(x).recipientPeakMiB), med((x) => pick(x).recipientLifetimePeakMiB))
       } |`,
     );
   };
@@ -348,7 +375,7 @@ function report(
       fixed(notes.registerSeconds, 2)
     } s per CLI call (start-up + scrypt). scp set-up (an empty-file copy) took ${
       med((r) => r.scp?.setupSeconds)?.toFixed(2) ?? "—"
-    } s. RSS goal: ≤ ${RSS_GOAL_MIB} MiB per process (⚠ marks a miss).`,
+    } s. Client RSS is the peak once logged in, then in brackets the peak over the whole process, login included (scrypt, N = 2^17, r = 8, takes 128 MiB). The server's peak is reset before each leg. RSS goal: ≤ ${RSS_GOAL_MIB} MiB per process (⚠ marks a miss).`,
     "",
     `### Chunk storage: ${fixed(mib)} MiB of ${
       DEFAULT_CHUNK_BYTES / 1024
