@@ -123,6 +123,7 @@ export class MongoStore implements Store {
         appName: "ssp-server",
       });
     } catch (error) {
+      if (isPermissionError(error)) throw permissionError(shown, error);
       throw new StorageError(
         "storage_failed",
         `Invalid MongoDB URL ${shown}: ${messageOf(error)}`,
@@ -141,6 +142,7 @@ export class MongoStore implements Store {
       return store;
     } catch (error) {
       await client.close().catch(() => {});
+      if (isPermissionError(error)) throw permissionError(shown, error);
       throw new StorageError(
         "storage_unavailable",
         `Cannot use MongoDB at ${shown} (tried for ${timeoutMs} ms): ${messageOf(error)}`,
@@ -497,6 +499,24 @@ function storageError(operation: string, error: unknown): StorageError {
     unavailable
       ? { cause: error, hint: "MongoDB is unreachable; retry shortly", retryAfterMs: 1000 }
       : { cause: error },
+  );
+}
+
+/**
+ * The driver reads os.release() for its handshake metadata and Deno's
+ * node:fs checks the uid, so Deno must grant `--allow-sys=osRelease,uid`.
+ */
+const SYS_PERMISSIONS = "--allow-sys=osRelease,uid";
+
+function isPermissionError(error: unknown): boolean {
+  return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
+}
+
+function permissionError(shown: string, error: unknown): StorageError {
+  return new StorageError(
+    "storage_failed",
+    `Cannot use MongoDB at ${shown}: ${messageOf(error)}`,
+    { cause: error, hint: `the MongoDB driver needs ${SYS_PERMISSIONS} (and --allow-net)` },
   );
 }
 
