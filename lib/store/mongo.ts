@@ -24,7 +24,6 @@
  * @module
  */
 import {
-  Binary,
   type Collection,
   type Db,
   type Document,
@@ -38,6 +37,16 @@ import {
 } from "mongodb";
 import { StorageError } from "../errors.ts";
 import { GroupCommitter } from "./batcher.ts";
+import {
+  bytes,
+  type Keyed,
+  seqOf,
+  text,
+  toAccount,
+  toAccountDocument,
+  toDocument,
+  toEnvelope,
+} from "./_mongo_docs.ts";
 import type {
   AccountRecord,
   AppendResult,
@@ -61,9 +70,6 @@ export interface MongoStoreOptions {
   /** Most envelopes per insert batch (see GroupCommitter). */
   maxBatch?: number;
 }
-
-/** A document whose `_id` has type K (the phone number or the seq). */
-type Keyed<K> = Document & { _id: K };
 
 /** MongoDB's error code for a unique index violation. */
 const DUPLICATE_KEY = 11000;
@@ -167,9 +173,8 @@ export class MongoStore implements Store {
 
   createAccount(account: AccountRecord): Promise<boolean> {
     return this.#run("create an account", async () => {
-      const { phone, ...rest } = account;
       try {
-        await this.#accounts.insertOne({ _id: phone, ...rest });
+        await this.#accounts.insertOne(toAccountDocument(account));
         return true;
       } catch (error) {
         if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return false;
@@ -419,73 +424,6 @@ export class MongoStore implements Store {
       throw storageError(operation, error);
     }
   }
-}
-
-function toDocument(e: NewEnvelope, seq: number, storedAt: number): Keyed<number> {
-  return {
-    _id: seq,
-    sender: e.sender,
-    clientId: e.clientId,
-    recipients: e.recipients,
-    conversation: e.conversation,
-    body: e.body,
-    storedAt,
-  };
-}
-
-function toEnvelope(doc: Document): StoredEnvelope {
-  const recipients = doc.recipients;
-  if (!Array.isArray(recipients) || !recipients.every((r) => typeof r === "string")) {
-    throw corrupt("recipients");
-  }
-  return {
-    seq: seqOf(doc, "_id"),
-    sender: text(doc, "sender"),
-    clientId: text(doc, "clientId"),
-    recipients: recipients as string[],
-    conversation: text(doc, "conversation"),
-    body: bytes(doc, "body"),
-    storedAt: seqOf(doc, "storedAt"),
-  };
-}
-
-function toAccount(doc: Document): AccountRecord {
-  return {
-    phone: text(doc, "_id"),
-    kdfSalt: bytes(doc, "kdfSalt"),
-    kdfParams: text(doc, "kdfParams"),
-    verifierSalt: bytes(doc, "verifierSalt"),
-    verifier: bytes(doc, "verifier"),
-    encryptionKey: bytes(doc, "encryptionKey"),
-    signingKey: bytes(doc, "signingKey"),
-    keyBackup: bytes(doc, "keyBackup"),
-    createdAt: seqOf(doc, "createdAt"),
-  };
-}
-
-function text(doc: Document, field: string): string {
-  const value = doc[field];
-  if (typeof value !== "string") throw corrupt(field);
-  return value;
-}
-
-function seqOf(doc: Document, field: string): number {
-  const value = doc[field];
-  if (!Number.isSafeInteger(value)) throw corrupt(field);
-  return value as number;
-}
-
-/** A plain Uint8Array copy: the driver returns bytes as BSON Binary. */
-function bytes(doc: Document, field: string): Uint8Array {
-  const value = doc[field];
-  if (!(value instanceof Binary)) throw corrupt(field);
-  return Uint8Array.from(value.buffer.subarray(0, value.length()));
-}
-
-function corrupt(field: string): StorageError {
-  return new StorageError("storage_failed", `Malformed document in MongoDB: bad field ${field}`, {
-    hint: "the database holds data ssp did not write; check --mongo points at ssp's database",
-  });
 }
 
 /** Outages become "storage_unavailable"; everything else "storage_failed". */
