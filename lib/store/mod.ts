@@ -16,7 +16,10 @@
  */
 import { join } from "node:path";
 import { StorageError } from "../errors.ts";
+import type { StoreDump } from "./migrate.ts";
 import { MongoStore } from "./mongo.ts";
+import { openMongoDump } from "./_mongo_dump.ts";
+import { openSqliteDump } from "./_sqlite_dump.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./types.ts";
 
@@ -30,6 +33,12 @@ export {
   type GroupCommitterOptions,
 } from "./batcher.ts";
 export { storeContract, type StoreFixture } from "./contract.ts";
+export {
+  type CursorRecord,
+  migrateStore,
+  type MigrationReport,
+  type StoreDump,
+} from "./migrate.ts";
 
 /** File name of the embedded database inside the data directory. */
 export const EMBEDDED_DB_FILE = "ssp.db";
@@ -73,4 +82,25 @@ export interface OpenStoreOptions {
 export function openStore(options: OpenStoreOptions): Promise<Store> {
   if (options.mongoUrl) return MongoStore.connect(options.mongoUrl);
   return openEmbeddedStore(options.dataDir);
+}
+
+/**
+ * Opens a store for {@linkcode migrateStore}: a `mongodb://` or
+ * `mongodb+srv://` URL, or else a data directory of the embedded store
+ * (created if missing).
+ *
+ * @example Copy an embedded store into MongoDB
+ * ```ts ignore
+ * const from = await openStoreDump(".ssp-data");
+ * const to = await openStoreDump("mongodb://127.0.0.1:27017/ssp");
+ * const report = await migrateStore(from, to); // counts and SHA-256 digests, verified
+ * await Promise.all([from.close(), to.close()]);
+ * ```
+ *
+ * @throws {StorageError} if it cannot be opened or reached.
+ */
+export async function openStoreDump(location: string): Promise<StoreDump> {
+  if (/^mongodb(\+srv)?:\/\//.test(location)) return openMongoDump(location);
+  await Deno.mkdir(location, { recursive: true, mode: 0o700 });
+  return openSqliteDump(join(location, EMBEDDED_DB_FILE));
 }

@@ -1,0 +1,149 @@
+/**
+ * {@linkcode StoreDump} on the embedded SQLite file, for migration.
+ *
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { StorageError } from "../errors.ts";
+import type { CursorRecord, StoreDump } from "./migrate.ts";
+import { SqliteStore } from "./sqlite.ts";
+import type { AccountRecord, StoredEnvelope } from "./types.ts";
+
+type Row = Record<string, SQLInputValue>;
+
+/**
+ * Opens the SQLite store at `path` for migration, creating it (with the
+ * current schema) if missing.
+ *
+ * @throws {StorageError} if the file cannot be opened or has a newer schema.
+ */
+export async function openSqliteDump(path: string): Promise<StoreDump> {
+  // Opening through the store creates or migrates the schema and reports a
+  // damaged or newer file the usual way.
+  await SqliteStore.open(path).close();
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA synchronous = FULL");
+  db.exec("PRAGMA busy_timeout = 5000");
+
+  const insertAccount = db.prepare("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const insertEnvelope = db.prepare(
+    "INSERT INTO envelopes (seq, sender, client_id, conversation, recipients, body, stored_at) " +
+      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
+  const insertRecipient = db.prepare(
+    "INSERT OR IGNORE INTO envelope_recipients (recipient, seq) VALUES (?, ?)",
+  );
+  const insertCursor = db.prepare("INSERT INTO cursors (recipient, delivered_seq) VALUES (?, ?)");
+
+  const write = (what: string, body: () => void): Promise<void> => {
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      body();
+      db.exec("COMMIT");
+      return Promise.resolve();
+    } catch (error) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      return Promise.reject(
+        new StorageError("storage_failed", `Cannot write ${what} to ${path}: ${messageOf(error)}`, {
+          cause: error,
+        }),
+      );
+    }
+  };
+
+  return {
+    location: path,
+    isEmpty() {
+      const row = db.prepare(
+        "SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM envelopes) + " +
+          "(SELECT count(*) FROM cursors) AS n",
+      ).get() as Row;
+      return Promise.resolve(row.n === 0);
+    },
+    async *accounts(): AsyncGenerator<AccountRecord> {
+      for (const row of db.prepare("SELECT * FROM accounts ORDER BY phone").iterate()) {
+        const r = row as Row;
+        yield {
+          phone: r.phone as string,
+          kdfSalt: r.kdf_salt as Uint8Array,
+          kdfParams: r.kdf_params as string,
+          verifierSalt: r.verifier_salt as Uint8Array,
+          verifier: r.verifier as Uint8Array,
+          encryptionKey: r.encryption_key as Uint8Array,
+          signingKey: r.signing_key as Uint8Array,
+          keyBackup: r.key_backup as Uint8Array,
+          createdAt: r.created_at as number,
+        };
+      }
+    },
+    async *envelopes(): AsyncGenerator<StoredEnvelope> {
+      for (const row of db.prepare("SELECT * FROM envelopes ORDER BY seq").iterate()) {
+        const r = row as Row;
+        yield {
+          seq: r.seq as number,
+          sender: r.sender as string,
+          clientId: r.client_id as string,
+          recipients: JSON.parse(r.recipients as string) as string[],
+          conversation: r.conversation as string,
+          body: r.body as Uint8Array,
+          storedAt: r.stored_at as number,
+        };
+      }
+    },
+    async *cursors(): AsyncGenerator<CursorRecord> {
+      const rows = db.prepare("SELECT recipient, delivered_seq FROM cursors ORDER BY recipient");
+      for (const row of rows.iterate()) {
+        const r = row as Row;
+        yield { recipient: r.recipient as string, seq: r.delivered_seq as number };
+      }
+    },
+    putAccounts(accounts) {
+      return write(`${accounts.length} accounts`, () => {
+        for (const a of accounts) {
+          insertAccount.run(
+            a.phone,
+            a.kdfSalt,
+            a.kdfParams,
+            a.verifierSalt,
+            a.verifier,
+            a.encryptionKey,
+            a.signingKey,
+            a.keyBackup,
+            a.createdAt,
+          );
+        }
+      });
+    },
+    putEnvelopes(envelopes) {
+      return write(`${envelopes.length} envelopes`, () => {
+        for (const e of envelopes) {
+          // An explicit seq also advances AUTOINCREMENT's counter, so new
+          // appends continue after the copied ones.
+          insertEnvelope.run(
+            e.seq,
+            e.sender,
+            e.clientId,
+            e.conversation,
+            JSON.stringify(e.recipients),
+            e.body,
+            e.storedAt,
+          );
+          for (const recipient of e.recipients) insertRecipient.run(recipient, e.seq);
+        }
+      });
+    },
+    putCursors(cursors) {
+      return write(`${cursors.length} cursors`, () => {
+        for (const c of cursors) insertCursor.run(c.recipient, c.seq);
+      });
+    },
+    close() {
+      db.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
