@@ -124,6 +124,13 @@ accountOptions(
 );
 
 accountOptions(
+  program.command("share-file")
+    .description("let more people fetch a file you sent, without uploading it again")
+    .argument("<id>", "file id, or its first 6+ digits (see `files`)")
+    .requiredOption("--to <number>", "recipient (repeat or comma-separate)", collect),
+).action((id: string, options) => shareFileCommand(options, id, new Output(Boolean(options.json))));
+
+accountOptions(
   program.command("files").description("list files you sent and received, with their ids"),
 )
   .action((options) => filesCommand(options, new Output(Boolean(options.json))));

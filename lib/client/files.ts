@@ -24,6 +24,9 @@ import type { FileData, FileFailed } from "../protocol/mod.ts";
 import type { Session } from "./session.ts";
 import { newMessageId } from "./messenger.ts";
 
+/** A download fails (resumable) after this long without a chunk. */
+export const STALL_MS = 120_000;
+
 /** Reports bytes done out of a total. */
 export type OnProgress = (done: number, total: number) => void;
 
@@ -195,7 +198,21 @@ export async function getFile(
     onProgress(have * content.chunkBytes, content.size);
     const done = Promise.withResolvers<void>();
     let next = have;
-    const unsubscribe = session.rpc.onFile(entry.fileId, async (message: FileData | FileFailed) => {
+    // An upload that stops progressing (sender gone) must not hold a download forever.
+    let stall: ReturnType<typeof setTimeout> | undefined;
+    const watchdog = () => {
+      clearTimeout(stall);
+      stall = setTimeout(() =>
+        done.reject(
+          new SspError(
+            "upload_stalled",
+            `no data for ${STALL_MS / 1000} s: the sender's upload of ${content.name} has stopped`,
+            { hint: "try again later: what arrived so far is kept and the download resumes" },
+          ),
+        ), STALL_MS);
+    };
+    watchdog();
+    const unsubscribe = session.rpc.onFile(entry.fileId, (message: FileData | FileFailed) => {
       try {
         if (message.t === "file_failed") throw transferFailed(message);
         if (message.index !== next) {
@@ -208,6 +225,7 @@ export async function getFile(
         let written = 0;
         while (written < plain.length) written += part.writeSync(plain.subarray(written));
         next++;
+        watchdog();
         onProgress(Math.min(content.size, next * content.chunkBytes), content.size);
         if (next === chunks) done.resolve();
       } catch (error) {
@@ -227,6 +245,7 @@ export async function getFile(
       if (have >= chunks) done.resolve();
       await Promise.race([done.promise, session.rpc.closed.then((e) => Promise.reject(e))]);
     } finally {
+      clearTimeout(stall);
       unsubscribe();
     }
     await part.syncData();

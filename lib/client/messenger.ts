@@ -47,6 +47,9 @@ export interface RejectedMessage {
 /** What the messenger reports about a delivered envelope. */
 export type Incoming = { message: ReceivedMessage } | { rejected: RejectedMessage };
 
+/** An envelope seen before at the same seq: acknowledged again, not shown again. */
+type Redelivered = { redelivered: number };
+
 /** The keys that will be used for a contact, with their trust state. */
 export interface ContactKeys {
   contact: Contact;
@@ -191,8 +194,8 @@ export class Messenger {
   }
 
   /** Verifies and decrypts an envelope fetched outside the mailbox (e.g. a file announcement). */
-  open(envelope: Uint8Array): Promise<Incoming> {
-    return this.#open(0, 0, envelope);
+  async open(envelope: Uint8Array): Promise<Incoming> {
+    return await this.#open(0, 0, envelope) as Incoming; // not live: never a redelivery
   }
 
   /** A page of the conversation with `members`, oldest first, each verified and decrypted. */
@@ -203,7 +206,7 @@ export class Messenger {
     const reply = await this.#rpc.request({ t: "history", with: members, ...page });
     const out: Incoming[] = [];
     for (const item of reply.items) {
-      out.push(await this.#open(item.seq, item.storedAt, item.envelope));
+      out.push(await this.#open(item.seq, item.storedAt, item.envelope) as Incoming); // not live
     }
     return out;
   }
@@ -211,6 +214,7 @@ export class Messenger {
   async #receive(deliver: Deliver): Promise<void> {
     const incoming = await this.#open(deliver.seq, deliver.storedAt, deliver.envelope, true);
     await this.#rpc.notify({ t: "ack", seq: deliver.seq });
+    if ("redelivered" in incoming) return;
     this.onIncoming(incoming);
     if ("message" in incoming && incoming.message.content.kind === "text") {
       const { from, id } = incoming.message;
@@ -219,17 +223,24 @@ export class Messenger {
     }
   }
 
-  async #open(seq: number, storedAt: number, bytes: Uint8Array, live = false): Promise<Incoming> {
+  async #open(
+    seq: number,
+    storedAt: number,
+    bytes: Uint8Array,
+    live = false,
+  ): Promise<Incoming | Redelivered> {
     let parsed: ParsedEnvelope | undefined;
     try {
       parsed = parseEnvelope(bytes);
       const opened = await this.#verifyAndDecrypt(parsed);
-      if (live && !this.#state.markSeen(parsed.from, parsed.id, seq)) {
+      const seen = live ? this.#state.markSeen(parsed.from, parsed.id, seq) : "new";
+      if (seen === "replay") {
         throw new EnvelopeError(
           "replayed",
           `message ${parsed.id} from ${parsed.from} was already received`,
         );
       }
+      if (seen === "redelivery") return { redelivered: seq };
       const others = [...new Set([parsed.from, ...parsed.to])].filter((p) =>
         p !== this.account.phone
       );

@@ -117,18 +117,19 @@ export class ClientState {
   }
 
   /**
-   * Records an envelope id delivered at `seq`; false if the same id came
-   * before at another seq (a replay). The same seq again is a redelivery
-   * (the acknowledgement was lost), not a replay.
+   * Records an envelope id delivered at `seq`: "new" the first time,
+   * "redelivery" for the same id at the same seq (the acknowledgement was
+   * lost), "replay" for the same id at another seq.
    */
-  markSeen(sender: string, messageId: string, seq: number): boolean {
-    this.#db.prepare(
+  markSeen(sender: string, messageId: string, seq: number): "new" | "redelivery" | "replay" {
+    const inserted = this.#db.prepare(
       "INSERT OR IGNORE INTO seen (owner, sender, message_id, seq) VALUES (?, ?, ?, ?)",
     ).run(this.owner, sender, messageId, seq);
+    if (inserted.changes === 1) return "new";
     const row = this.#db.prepare(
       "SELECT seq FROM seen WHERE owner = ? AND sender = ? AND message_id = ?",
     ).get(this.owner, sender, messageId);
-    return Number(row?.seq) === seq;
+    return Number(row?.seq) === seq ? "redelivery" : "replay";
   }
 
   /** The local copy of an account's encrypted keys. */

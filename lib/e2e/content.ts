@@ -39,6 +39,14 @@ const receiptSchema = z.object({
   ids: z.array(envelopeIdSchema).min(1).max(MAX_RECEIPT_IDS),
 });
 
+/** Smallest plaintext chunk of a file (STREAM), in bytes. */
+export const MIN_FILE_CHUNK_BYTES = 16 * 1024;
+/**
+ * Largest plaintext chunk of a file, in bytes: half the default record size,
+ * so a chunk with its message framing always fits one record.
+ */
+export const MAX_FILE_CHUNK_BYTES = 512 * 1024;
+
 /** Longest file name carried in a file message, in UTF-8 bytes. */
 export const MAX_FILE_NAME_BYTES = 1024;
 
@@ -48,7 +56,9 @@ const fileSchema = z.object({
   fileId: envelopeIdSchema,
   /** The file's name (no directories), as the sender had it. */
   name: z.string().min(1).refine(
-    (name) => utf8(name).length <= MAX_FILE_NAME_BYTES && !/[/\\\0]/.test(name),
+    (name) =>
+      utf8(name).length <= MAX_FILE_NAME_BYTES && !/[/\\\0]/.test(name) && name !== "." &&
+      name !== "..",
     "a file name without directories, at most 1024 bytes",
   ),
   /** Plaintext size in bytes. */
@@ -56,7 +66,7 @@ const fileSchema = z.object({
   /** Media type, if known. */
   type: z.string().max(255).optional(),
   /** Plaintext bytes per chunk of the STREAM encryption. */
-  chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024),
+  chunkBytes: z.number().int().min(MIN_FILE_CHUNK_BYTES).max(MAX_FILE_CHUNK_BYTES),
   /** The file key (32 bytes) — only sender and recipients ever see it. */
   key: z.custom<Uint8Array>(
     (k) => k instanceof Uint8Array && k.length === 32,

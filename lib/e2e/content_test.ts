@@ -70,5 +70,7 @@ Deno.test("a file message round-trips and refuses a name with directories or a s
   };
   assert.deepEqual(decodeContent(encodeContent(file)), file);
   assert.throws(() => encodeContent({ ...file, name: "../etc/passwd" }), TypeError);
+  assert.throws(() => encodeContent({ ...file, name: ".." }), TypeError);
+  assert.throws(() => encodeContent({ ...file, chunkBytes: 1024 * 1024 }), TypeError);
   assert.throws(() => encodeContent({ ...file, key: new Uint8Array(16) }), TypeError);
 });

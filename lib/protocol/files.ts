@@ -11,8 +11,8 @@ import { bytes, uint } from "../codec.ts";
 import { MAX_RECIPIENTS, messageId, phone, requestId } from "./common.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./messaging.ts";
 
-/** Largest ciphertext chunk on the wire (1 MiB of plaintext plus its tag). */
-export const MAX_FILE_CHUNK_BYTES = 1024 * 1024 + 16;
+/** Largest ciphertext chunk on the wire: 512 KiB of plaintext plus its tag. */
+export const MAX_FILE_CHUNK_BYTES = 512 * 1024 + 16;
 
 /** Client → server: starts (or resumes) an upload; announces it to `readers` with `envelope`. */
 export const FileBegin = z.object({

@@ -214,14 +214,13 @@ export class FileTransfers {
   }
 
   /** Replies with the layout, then streams chunks from `from` on in the background. */
-  async get(request: FileGet): Promise<ServerMessage> {
+  async get(request: FileGet): Promise<null> {
     const file = await this.#context.files.getFile(request.fileId);
     if (!file || !mayRead(file, this.#phone)) throw noSuchFile(request.fileId);
     if (request.from > file.chunks) {
       throw new ProtocolError("bad_request", `the file has ${file.chunks} chunks`);
     }
-    queueMicrotask(() => this.#stream(file, request.from));
-    return {
+    await this.#send({
       t: "file_info",
       id: request.id,
       fileId: file.fileId,
@@ -229,7 +228,14 @@ export class FileTransfers {
       chunkBytes: file.chunkBytes,
       chunks: file.chunks,
       committed: file.committed,
-    };
+    });
+    this.#stream(file, request.from); // after the reply: `file_data` never precedes `file_info`
+    return null;
+  }
+
+  /** Drops an upload after a bad chunk; it can be begun (and resumed) again. */
+  abort(fileId: string): void {
+    if (this.#uploads.has(fileId)) this.#finishUpload(fileId);
   }
 
   /** Files this account uploaded or may download, with their announcements. */
