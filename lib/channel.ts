@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { encodeMessage } from "./codec.ts";
+import { encodeMessage, encodeMessageTransient } from "./codec.ts";
 import { HandshakeError, RecordError, SspError } from "./errors.ts";
 import {
   type ByteSink,
@@ -17,7 +17,6 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   encodeFrameHeader,
-  FRAME_HEADER_BYTES,
   FrameReader,
   writeAll,
 } from "./frames.ts";
@@ -101,13 +100,18 @@ export class SecureChannel {
       );
     }
     const header = encodeFrameHeader(plaintext.length + TAG_BYTES);
-    const sealed = this.#sealer.seal(header, plaintext);
-    const frame = new Uint8Array(FRAME_HEADER_BYTES + sealed.length);
-    frame.set(header, 0);
-    frame.set(sealed, FRAME_HEADER_BYTES);
+    const frame = this.#sealer.seal(header, plaintext, { withHeader: true });
     const write = this.#writing.then(() => writeAll(this.#conn, frame));
     this.#writing = write.catch(() => {});
     return write;
+  }
+
+  /**
+   * Encodes and sends an application message. The encoding is sealed at once,
+   * so it can live in a shared buffer (no per-message allocation).
+   */
+  sendMessage<T extends { readonly t: string }>(message: T): Promise<void> {
+    return this.send(encodeMessageTransient(message));
   }
 
   /** Resolves when every queued record has been written. */

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { Decoder, encode } from "@msgpack/msgpack";
+import { Decoder, encode, Encoder } from "@msgpack/msgpack";
 import { z } from "zod";
 import { FrameError } from "./errors.ts";
 
@@ -21,6 +21,18 @@ const decoder = new Decoder({
   maxMapLength: 64,
   maxExtLength: 0,
 });
+
+/** Reused for transient encodings; sized for a file chunk so it rarely grows. */
+const sharedEncoder = new Encoder({ initialBufferSize: 1024 * 1024 });
+
+/**
+ * Encodes a message into a shared buffer: the result is only valid until the
+ * next call. For messages sealed at once (a record), it saves an allocation
+ * and a copy of every large body.
+ */
+export function encodeMessageTransient<T extends { readonly t: string }>(message: T): Uint8Array {
+  return sharedEncoder.encodeSharedRef(message);
+}
 
 /** Encodes a message as MessagePack. */
 export function encodeMessage<T extends { readonly t: string }>(message: T): Uint8Array {

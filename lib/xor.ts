@@ -31,7 +31,9 @@ const REKEY_INFO = utf8("ssp/1 rekey");
  * The caller must never use a (key, nonce) pair twice; {@linkcode RecordSealer}
  * does that bookkeeping.
  *
- * @returns `ciphertext || tag`, `plaintext.length + TAG_BYTES` bytes.
+ * @param prefix bytes to place before the ciphertext in the result (not encrypted; e.g. the
+ *   frame header, which callers usually also pass as `aad`).
+ * @returns `prefix || ciphertext || tag`, `prefix.length + plaintext.length + TAG_BYTES` bytes.
  * @throws {TypeError} If an argument is not a `Uint8Array`.
  * @throws {RangeError} If the key is not 32 bytes or the nonce not 12.
  */
@@ -40,14 +42,23 @@ export function chacha20Poly1305Seal(
   nonce: Uint8Array,
   aad: Uint8Array,
   plaintext: Uint8Array,
+  prefix: Uint8Array = EMPTY,
 ): Uint8Array {
   checkAeadArgs(key, nonce, aad, plaintext, "plaintext");
   const cipher = createCipheriv(ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const head = cipher.update(plaintext);
-  const tail = cipher.final();
-  return concatBytes(head, tail, cipher.getAuthTag());
+  const tail = cipher.final(); // empty for a stream cipher, kept for correctness
+  // One allocation for prefix || ciphertext || tag: large records are copied once, not thrice.
+  const out = new Uint8Array(prefix.length + head.length + tail.length + TAG_BYTES);
+  out.set(prefix, 0);
+  out.set(head, prefix.length);
+  out.set(tail, prefix.length + head.length);
+  out.set(cipher.getAuthTag(), prefix.length + head.length + tail.length);
+  return out;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Verifies and decrypts `ciphertext || tag` produced by {@linkcode chacha20Poly1305Seal}.
@@ -75,7 +86,12 @@ export function chacha20Poly1305Open(
   const head = decipher.update(ciphertext);
   try {
     const tail = decipher.final();
-    return concatBytes(head, tail);
+    if (tail.length > 0) return concatBytes(head, tail);
+    // Small node Buffers are slices of a shared pool; hand out a standalone array so no
+    // consumer (libraries that read `.buffer`) can see neighbouring bytes. Large ones are
+    // already standalone and are returned without a copy.
+    const standalone = head.byteOffset === 0 && head.buffer.byteLength === head.length;
+    return standalone ? new Uint8Array(head.buffer) : new Uint8Array(head);
   } catch (cause) {
     head.fill(0);
     throw authFailed(cause);
@@ -223,11 +239,17 @@ export class RecordSealer {
    *
    * @param header The frame header (its length prefix), authenticated but not encrypted.
    * @param plaintext The record body.
-   * @returns `ciphertext || tag`.
+   * @param options `withHeader`: return `header || ciphertext || tag`, the whole frame in one
+   *   allocation.
+   * @returns `ciphertext || tag` (or the whole frame).
    * @throws {RecordError} `channel_exhausted` once every epoch is used, then on every call.
    * @throws {TypeError} If an argument is not a `Uint8Array`.
    */
-  seal(header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  seal(
+    header: Uint8Array,
+    plaintext: Uint8Array,
+    options: { withHeader?: boolean } = {},
+  ): Uint8Array {
     if (this.#failure) throw this.#failure;
     checkBytes(header, "header");
     checkBytes(plaintext, "plaintext");
@@ -239,7 +261,13 @@ export class RecordSealer {
       this.#failure = error as RecordError;
       throw error;
     }
-    const sealed = chacha20Poly1305Seal(step.key, step.nonce, header, plaintext);
+    const sealed = chacha20Poly1305Seal(
+      step.key,
+      step.nonce,
+      header,
+      plaintext,
+      options.withHeader ? header : undefined,
+    );
     this.#direction.advance(plaintext.length);
     return sealed;
   }

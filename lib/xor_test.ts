@@ -351,3 +351,14 @@ Deno.test("DEFAULT_RECORD_LIMITS are 2^20 records, 2^30 bytes and 2^32 epochs", 
   });
   assert.ok(Object.isFrozen(DEFAULT_RECORD_LIMITS));
 });
+
+Deno.test("opened plaintexts are standalone arrays, never views of a shared buffer pool", () => {
+  const key = new Uint8Array(32).fill(9);
+  const nonce = new Uint8Array(12);
+  for (const size of [0, 1, 100, 4000, 70_000]) {
+    const sealed = chacha20Poly1305Seal(key, nonce, new Uint8Array(), new Uint8Array(size).fill(5));
+    const opened = chacha20Poly1305Open(key, nonce, new Uint8Array(), sealed);
+    assert.equal(opened.byteOffset, 0, `size ${size}`);
+    assert.equal(opened.buffer.byteLength, size, `size ${size}`);
+  }
+});

@@ -1,6 +1,6 @@
 /**
  * `deno task bench [NAME...]`: runs the benchmarks and prints Markdown
- * tables. Names: handshake, cipher, primes, store (default: all). Figures belong in
+ * tables. Names: handshake, cipher, primes, store, files, chunks, mongo (default: all). Figures belong in
  * docs/ with the command that produced them.
  *
  * @module
@@ -11,6 +11,9 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   cipher: () => import("./bench/cipher.ts"),
   primes: () => import("./bench/primes.ts"),
   store: () => import("./bench/store.ts"),
+  files: () => import("./bench/files.ts"),
+  chunks: () => import("./bench/chunks.ts"),
+  mongo: () => import("./bench/mongo.ts"),
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHMARKS);

@@ -11,7 +11,6 @@ import {
   type ClientMessage,
   decodeServerMessage,
   type Deliver,
-  encodeAppMessage,
   type FileData,
   type FileFailed,
   type ServerReply,
@@ -109,7 +108,7 @@ export class RpcConnection {
         }
         resolve(reply as Extract<ServerReply, { t: ReplyOf[T] }>);
       });
-      this.channel.send(encodeAppMessage({ ...request, id } as ClientMessage)).catch((error) => {
+      this.channel.sendMessage({ ...request, id } as ClientMessage).catch((error) => {
         this.#pending.delete(id);
         reject(error);
       });
@@ -131,7 +130,7 @@ export class RpcConnection {
 
   /** Sends a message that has no reply (e.g. `ack`). */
   notify(message: ClientMessage): Promise<void> {
-    return this.channel.send(encodeAppMessage(message));
+    return this.channel.sendMessage(message);
   }
 
   /** Closes the connection; pending requests fail. */

@@ -14,7 +14,6 @@ import { AuthError, ProtocolError, SspError, StorageError } from "../errors.ts";
 import {
   type ClientMessage,
   decodeClientMessage,
-  encodeAppMessage,
   type FileChunk,
   type History,
   type Send,
@@ -310,7 +309,7 @@ export class ClientSession {
   }
 
   #reply(message: ServerMessage): Promise<void> {
-    return this.#channel.send(encodeAppMessage(message));
+    return this.#channel.sendMessage(message);
   }
 
   async #replyError(id: number, error: unknown): Promise<void> {

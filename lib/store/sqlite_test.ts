@@ -86,6 +86,7 @@ Deno.test("SqliteStore keeps every acknowledged envelope when the process is kil
     }).spawn();
 
     const acks = new Map<string, number>();
+    let killed = false;
     let buffered = "";
     const decoder = new TextDecoder();
     for await (const chunk of child.stdout) {
@@ -96,8 +97,12 @@ Deno.test("SqliteStore keeps every acknowledged envelope when the process is kil
         const { clientId, seq } = JSON.parse(line) as { clientId: string; seq: number };
         acks.set(clientId, seq);
       }
-      // Kill mid-stream, while the child still has appends in flight.
-      if (acks.size >= 300) child.kill("SIGKILL");
+      // Kill mid-stream, while the child still has appends in flight (once: lines already in
+      // the pipe keep arriving after the kill).
+      if (acks.size >= 300 && !killed) {
+        killed = true;
+        child.kill("SIGKILL");
+      }
     }
     const status = await child.status;
     assert.equal(status.signal, "SIGKILL");
