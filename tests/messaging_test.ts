@@ -170,9 +170,10 @@ Deno.test("a graceful shutdown keeps every acknowledged message and refuses new 
     { length: 200 },
     (_, i) => alice.session.messenger.send([BOB], { kind: "text", text: `m${i}` }),
   );
+  const settled = Promise.allSettled(sends); // handles every rejection from the start
   await sends[10]; // the rest are in flight or not yet sent
   await server.server.shutdown();
-  const results = await Promise.allSettled(sends);
+  const results = await settled;
   const acked = results.flatMap((r) => r.status === "fulfilled" ? [r.value.seq] : []);
   const stored = new Set((await server.store.mailbox(BOB, 0, 1000)).map((e) => e.seq));
   for (const seq of acked) assert.ok(stored.has(seq), `acknowledged seq ${seq} is stored`);
