@@ -121,6 +121,11 @@ export interface FerretDb {
   halt(): Promise<void>;
   /** Starts it again, after {@linkcode FerretDb.halt}, on the same port and data. */
   restart(): Promise<void>;
+  /**
+   * Freezes (SIGSTOP) or thaws (SIGCONT) the process: connections stay open
+   * but nothing answers, as with a hung database or a network partition.
+   */
+  freeze(frozen: boolean): void;
   /** Stops it (SIGTERM) and deletes the data directory if this module created it. */
   stop(): Promise<void>;
 }
@@ -154,6 +159,10 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
       process = null;
       await running?.kill("SIGKILL");
     },
+    freeze(frozen) {
+      if (process === null) throw new Error("FerretDB is not running");
+      process.signal(frozen ? "SIGSTOP" : "SIGCONT");
+    },
     async restart() {
       if (process !== null) throw new Error("FerretDB is already running; halt() it first");
       process = await launch(binary, port, dataDir);
@@ -161,6 +170,7 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
     async stop() {
       const running = process;
       process = null;
+      running?.signal("SIGCONT"); // a frozen process cannot act on SIGTERM
       await running?.kill("SIGTERM");
       if (ownDir) await removeOwnedDir(dataDir);
     },
@@ -205,6 +215,7 @@ interface LauncherProcess {
   url: string;
   port: number;
   kill(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
+  signal(signal: "SIGSTOP" | "SIGCONT"): void;
 }
 
 async function launch(binary: string, port: number, dataDir: string): Promise<LauncherProcess> {
@@ -245,7 +256,12 @@ async function launch(binary: string, port: number, dataDir: string): Promise<La
     const match = /^mongodb:\/\/127\.0\.0\.1:(\d+)\/$/.exec(url);
     if (match === null) throw new Error(`FerretDB launcher printed an unexpected URI: ${url}`);
     await waitUntilReady(url, exited, () => stderr);
-    return { url, port: Number(match[1]), kill };
+    const signal = (sig: "SIGSTOP" | "SIGCONT") => {
+      try {
+        child.kill(sig);
+      } catch { /* already exited */ }
+    };
+    return { url, port: Number(match[1]), kill, signal };
   } catch (error) {
     await kill("SIGKILL");
     throw error;

@@ -67,6 +67,12 @@ export interface MongoStoreOptions {
    * a StorageError (the driver's serverSelectionTimeoutMS). Default 2000.
    */
   timeoutMs?: number;
+  /**
+   * How long a request may go unanswered on an open connection (a hung
+   * server, a partition) before it fails (the driver's socketTimeoutMS).
+   * Default 10000; keep it above the slowest expected query.
+   */
+  replyTimeoutMs?: number;
   /** Most envelopes per insert batch (see GroupCommitter). */
   maxBatch?: number;
 }
@@ -76,6 +82,7 @@ const DUPLICATE_KEY = 11000;
 /** Seq collisions in one batch before we conclude another process is writing. */
 const MAX_SEQ_CONFLICTS = 5;
 const DEFAULT_TIMEOUT_MS = 2000;
+const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
 
 /**
  * Acknowledged only once a majority of a replica set has the write in its
@@ -124,7 +131,7 @@ export class MongoStore implements Store {
         connectTimeoutMS: timeoutMs,
         // A server that accepts a request but never answers must not hang a
         // send forever: give up on a silent socket after a while.
-        socketTimeoutMS: Math.max(10_000, 5 * timeoutMs),
+        socketTimeoutMS: options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
         writeConcern: WRITE_CONCERN,
         appName: "ssp-server",
       });

@@ -12,7 +12,7 @@ import { generateIdentityKeys, newEnvelopeId, sealEnvelope } from "../e2e/mod.ts
 import { StorageError } from "../errors.ts";
 import { storeContract } from "./contract.ts";
 import { openStore } from "./mod.ts";
-import { MongoStore } from "./mongo.ts";
+import { MongoStore, type MongoStoreOptions } from "./mongo.ts";
 import type { NewEnvelope } from "./types.ts";
 
 const external = Deno.env.get("SSP_TEST_MONGO_URL");
@@ -63,9 +63,12 @@ function envelope(
   };
 }
 
-async function withStore(body: (store: MongoStore, dbName: string) => Promise<void>) {
+async function withStore(
+  body: (store: MongoStore, dbName: string) => Promise<void>,
+  options: MongoStoreOptions = {},
+) {
   const dbName = freshDbName();
-  const store = await MongoStore.connect(url, { dbName });
+  const store = await MongoStore.connect(url, { ...options, dbName });
   try {
     await body(store, dbName);
   } finally {
@@ -283,5 +286,40 @@ Deno.test({
       }
       assert.equal(stored.length, acked.size);
     });
+  },
+});
+
+Deno.test({
+  name: "MongoStore rejects instead of hanging when the database stops answering, then recovers",
+  // Needs a server this file can freeze; a URL from SSP_TEST_MONGO_URL is not one.
+  ignore: ferret === null,
+  async fn() {
+    await withStore(async (store) => {
+      await store.appendEnvelopes([envelope("before")]);
+      ferret!.freeze(true); // connections stay open; nothing answers
+      try {
+        const started = performance.now();
+        await assert.rejects(store.appendEnvelopes([envelope("frozen")]), StorageError);
+        const waited = performance.now() - started;
+        assert.ok(waited < 5_000, `the append took ${Math.round(waited)} ms to fail`);
+      } finally {
+        ferret!.freeze(false);
+      }
+      // The frozen request may still land once FerretDB runs again; a retry
+      // then reports it as a duplicate, never a second copy.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          const [retry] = await store.appendEnvelopes([envelope("frozen")]);
+          assert.ok(retry!.seq > 1);
+          break;
+        } catch (error) {
+          assert.ok(error instanceof StorageError);
+          if (Date.now() > deadline) throw error;
+        }
+      }
+      const stored = await store.mailbox(BOB, 0, 10);
+      assert.deepEqual(stored.map((e) => e.clientId), ["before", "frozen"]);
+    }, { replyTimeoutMs: 2000 });
   },
 });
