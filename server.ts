@@ -15,8 +15,9 @@ import { createLogger, type LogFormat } from "./lib/server/log.ts";
 import { DEFAULT_MAX_CONNECTIONS, startServer } from "./lib/server/server.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
-import { openEmbeddedStore } from "./lib/store/mod.ts";
+import { openStore } from "./lib/store/mod.ts";
 import { DiskFileStore } from "./lib/store/disk_files.ts";
+import { MongoFileStore } from "./lib/store/mongo_files.ts";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "./lib/server/files.ts";
 import { join } from "node:path";
 import { fingerprint } from "./lib/sign.ts";
@@ -49,6 +50,12 @@ const program = new Command("ssp-server")
     new Option("--host <address>", "address to listen on").env("SSP_HOST").default("127.0.0.1"),
   )
   .addOption(dataOption())
+  .addOption(
+    new Option(
+      "--mongo <url>",
+      "keep accounts, messages and files in MongoDB (mongodb://HOST:PORT/DB) instead of the data dir",
+    ).env("SSP_MONGO_URL"),
+  )
   .addOption(
     new Option(
       "--groups <list>",
@@ -100,8 +107,10 @@ const program = new Command("ssp-server")
     const log = createLogger(options.logFormat as LogFormat, (line) => console.error(line));
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
-    const store = await openEmbeddedStore(options.data);
-    const files = await DiskFileStore.open(join(options.data, "files"));
+    const store = await openStore({ dataDir: options.data, mongoUrl: options.mongo });
+    const files = options.mongo
+      ? await MongoFileStore.connect(options.mongo)
+      : await DiskFileStore.open(join(options.data, "files"));
     const server = startServer({
       store,
       files,
@@ -125,6 +134,7 @@ const program = new Command("ssp-server")
       fingerprint: server.fingerprint,
       identity: identity.created ? "created" : "loaded",
       groups: groups.map((g) => g.name).join(","),
+      store: options.mongo ? "mongodb" : "embedded",
     });
     const stop = () => {
       log({ event: "shutting_down" });

@@ -7,7 +7,13 @@
  * @module
  */
 
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys=osRelease,uid", // the MongoDB driver reads these (ssp-server --mongo)
+];
 const ENTRIES = [["server.ts", "dist/ssp-server"], ["client.ts", "dist/ssp-client"]] as const;
 
 const denort = Deno.env.get("DENORT_BIN");

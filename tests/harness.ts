@@ -11,6 +11,7 @@ import type { LogFields } from "../lib/server/log.ts";
 import { type RunningServer, startServer } from "../lib/server/server.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
 import { DiskFileStore } from "../lib/store/disk_files.ts";
+import type { FileStore } from "../lib/store/files.ts";
 import type { Store } from "../lib/store/types.ts";
 
 /** A server started for one test. */
@@ -40,6 +41,8 @@ export interface TestServerOptions extends ChannelOptions {
   quotaBytes?: number;
   /** A store to use instead of a fresh embedded one in the data dir. */
   store?: Store;
+  /** A file store to use instead of a fresh one on disk in the data dir. */
+  files?: FileStore;
 }
 
 /** Makes a temporary directory removed at the end of `Deno.test` via the returned disposer. */
@@ -52,7 +55,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = options.dataDir ?? await tempDir("ssp-server-");
   const identity = await loadOrCreateIdentity(dataDir);
   const store = options.store ?? await openEmbeddedStore(dataDir);
-  const files = await DiskFileStore.open(`${dataDir}/files`);
+  const files = options.files ?? await DiskFileStore.open(`${dataDir}/files`);
   const events: LogFields[] = [];
   const waiters: { match: (e: LogFields) => boolean; resolve: (e: LogFields) => void }[] = [];
   const server = startServer({
@@ -88,7 +91,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     async stop() {
       await server.shutdown();
       if (!options.store) await store.close();
-      await files.close();
+      if (!options.files) await files.close();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };

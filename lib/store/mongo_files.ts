@@ -1,0 +1,229 @@
+/**
+ * The file store on MongoDB: a `files` collection (one document per upload)
+ * and a `file_chunks` collection (one document per encrypted chunk, `_id`
+ * "FILEID:INDEX").
+ *
+ * Why a chunk collection and not GridFS: GridFS writes a file as one stream
+ * and publishes it when the stream ends, while ssp needs chunk-level
+ * commits — an upload resumes from the last committed chunk and a live
+ * recipient reads chunks while the upload runs. With one document per chunk
+ * and its id as the unique key, rewriting a chunk after a resume is an
+ * idempotent insert (the same key and plaintext give the same ciphertext),
+ * and readers find any committed chunk by id. Like GridFS it keeps each
+ * document far below MongoDB's 16 MiB limit (chunks are at most 512 KiB).
+ *
+ * Chunks are buffered between commits and written by one `insertMany`
+ * with the store's write concern (majority, journaled) before the committed
+ * count moves: the count never covers a chunk that is not durable.
+ *
+ * @module
+ */
+import {
+  Binary,
+  type Collection,
+  MongoBulkWriteError,
+  MongoClient,
+  MongoServerError,
+} from "mongodb";
+import { StorageError } from "../errors.ts";
+import type { FileRecord, FileStore, NewFile } from "./files.ts";
+
+interface FileDoc {
+  _id: string;
+  owner: string;
+  cipherSize: number;
+  chunkBytes: number;
+  chunks: number;
+  committed: number;
+  readers: string[];
+  announcements: Binary[];
+  createdAt: number;
+}
+
+interface ChunkDoc {
+  _id: string;
+  data: Binary;
+}
+
+const WRITE_CONCERN = { w: "majority", journal: true } as const;
+
+/** Encrypted files in MongoDB. */
+export class MongoFileStore implements FileStore {
+  readonly #client: MongoClient;
+  readonly #files: Collection<FileDoc>;
+  readonly #chunks: Collection<ChunkDoc>;
+  /** Chunks written since the last commit, by file. */
+  readonly #pending = new Map<string, ChunkDoc[]>();
+
+  private constructor(client: MongoClient, dbName?: string) {
+    this.#client = client;
+    const db = client.db(dbName);
+    this.#files = db.collection<FileDoc>("files");
+    this.#chunks = db.collection<ChunkDoc>("file_chunks");
+  }
+
+  /** Connects (same URL as the message store) and creates the owner index. */
+  static async connect(url: string, options: { dbName?: string; timeoutMs?: number } = {}) {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const client = new MongoClient(url, {
+      serverSelectionTimeoutMS: timeoutMs,
+      connectTimeoutMS: timeoutMs,
+      socketTimeoutMS: 30_000,
+      writeConcern: WRITE_CONCERN,
+      appName: "ssp-server-files",
+    });
+    try {
+      await client.connect();
+      const store = new MongoFileStore(client, options.dbName);
+      await store.#files.createIndex({ owner: 1 });
+      await store.#files.createIndex({ readers: 1 });
+      return store;
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw failure("connect the file store", error);
+    }
+  }
+
+  async createFile(file: NewFile): Promise<{ record: FileRecord; created: boolean }> {
+    try {
+      const existing = await this.getFile(file.fileId);
+      if (existing) return { record: existing, created: false };
+      const doc: FileDoc = {
+        _id: file.fileId,
+        owner: file.owner,
+        cipherSize: file.cipherSize,
+        chunkBytes: file.chunkBytes,
+        chunks: file.chunks,
+        committed: 0,
+        readers: file.readers,
+        announcements: [new Binary(file.announcement)],
+        createdAt: Date.now(),
+      };
+      await this.#files.insertOne(doc);
+      return { record: toRecord(doc), created: true };
+    } catch (error) {
+      if (isDuplicateKey(error)) {
+        const record = await this.getFile(file.fileId);
+        if (record) return { record, created: false };
+      }
+      throw failure("create a file", error);
+    }
+  }
+
+  async getFile(fileId: string): Promise<FileRecord | null> {
+    try {
+      const doc = await this.#files.findOne({ _id: fileId });
+      return doc ? toRecord(doc) : null;
+    } catch (error) {
+      throw failure("read a file record", error);
+    }
+  }
+
+  async share(fileId: string, readers: string[], announcement: Uint8Array): Promise<void> {
+    try {
+      const result = await this.#files.updateOne({ _id: fileId }, {
+        $addToSet: { readers: { $each: readers } },
+        $push: { announcements: new Binary(announcement) },
+      });
+      if (result.matchedCount === 0) throw new StorageError("no_such_file", `no file ${fileId}`);
+    } catch (error) {
+      throw failure("share a file", error);
+    }
+  }
+
+  writeChunk(fileId: string, index: number, data: Uint8Array): Promise<void> {
+    let pending = this.#pending.get(fileId);
+    if (!pending) this.#pending.set(fileId, pending = []);
+    pending.push({ _id: chunkId(fileId, index), data: new Binary(data.slice()) });
+    return Promise.resolve();
+  }
+
+  async commit(fileId: string, committed: number): Promise<void> {
+    const pending = this.#pending.get(fileId) ?? [];
+    this.#pending.delete(fileId);
+    try {
+      if (pending.length > 0) {
+        await this.#chunks.insertMany(pending, { ordered: false }).catch((error) => {
+          // A chunk rewritten after a resume is already there, byte for byte: fine.
+          if (!(error instanceof MongoBulkWriteError) || !onlyDuplicates(error)) throw error;
+        });
+      }
+      await this.#files.updateOne(
+        { _id: fileId, committed: { $lt: committed } },
+        { $set: { committed } },
+      );
+    } catch (error) {
+      throw failure("commit file chunks", error);
+    }
+  }
+
+  async readChunk(fileId: string, index: number): Promise<Uint8Array> {
+    try {
+      const doc = await this.#chunks.findOne({ _id: chunkId(fileId, index) });
+      if (!doc) throw new StorageError("not_committed", `chunk ${index} of ${fileId} not stored`);
+      return new Uint8Array(doc.data.buffer.subarray(0, doc.data.length()));
+    } catch (error) {
+      throw failure("read a file chunk", error);
+    }
+  }
+
+  async usedBytes(owner: string): Promise<number> {
+    try {
+      const docs = await this.#files.find({ owner }, { projection: { cipherSize: 1 } }).toArray();
+      return docs.reduce((sum, doc) => sum + doc.cipherSize, 0);
+    } catch (error) {
+      throw failure("sum file sizes", error);
+    }
+  }
+
+  async listFiles(phone: string): Promise<FileRecord[]> {
+    try {
+      const docs = await this.#files.find({ $or: [{ owner: phone }, { readers: phone }] })
+        .sort({ createdAt: -1, _id: 1 }).toArray();
+      return docs.map(toRecord);
+    } catch (error) {
+      throw failure("list files", error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#pending.clear();
+    await this.#client.close();
+  }
+}
+
+function chunkId(fileId: string, index: number): string {
+  return `${fileId}:${index}`;
+}
+
+function toRecord(doc: FileDoc): FileRecord {
+  return {
+    fileId: doc._id,
+    owner: doc.owner,
+    cipherSize: doc.cipherSize,
+    chunkBytes: doc.chunkBytes,
+    chunks: doc.chunks,
+    committed: doc.committed,
+    readers: doc.readers,
+    announcements: doc.announcements.map((b) => new Uint8Array(b.buffer.subarray(0, b.length()))),
+    createdAt: doc.createdAt,
+  };
+}
+
+function isDuplicateKey(error: unknown): boolean {
+  return error instanceof MongoServerError && error.code === 11000;
+}
+
+function onlyDuplicates(error: MongoBulkWriteError): boolean {
+  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  return errors.length > 0 && errors.every((e) => e.code === 11000);
+}
+
+function failure(operation: string, error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  return new StorageError("storage_unavailable", `Cannot ${operation}: ${String(error)}`, {
+    cause: error,
+    hint: "MongoDB is unreachable or failing; retry shortly",
+    retryAfterMs: 1000,
+  });
+}
