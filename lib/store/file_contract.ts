@@ -1,0 +1,120 @@
+/**
+ * The conformance suite of the FileStore interface: the disk store and the
+ * MongoDB store run it unchanged.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { StorageError } from "../errors.ts";
+import type { FileStore, NewFile } from "./files.ts";
+
+/** A fresh, empty file store and how to dispose of it. */
+export interface FileStoreFixture {
+  files: FileStore;
+  cleanup(): Promise<void>;
+}
+
+const OWNER = "+12015550101";
+const READER = "+12015550102";
+const OTHER = "+12015550103";
+
+function newFile(fileId: string, chunks = 3, chunkBytes = 1040): NewFile {
+  return {
+    fileId,
+    owner: OWNER,
+    cipherSize: (chunks - 1) * chunkBytes + 100,
+    chunkBytes,
+    chunks,
+    readers: [READER],
+    announcement: new Uint8Array([1, 2, 3]),
+  };
+}
+
+function chunk(index: number, length: number): Uint8Array {
+  return new Uint8Array(length).fill(index + 1);
+}
+
+/** Registers the FileStore contract tests, each on a fresh store from `make`. */
+export function fileStoreContract(name: string, make: () => Promise<FileStoreFixture>): void {
+  const test = (what: string, body: (files: FileStore) => Promise<void>) =>
+    Deno.test(`${name}: ${what}`, async () => {
+      const { files, cleanup } = await make();
+      try {
+        await body(files);
+      } finally {
+        await files.close().catch(() => {});
+        await cleanup();
+      }
+    });
+
+  test("createFile() creates once, then returns the same record", async (files) => {
+    const first = await files.createFile(newFile("a".repeat(32)));
+    assert.equal(first.created, true);
+    assert.equal(first.record.committed, 0);
+    assert.deepEqual(first.record.readers, [READER]);
+    assert.deepEqual(first.record.announcements, [new Uint8Array([1, 2, 3])]);
+    const again = await files.createFile(newFile("a".repeat(32)));
+    assert.equal(again.created, false);
+    assert.equal(again.record.createdAt, first.record.createdAt);
+    assert.equal(await files.getFile("b".repeat(32)), null);
+  });
+
+  test("chunks become readable when committed, byte for byte", async (files) => {
+    const id = "c".repeat(32);
+    const { record } = await files.createFile(newFile(id));
+    await files.writeChunk(id, 0, chunk(0, 1040));
+    await files.writeChunk(id, 1, chunk(1, 1040));
+    await assert.rejects(files.readChunk(id, 0), StorageError, "uncommitted chunks are not served");
+    await files.commit(id, 2);
+    assert.deepEqual(await files.readChunk(id, 0), chunk(0, 1040));
+    assert.deepEqual(await files.readChunk(id, 1), chunk(1, 1040));
+    await files.writeChunk(id, 2, chunk(2, 100));
+    await files.commit(id, 3);
+    assert.deepEqual(await files.readChunk(id, 2), chunk(2, 100));
+    assert.equal((await files.getFile(id))?.committed, record.chunks);
+  });
+
+  test("a chunk rewritten after a resume is accepted and reads the same", async (files) => {
+    const id = "d".repeat(32);
+    await files.createFile(newFile(id));
+    await files.writeChunk(id, 0, chunk(0, 1040));
+    await files.commit(id, 1);
+    await files.writeChunk(id, 0, chunk(0, 1040)); // the resumed sender starts at the commit
+    await files.writeChunk(id, 1, chunk(1, 1040));
+    await files.commit(id, 2);
+    assert.deepEqual(await files.readChunk(id, 0), chunk(0, 1040));
+    assert.deepEqual(await files.readChunk(id, 1), chunk(1, 1040));
+  });
+
+  test("the committed count never moves backwards", async (files) => {
+    const id = "e".repeat(32);
+    await files.createFile(newFile(id));
+    await files.writeChunk(id, 0, chunk(0, 1040));
+    await files.writeChunk(id, 1, chunk(1, 1040));
+    await files.commit(id, 2);
+    await files.commit(id, 1);
+    assert.equal((await files.getFile(id))?.committed, 2);
+  });
+
+  test("share() adds readers and an announcement; listFiles() shows owners and readers only", async (files) => {
+    const id = "f".repeat(32);
+    await files.createFile(newFile(id));
+    await files.share(id, [OTHER, READER], new Uint8Array([4]));
+    const record = (await files.getFile(id))!;
+    assert.deepEqual([...record.readers].sort(), [READER, OTHER].sort());
+    assert.equal(record.announcements.length, 2);
+    for (const phone of [OWNER, READER, OTHER]) {
+      assert.deepEqual((await files.listFiles(phone)).map((f) => f.fileId), [id], phone);
+    }
+    assert.deepEqual(await files.listFiles("+12015550199"), []);
+    await assert.rejects(files.share("0".repeat(32), [OTHER], new Uint8Array([5])), StorageError);
+  });
+
+  test("usedBytes() sums the owner's uploads", async (files) => {
+    assert.equal(await files.usedBytes(OWNER), 0);
+    await files.createFile(newFile("1".repeat(32), 3));
+    await files.createFile(newFile("2".repeat(32), 2));
+    assert.equal(await files.usedBytes(OWNER), 2 * 1040 + 100 + 1040 + 100);
+    assert.equal(await files.usedBytes(READER), 0);
+  });
+}

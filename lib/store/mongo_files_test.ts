@@ -1,0 +1,28 @@
+/**
+ * The FileStore contract on MongoDB: FerretDB started for this file, or the
+ * MongoDB named by `SSP_TEST_MONGO_URL`. Never skipped.
+ */
+import { MongoClient } from "mongodb";
+import { startFerretDb } from "../../scripts/ferretdb.ts";
+import { fileStoreContract } from "./file_contract.ts";
+import { MongoFileStore } from "./mongo_files.ts";
+
+const external = Deno.env.get("SSP_TEST_MONGO_URL");
+const ferret = external ? null : await startFerretDb();
+const url = external ?? ferret!.url;
+let n = 0;
+
+fileStoreContract("MongoFileStore", async () => {
+  const dbName = `ssp_files_${Date.now().toString(36)}_${n++}`;
+  return {
+    files: await MongoFileStore.connect(url, { dbName }),
+    cleanup: async () => {
+      const client = new MongoClient(url);
+      try {
+        await client.db(dbName).dropDatabase();
+      } finally {
+        await client.close();
+      }
+    },
+  };
+});
