@@ -116,6 +116,7 @@ Deno.test("every command explains itself with --help", async () => {
     ["server.ts", []],
     ["server.ts", ["fingerprint"]],
     ["server.ts", ["dhparam"]],
+    ["server.ts", ["migrate"]],
     ["client.ts", []],
     ...CLIENT_COMMANDS.map((command): [string, string[]] => ["client.ts", [command]]),
   ];
