@@ -212,7 +212,16 @@ export class Messenger {
   }
 
   async #receive(deliver: Deliver): Promise<void> {
-    const incoming = await this.#open(deliver.seq, deliver.storedAt, deliver.envelope, true);
+    let incoming = await this.#open(deliver.seq, deliver.storedAt, deliver.envelope, true);
+    // A temporary failure (e.g. the server's store is down while we fetch the sender's key) is
+    // not the message's fault: retry a few times, and if it persists leave it unacknowledged,
+    // so the server delivers it again at the next login instead of it being lost as "refused".
+    for (let attempt = 1; isTemporary(incoming) && attempt <= TEMPORARY_RETRIES; attempt++) {
+      const wait = (incoming as { rejected: RejectedMessage }).rejected.error.retryAfterMs ?? 1000;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      incoming = await this.#open(deliver.seq, deliver.storedAt, deliver.envelope, true);
+    }
+    if (isTemporary(incoming)) return;
     await this.#rpc.notify({ t: "ack", seq: deliver.seq });
     if ("redelivered" in incoming) return;
     this.onIncoming(incoming);
@@ -294,6 +303,16 @@ export class Messenger {
       return { content: await open(pending), verified: false };
     }
   }
+}
+
+/** How often a delivery that failed for a temporary reason is retried before it is left. */
+const TEMPORARY_RETRIES = 5;
+
+/** Codes of failures that say nothing about the envelope itself. */
+const TEMPORARY_CODES = new Set(["storage_unavailable", "shutting_down", "rate_limited"]);
+
+function isTemporary(incoming: Incoming | Redelivered): boolean {
+  return "rejected" in incoming && TEMPORARY_CODES.has(incoming.rejected.error.code);
 }
 
 /** A fresh message id: 16 random bytes as hex. */
