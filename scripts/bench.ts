@@ -1,6 +1,6 @@
 /**
  * `deno task bench [NAME...]`: runs the benchmarks and prints Markdown
- * tables. Names: handshake, cipher, primes, store, files, chunks, mongo (default: all). Figures belong in
+ * tables. Names: handshake, cipher, primes, store, files, chunks, mongo, messages (default: all). Figures belong in
  * docs/ with the command that produced them.
  *
  * @module
@@ -14,6 +14,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   files: () => import("./bench/files.ts"),
   chunks: () => import("./bench/chunks.ts"),
   mongo: () => import("./bench/mongo.ts"),
+  messages: () => import("./bench/messages.ts"),
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHMARKS);

@@ -15,6 +15,12 @@ export interface RelayContext {
   store: Store;
   online: OnlineUsers;
   maxEnvelopeBytes: number;
+  /**
+   * Accounts known to exist. Accounts are never deleted, so a positive answer
+   * stays true; remembering it saves a store query per message (a network
+   * round trip with MongoDB).
+   */
+  knownAccounts: Set<string>;
 }
 
 /**
@@ -44,9 +50,11 @@ export async function checkEnvelope(
       "the envelope's sender, id or recipients do not match the request",
     );
   }
-  const known = await context.store.getPublicKeys(recipients);
-  if (known.length !== recipients.length) {
-    const missing = recipients.filter((p) => !known.some((k) => k.phone === p));
+  const unchecked = recipients.filter((p) => !context.knownAccounts.has(p));
+  const known = unchecked.length ? await context.store.getPublicKeys(unchecked) : [];
+  for (const { phone } of known) rememberAccount(context.knownAccounts, phone);
+  if (known.length !== unchecked.length) {
+    const missing = unchecked.filter((p) => !known.some((k) => k.phone === p));
     const shown = missing.slice(0, 5).join(", ") +
       (missing.length > 5 ? ` and ${missing.length - 5} more` : "");
     throw new SspError("unknown_recipient", `not registered: ${shown}`, {
@@ -60,6 +68,14 @@ export async function checkEnvelope(
     conversation: conversationKey(phone, recipients),
     body: envelope,
   };
+}
+
+/** Most accounts remembered as existing; the oldest are forgotten first. */
+const MAX_KNOWN_ACCOUNTS = 100_000;
+
+function rememberAccount(known: Set<string>, phone: string): void {
+  known.add(phone);
+  if (known.size > MAX_KNOWN_ACCOUNTS) known.delete(known.values().next().value!);
 }
 
 /** Stores a checked envelope (group commit) and, once durable, pushes it to online recipients. */

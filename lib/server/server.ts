@@ -99,6 +99,7 @@ export function startServer(config: ServerConfig): RunningServer {
     activeUploads: new Set(),
     maxFileBytes: config.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     quotaBytes: config.quotaBytes ?? DEFAULT_QUOTA_BYTES,
+    knownAccounts: new Set(),
     draining: false,
     sendsInFlight: 0,
   };

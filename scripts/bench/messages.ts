@@ -1,0 +1,137 @@
+/**
+ * Message throughput of the whole server: a real `ssp-server` process (on
+ * the embedded store, then on MongoDB via FerretDB), and clients in this
+ * process sending pre-sealed end-to-end envelopes over the secure channel
+ * with many requests in flight, counting acknowledgements (each one means
+ * the envelope is durably committed). Sealing happens before the clock
+ * starts: the figure is the server's, not the senders'.
+ *
+ * Run with `deno task bench messages`, or alone with
+ * `deno run -A scripts/bench/messages.ts` (`SSP_BENCH_MESSAGES` sets the count).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { openSession, type Session } from "../../lib/client/session.ts";
+import { newMessageId } from "../../lib/client/messenger.ts";
+import { startFerretDb } from "../ferretdb.ts";
+import { Proc } from "./_procs.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SENDERS = 4;
+const IN_FLIGHT_PER_SENDER = 256;
+const RECIPIENT = "+12015550200";
+
+async function startServer(dir: string, mongo?: string): Promise<{ proc: Proc; address: string }> {
+  const proc = new Proc(Deno.execPath(), [
+    "run",
+    "-A",
+    join(ROOT, "server.ts"),
+    "--port",
+    "0",
+    "--data",
+    dir,
+    "--log-format",
+    "json",
+    ...(mongo ? ["--mongo", mongo] : []),
+  ]);
+  for (let i = 0; i < 400; i++) {
+    const match = /"event":"listening".*?"port":(\d+)/.exec(proc.stderr);
+    if (match) return { proc, address: `127.0.0.1:${match[1]}` };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await proc.stop();
+  throw new Error(`the server did not start:\n${proc.stderr}`);
+}
+
+async function user(address: string, phone: string, dir: string): Promise<Session> {
+  return await openSession({
+    server: address,
+    dataDir: join(dir, phone),
+    phone,
+    password: "bench password, not secret",
+    mode: "register",
+  });
+}
+
+/** Sends `count` messages from each sender, `IN_FLIGHT_PER_SENDER` at a time; returns msg/s. */
+async function blast(senders: Session[], count: number): Promise<number> {
+  const prepared = await Promise.all(senders.map(async (session) => {
+    const out = [];
+    for (let i = 0; i < count; i++) {
+      const id = newMessageId();
+      const { recipients, envelope } = await session.messenger.seal(
+        [RECIPIENT],
+        { kind: "text", text: `bench message ${i} ${"x".repeat(100)}` },
+        id,
+      );
+      out.push({ id, recipients, envelope });
+    }
+    return out;
+  }));
+  const start = performance.now();
+  await Promise.all(senders.map(async (session, s) => {
+    const queue = prepared[s]!;
+    let next = 0;
+    const worker = async () => {
+      while (next < queue.length) {
+        const item = queue[next++]!;
+        await session.rpc.request({
+          t: "send",
+          messageId: item.id,
+          to: item.recipients,
+          envelope: item.envelope,
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT_PER_SENDER }, worker));
+  }));
+  return (senders.length * count) / ((performance.now() - start) / 1000);
+}
+
+async function measure(label: string, count: number, mongo?: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "ssp-bench-msg-" });
+  const { proc, address } = await startServer(join(dir, "server"), mongo);
+  try {
+    const recipient = await user(address, RECIPIENT, dir);
+    recipient.close(); // offline: everything is stored for later delivery
+    const senders = [];
+    for (let i = 0; i < SENDERS; i++) senders.push(await user(address, `+1201555030${i}`, dir));
+    const rate = await blast(senders, count);
+    for (const s of senders) s.close();
+    return `| ${label} | ${SENDERS} × ${IN_FLIGHT_PER_SENDER} | ${SENDERS * count} | ${
+      Math.round(rate).toLocaleString("en")
+    } |`;
+  } finally {
+    await proc.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Measures the embedded store and FerretDB; returns a Markdown section. */
+export async function run(): Promise<string> {
+  const count = Number(Deno.env.get("SSP_BENCH_MESSAGES") ?? 5000);
+  const rows = [await measure("embedded (SQLite)", count)];
+  const ferret = await startFerretDb();
+  try {
+    rows.push(
+      await measure("MongoDB (FerretDB 1.24.2, SQLite backend)", count, `${ferret.url}bench`),
+    );
+  } finally {
+    await ferret.stop();
+  }
+  return [
+    "## Server message throughput",
+    "",
+    "A real `ssp-server` process; senders in one process send pre-sealed envelopes (1 recipient,",
+    "~600 bytes) with requests in flight; a message counts when its acknowledgement (durable",
+    "commit) arrives. The recipient is offline, so every message is stored for later delivery.",
+    "",
+    "| store | senders × requests in flight | messages | acknowledged messages/s |",
+    "| --- | --- | ---: | ---: |",
+    ...rows,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.main) console.log(await run());
