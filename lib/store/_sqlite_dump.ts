@@ -3,13 +3,12 @@
  *
  * @module
  */
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import { StorageError } from "../errors.ts";
 import type { CursorRecord, StoreDump } from "./migrate.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { AccountRecord, StoredEnvelope } from "./types.ts";
-
-type Row = Record<string, SQLInputValue>;
+import { type Row, toAccount, toEnvelope } from "./_sqlite_rows.ts";
 
 /**
  * Opens the SQLite store at `path` for migration, creating it (with the
@@ -62,32 +61,12 @@ export async function openSqliteDump(path: string): Promise<StoreDump> {
     },
     async *accounts(): AsyncGenerator<AccountRecord> {
       for (const row of db.prepare("SELECT * FROM accounts ORDER BY phone").iterate()) {
-        const r = row as Row;
-        yield {
-          phone: r.phone as string,
-          kdfSalt: r.kdf_salt as Uint8Array,
-          kdfParams: r.kdf_params as string,
-          verifierSalt: r.verifier_salt as Uint8Array,
-          verifier: r.verifier as Uint8Array,
-          encryptionKey: r.encryption_key as Uint8Array,
-          signingKey: r.signing_key as Uint8Array,
-          keyBackup: r.key_backup as Uint8Array,
-          createdAt: r.created_at as number,
-        };
+        yield toAccount(row as Row);
       }
     },
     async *envelopes(): AsyncGenerator<StoredEnvelope> {
       for (const row of db.prepare("SELECT * FROM envelopes ORDER BY seq").iterate()) {
-        const r = row as Row;
-        yield {
-          seq: r.seq as number,
-          sender: r.sender as string,
-          clientId: r.client_id as string,
-          recipients: JSON.parse(r.recipients as string) as string[],
-          conversation: r.conversation as string,
-          body: r.body as Uint8Array,
-          storedAt: r.stored_at as number,
-        };
+        yield toEnvelope(row as Row);
       }
     },
     async *cursors(): AsyncGenerator<CursorRecord> {

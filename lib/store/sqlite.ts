@@ -6,10 +6,11 @@
  *
  * @module
  */
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StorageError } from "../errors.ts";
 import { GroupCommitter } from "./batcher.ts";
 import { migrate } from "./_schema.ts";
+import { type Row, toAccount, toEnvelope } from "./_sqlite_rows.ts";
 import type {
   AccountRecord,
   AppendResult,
@@ -51,7 +52,6 @@ const SQL = {
 } as const;
 
 type Statements = Record<keyof typeof SQL, StatementSync>;
-type Row = Record<string, SQLInputValue>;
 
 /** The embedded {@linkcode Store} on one SQLite file. */
 export class SqliteStore implements Store {
@@ -136,18 +136,7 @@ export class SqliteStore implements Store {
   getAccount(phone: string): Promise<AccountRecord | null> {
     return this.#run("read an account", () => {
       const row = this.#sql.getAccount.get(phone) as Row | undefined;
-      if (row === undefined) return null;
-      return {
-        phone: row.phone as string,
-        kdfSalt: row.kdf_salt as Uint8Array,
-        kdfParams: row.kdf_params as string,
-        verifierSalt: row.verifier_salt as Uint8Array,
-        verifier: row.verifier as Uint8Array,
-        encryptionKey: row.encryption_key as Uint8Array,
-        signingKey: row.signing_key as Uint8Array,
-        keyBackup: row.key_backup as Uint8Array,
-        createdAt: row.created_at as number,
-      };
+      return row === undefined ? null : toAccount(row);
     });
   }
 
@@ -286,18 +275,6 @@ export class SqliteStore implements Store {
       );
     }
   }
-}
-
-function toEnvelope(row: Row): StoredEnvelope {
-  return {
-    seq: row.seq as number,
-    sender: row.sender as string,
-    clientId: row.client_id as string,
-    recipients: JSON.parse(row.recipients as string) as string[],
-    conversation: row.conversation as string,
-    body: row.body as Uint8Array,
-    storedAt: row.stored_at as number,
-  };
 }
 
 function limitError(limit: number): RangeError | null {
