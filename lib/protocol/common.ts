@@ -20,7 +20,7 @@ export const phone = z.string().regex(
 );
 
 /** A request id chosen by the client; echoed in the reply. */
-export const requestId = uint(2 ** 32);
+export const requestId = uint(2 ** 32 - 1);
 
 /** A client message id: 16 random bytes as 32 lowercase hex digits. */
 export const messageId = z.string().regex(/^[0-9a-f]{32}$/, "expected 32 lowercase hex digits");
