@@ -15,15 +15,37 @@ import { createLogger, type LogFormat } from "./lib/server/log.ts";
 import { DEFAULT_MAX_CONNECTIONS, startServer } from "./lib/server/server.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
-import { migrateStore, openStore, openStoreDump } from "./lib/store/mod.ts";
+import { openEmbeddedStore } from "./lib/store/embedded.ts";
 import { DiskFileStore } from "./lib/store/disk_files.ts";
-import { MongoFileStore } from "./lib/store/mongo_files.ts";
+import type { FileStore } from "./lib/store/files.ts";
+import type { Store } from "./lib/store/types.ts";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "./lib/server/files.ts";
 import { join } from "node:path";
 import { fingerprint } from "./lib/sign.ts";
 import { Output } from "./lib/ui/output.ts";
 
 const DEFAULT_DATA_DIR = "./ssp-data";
+
+/**
+ * The embedded stores in `dataDir`, or MongoDB when a URL is given. The
+ * MongoDB modules load only then: the driver costs a server on the embedded
+ * store about 20 MiB of memory otherwise.
+ */
+async function openStores(
+  dataDir: string,
+  mongoUrl: string | undefined,
+): Promise<{ store: Store; files: FileStore }> {
+  if (!mongoUrl) {
+    return {
+      store: await openEmbeddedStore(dataDir),
+      files: await DiskFileStore.open(join(dataDir, "files")),
+    };
+  }
+  const { MongoStore } = await import("./lib/store/mongo.ts");
+  const { MongoFileStore } = await import("./lib/store/mongo_files.ts");
+  const store = await MongoStore.connect(mongoUrl);
+  return { store, files: await MongoFileStore.connect(mongoUrl) };
+}
 
 function dataOption(): Option {
   return new Option("--data <dir>", "server data dir (identity key, store)")
@@ -107,10 +129,7 @@ const program = new Command("ssp-server")
     const log = createLogger(options.logFormat as LogFormat, (line) => console.error(line));
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
-    const store = await openStore({ dataDir: options.data, mongoUrl: options.mongo });
-    const files = options.mongo
-      ? await MongoFileStore.connect(options.mongo)
-      : await DiskFileStore.open(join(options.data, "files"));
+    const { store, files } = await openStores(options.data, options.mongo);
     const server = startServer({
       store,
       files,
@@ -188,6 +207,7 @@ program.command("migrate")
   .option("--json", "print JSON")
   .action(async (options) => {
     const out = new Output(Boolean(options.json));
+    const { migrateStore, openStoreDump } = await import("./lib/store/mod.ts");
     const from = await openStoreDump(options.from);
     try {
       const to = await openStoreDump(options.to);

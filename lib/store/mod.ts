@@ -15,12 +15,10 @@
  * @module
  */
 import { join } from "node:path";
-import { StorageError } from "../errors.ts";
 import type { StoreDump } from "./migrate.ts";
 import { MongoStore } from "./mongo.ts";
 import { openMongoDump } from "./_mongo_dump.ts";
 import { openSqliteDump } from "./_sqlite_dump.ts";
-import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./types.ts";
 
 export type * from "./types.ts";
@@ -40,29 +38,8 @@ export {
   type StoreDump,
 } from "./migrate.ts";
 
-/** File name of the embedded database inside the data directory. */
-export const EMBEDDED_DB_FILE = "ssp.db";
-
-/**
- * Opens the embedded store in `dataDir` (created if missing, mode 0700 since
- * it holds account verifiers), in the file {@linkcode EMBEDDED_DB_FILE}.
- *
- * @throws {StorageError} if the directory or database cannot be opened.
- */
-export async function openEmbeddedStore(dataDir: string): Promise<Store> {
-  try {
-    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new StorageError(
-      "storage_failed",
-      `Cannot create the data directory ${dataDir}: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-      { cause: error, hint: "check the path and its permissions, or choose another data dir" },
-    );
-  }
-  return SqliteStore.open(join(dataDir, EMBEDDED_DB_FILE));
-}
+export { EMBEDDED_DB_FILE, openEmbeddedStore } from "./embedded.ts";
+import { EMBEDDED_DB_FILE, openEmbeddedStore } from "./embedded.ts";
 
 /** Where {@linkcode openStore} keeps the data. */
 export interface OpenStoreOptions {
