@@ -73,6 +73,7 @@ export class SecureChannel {
     this.session = session;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     reader.maxFrameBytes = this.#maxFrameBytes;
+    reader.reuseBodies = true; // receive() opens each body at once (see FrameReader.reuseBodies)
     this.#sealer = new RecordSealer(session.sendKey, options.recordLimits);
     this.#opener = new RecordOpener(session.receiveKey, options.recordLimits);
     // The record layer keeps (and ratchets) its own copies; wipe these so a

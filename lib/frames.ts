@@ -84,6 +84,14 @@ export class FrameReader {
   #end = 0;
   /** Largest body accepted; may be changed between frames (e.g. after the handshake). */
   maxFrameBytes: number;
+  /**
+   * When true, frame bodies are read into one reused buffer: a body is then
+   * valid only until the next `read()`. The record layer sets it, since it
+   * decrypts each body at once; it saves an allocation per frame on bulk
+   * transfers. Off by default (handshake bodies are kept in the transcript).
+   */
+  reuseBodies = false;
+  #bodyBuffer = new Uint8Array(0);
 
   constructor(source: ByteSource, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
     checkMaxFrameBytes(maxFrameBytes);
@@ -106,14 +114,17 @@ export class FrameReader {
         `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes} bytes`,
       );
     }
-    const body = length === 0 ? new Uint8Array(0) : await this.#readExact(length, "body");
+    const body = length === 0
+      ? new Uint8Array(0)
+      : await this.#readExact(length, "body", this.reuseBodies);
     if (body === null) throw truncated(0, length, "body");
     return { header, body };
   }
 
   /** Reads exactly n bytes; null if the stream ended before the first byte. */
-  async #readExact(n: number, part: string): Promise<Uint8Array | null> {
-    const out = new Uint8Array(n);
+  async #readExact(n: number, part: string, reuse = false): Promise<Uint8Array | null> {
+    if (reuse && this.#bodyBuffer.length < n) this.#bodyBuffer = new Uint8Array(this.maxFrameBytes);
+    const out = reuse ? this.#bodyBuffer.subarray(0, n) : new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
       if (this.#start < this.#end) {
