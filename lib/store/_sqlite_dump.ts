@@ -5,6 +5,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { StorageError } from "../errors.ts";
+import { messageOf } from "./_errors.ts";
 import type { CursorRecord, StoreDump } from "./migrate.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { AccountRecord, StoredEnvelope } from "./types.ts";
@@ -121,8 +122,4 @@ export async function openSqliteDump(path: string): Promise<StoreDump> {
       return Promise.resolve();
     },
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -36,6 +36,7 @@ import {
   type WriteError,
 } from "mongodb";
 import { StorageError } from "../errors.ts";
+import { closedError, limitError, messageOf } from "./_errors.ts";
 import { GroupCommitter } from "./batcher.ts";
 import {
   bytes,
@@ -465,20 +466,7 @@ function permissionError(shown: string, error: unknown): StorageError {
   );
 }
 
-function limitError(limit: number): RangeError | null {
-  if (Number.isSafeInteger(limit) && limit >= 0) return null;
-  return new RangeError(`limit must be a non-negative integer, got ${limit}`);
-}
-
-function closedError(): StorageError {
-  return new StorageError("storage_closed", "Cannot use the store: it is closed");
-}
-
 /** The URL with any password replaced, for error messages and logs. */
 function redact(url: string): string {
   return url.replace(/^(mongodb(?:\+srv)?:\/\/[^:@/]*):[^@/]*@/, "$1:***@");
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

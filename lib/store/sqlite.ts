@@ -8,6 +8,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StorageError } from "../errors.ts";
+import { closedError, limitError, messageOf } from "./_errors.ts";
 import { GroupCommitter } from "./batcher.ts";
 import { migrate } from "./_schema.ts";
 import { type Row, toAccount, toEnvelope } from "./_sqlite_rows.ts";
@@ -275,17 +276,4 @@ export class SqliteStore implements Store {
       );
     }
   }
-}
-
-function limitError(limit: number): RangeError | null {
-  if (Number.isSafeInteger(limit) && limit >= 0) return null;
-  return new RangeError(`limit must be a non-negative integer, got ${limit}`);
-}
-
-function closedError(): StorageError {
-  return new StorageError("storage_closed", "Cannot use the store: it is closed");
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
