@@ -29,14 +29,12 @@ import {
   type Document,
   MongoBulkWriteError,
   MongoClient,
-  MongoNetworkError,
-  MongoOperationTimeoutError,
   MongoServerError,
-  MongoServerSelectionError,
   type WriteError,
 } from "mongodb";
 import { StorageError } from "../errors.ts";
 import { closedError, limitError, messageOf } from "./_errors.ts";
+import { isPermissionError, permissionError, redact, storageError } from "./_mongo_errors.ts";
 import { GroupCommitter } from "./batcher.ts";
 import {
   bytes,
@@ -432,41 +430,4 @@ export class MongoStore implements Store {
       throw storageError(operation, error);
     }
   }
-}
-
-/** Outages become "storage_unavailable"; everything else "storage_failed". */
-function storageError(operation: string, error: unknown): StorageError {
-  if (error instanceof StorageError) return error;
-  const unavailable = error instanceof MongoNetworkError ||
-    error instanceof MongoServerSelectionError || error instanceof MongoOperationTimeoutError;
-  return new StorageError(
-    unavailable ? "storage_unavailable" : "storage_failed",
-    `Cannot ${operation}: ${messageOf(error)}`,
-    unavailable
-      ? { cause: error, hint: "MongoDB is unreachable; retry shortly", retryAfterMs: 1000 }
-      : { cause: error },
-  );
-}
-
-/**
- * The driver reads os.release() for its handshake metadata and Deno's
- * node:fs checks the uid, so Deno must grant `--allow-sys=osRelease,uid`.
- */
-const SYS_PERMISSIONS = "--allow-sys=osRelease,uid";
-
-function isPermissionError(error: unknown): boolean {
-  return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
-}
-
-function permissionError(shown: string, error: unknown): StorageError {
-  return new StorageError(
-    "storage_failed",
-    `Cannot use MongoDB at ${shown}: ${messageOf(error)}`,
-    { cause: error, hint: `the MongoDB driver needs ${SYS_PERMISSIONS} (and --allow-net)` },
-  );
-}
-
-/** The URL with any password replaced, for error messages and logs. */
-function redact(url: string): string {
-  return url.replace(/^(mongodb(?:\+srv)?:\/\/[^:@/]*):[^@/]*@/, "$1:***@");
 }
