@@ -12,80 +12,19 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { MongoStore } from "../../lib/store/mongo.ts";
-import { SqliteStore } from "../../lib/store/sqlite.ts";
-import type { Store } from "../../lib/store/types.ts";
 import { FERRETDB_VERSION, startFerretDb } from "../ferretdb.ts";
-
-const CONCURRENCY = [1, 16, 256, 1024] as const;
-/** Each cell runs for about this long. */
-const CELL_MS = 3000;
-const BODY_BYTES = 300;
-
-interface Cell {
-  concurrency: number;
-  envelopes: number;
-  seconds: number;
-  batches: number;
-  latencyMs: number;
-}
-
-/** A store under test, with its batch counter and how to dispose of it. */
-interface Subject {
-  store: Store & { readonly flushes: number };
-  dispose(): Promise<void>;
-}
-
-async function measure(concurrency: number, open: () => Promise<Subject>): Promise<Cell> {
-  const { store, dispose } = await open();
-  const body = crypto.getRandomValues(new Uint8Array(BODY_BYTES));
-  let envelopes = 0;
-  let latencyTotal = 0;
-  try {
-    const start = performance.now();
-    const until = start + CELL_MS;
-    await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
-      const sender = `+1555${String(worker).padStart(7, "0")}`;
-      const recipient = "+15559999999";
-      for (let i = 0; performance.now() < until; i++) {
-        const sent = performance.now();
-        await store.appendEnvelopes([{
-          sender,
-          clientId: `c${i}`,
-          recipients: [recipient],
-          conversation: `${sender},${recipient}`,
-          body,
-        }]);
-        latencyTotal += performance.now() - sent;
-        envelopes++;
-      }
-    }));
-    const seconds = (performance.now() - start) / 1000;
-    return {
-      concurrency,
-      envelopes,
-      seconds,
-      batches: store.flushes,
-      latencyMs: latencyTotal / envelopes,
-    };
-  } finally {
-    await dispose();
-  }
-}
-
-async function openSqlite(): Promise<Subject> {
-  const dir = await Deno.makeTempDir({ prefix: "ssp-bench-store-" });
-  const store = SqliteStore.open(join(dir, "ssp.db"));
-  return {
-    store,
-    async dispose() {
-      await store.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
+import {
+  BODY_BYTES,
+  type Cell,
+  CELL_MS,
+  CONCURRENCY,
+  format,
+  measure,
+  openSqlite,
+  type Subject,
+} from "./_appends.ts";
 
 let databases = 0;
 
@@ -106,13 +45,6 @@ function mongoOpener(url: string): () => Promise<Subject> {
       },
     };
   };
-}
-
-function format(n: number, digits = 0): string {
-  return n.toLocaleString("en-US", {
-    maximumFractionDigits: digits,
-    minimumFractionDigits: digits,
-  });
 }
 
 function row(label: string, c: Cell): string {
