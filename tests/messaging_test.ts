@@ -4,6 +4,7 @@
  * device, and what the server keeps.
  */
 import assert from "node:assert/strict";
+import { SspError } from "../lib/errors.ts";
 import { walk } from "./walk.ts";
 import { startTestServer } from "./harness.ts";
 import { newUser, PASSWORD, textsOf, userSession } from "./users.ts";
@@ -180,4 +181,27 @@ Deno.test("a graceful shutdown keeps every acknowledged message and refuses new 
   assert.ok(results.some((r) => r.status === "rejected"), "work after the shutdown is refused");
   alice.session.close();
   await server.stop();
+});
+
+Deno.test("an over-limit message and an unknown recipient are refused with clear errors", async () => {
+  const server = await startTestServer({ maxEnvelopeBytes: 2048 });
+  const alice = await newUser(server, ALICE);
+  await newUser(server, BOB).then((bob) => bob.session.close());
+  try {
+    await assert.rejects(
+      alice.session.messenger.send([BOB], { kind: "text", text: "x".repeat(3000) }),
+      (e: unknown) =>
+        e instanceof SspError && e.code === "message_too_large" && /2048/.test(e.message),
+    );
+    await assert.rejects(
+      alice.session.messenger.send(["+12015550177"], { kind: "text", text: "hello?" }),
+      (e: unknown) => e instanceof SspError && e.code === "unknown_recipient",
+    );
+    // The connection is still usable after both refusals.
+    const ok = await alice.session.messenger.send([BOB], { kind: "text", text: "short" });
+    assert.equal(ok.duplicate, false);
+  } finally {
+    alice.session.close();
+    await server.stop();
+  }
 });
