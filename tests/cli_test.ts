@@ -3,6 +3,7 @@
  * bundles, with real processes, flags, environment variables and signals.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { tempDir } from "./harness.ts";
 import { ROOT, run, spawnServer } from "./programs.ts";
 
@@ -41,6 +42,50 @@ async function pingThroughPrograms(serverScript: string, clientScript: string): 
   }
 }
 
+/** A file sent and fetched through the programs: the client's encryption thread must load. */
+async function fileThroughPrograms(serverScript: string, clientScript: string): Promise<void> {
+  const [serverDir, aliceDir, bobDir, work] = [
+    await tempDir("ssp-server-"),
+    await tempDir("ssp-alice-"),
+    await tempDir("ssp-bob-"),
+    await tempDir("ssp-files-"),
+  ];
+  const server = await spawnServer(serverScript, serverDir);
+  const env = { SSP_SERVER: `127.0.0.1:${server.port}`, SSP_PASSWORD: "correct horse battery" };
+  const as = (phone: string, dir: string) => ["--phone", phone, "--data", dir, "--json"];
+  try {
+    for (const [phone, dir] of [["+12015550101", aliceDir], ["+12015550102", bobDir]] as const) {
+      const registered = await run(clientScript, ["register", ...as(phone, dir)], env);
+      assert.equal(registered.code, 0, registered.stderr);
+    }
+    const content = new Uint8Array(randomBytes(700_000));
+    await Deno.writeFile(`${work}/data.bin`, content);
+    const sent = await run(clientScript, [
+      "send-file",
+      ...as("+12015550101", aliceDir),
+      "--to",
+      "+12015550102",
+      `${work}/data.bin`,
+    ], env);
+    assert.equal(sent.code, 0, sent.stderr);
+    const { fileId } = JSON.parse(sent.stdout.trim().split("\n").at(-1)!);
+    const got = await run(
+      clientScript,
+      ["get-file", fileId, "--out", `${work}/in`, ...as("+12015550102", bobDir)],
+      env,
+    );
+    assert.equal(got.code, 0, got.stderr);
+    assert.deepEqual(await Deno.readFile(`${work}/in/data.bin`), content);
+  } finally {
+    server.child.kill("SIGTERM");
+    await server.child.status;
+    await server.rest;
+    for (const dir of [serverDir, aliceDir, bobDir, work]) {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+}
+
 Deno.test("ssp-server and ssp-client ping each other, and the server stops cleanly on SIGTERM", async () => {
   await pingThroughPrograms("server.ts", "client.ts");
 });
@@ -64,6 +109,7 @@ Deno.test("the single-file bundles built by `deno task bundle` run the same way"
     }).output();
     assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
     await pingThroughPrograms(`${outDir}/ssp-server.js`, `${outDir}/ssp-client.js`);
+    await fileThroughPrograms(`${outDir}/ssp-server.js`, `${outDir}/ssp-client.js`);
   } finally {
     await Deno.remove(outDir, { recursive: true });
   }
