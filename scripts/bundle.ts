@@ -1,19 +1,13 @@
 /**
  * `deno task bundle [OUTDIR]`: builds ssp-server.js and ssp-client.js (in dist/ by default),
  * single JavaScript files with every dependency inside, that run with
- * `deno run` on any machine that has Deno (no network needed). The client's
- * file-encryption thread is ssp-chunk-worker.js, which must stay beside
- * ssp-client.js (lib/client/chunk_jobs.ts looks for it there).
+ * `deno run` on any machine that has Deno (no network needed).
  *
  * @module
  */
 
 const outDir = Deno.args[0] ?? "dist";
-const ENTRIES = [
-  ["server.ts", "ssp-server.js"],
-  ["client.ts", "ssp-client.js"],
-  ["lib/client/chunk_worker.ts", "ssp-chunk-worker.js"],
-] as const;
+const ENTRIES = [["server.ts", "ssp-server.js"], ["client.ts", "ssp-client.js"]] as const;
 
 for (const [entry, name] of ENTRIES) {
   const output = `${outDir}/${name}`;
@@ -26,7 +20,6 @@ for (const [entry, name] of ENTRIES) {
     console.error(`error: deno bundle ${entry} failed (exit ${code})`);
     Deno.exit(code);
   }
-  if (name === "ssp-chunk-worker.js") continue;
   console.log(
     `${output}  (run: deno run --allow-net --allow-read --allow-write --allow-env ${output})`,
   );

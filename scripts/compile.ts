@@ -28,16 +28,7 @@ if (denort) {
 
 for (const [entry, output] of ENTRIES) {
   const { code } = await new Deno.Command(Deno.execPath(), {
-    // The client's file-encryption worker is loaded by URL, so it must be included explicitly.
-    args: [
-      "compile",
-      ...PERMISSIONS,
-      "--include",
-      "lib/client/chunk_worker.ts",
-      "--output",
-      output,
-      entry,
-    ],
+    args: ["compile", ...PERMISSIONS, "--output", output, entry],
     env: denort ? { DENORT_BIN: denort } : {},
     stdout: "inherit",
     stderr: "inherit",

@@ -11,8 +11,14 @@
  */
 import { basename, extname, join } from "node:path";
 import type { FileContent } from "../e2e/content.ts";
-import { CHUNK_OVERHEAD, chunkCount, cipherSize, DEFAULT_CHUNK_BYTES } from "../e2e/stream.ts";
-import { CHUNK_JOBS_IN_FLIGHT, ChunkWorker } from "./chunk_jobs.ts";
+import {
+  CHUNK_OVERHEAD,
+  chunkCount,
+  cipherSize,
+  DEFAULT_CHUNK_BYTES,
+  openChunk,
+  sealChunk,
+} from "../e2e/stream.ts";
 import { EnvelopeError, SspError } from "../errors.ts";
 import type { FileData, FileFailed } from "../protocol/mod.ts";
 import type { Session } from "./session.ts";
@@ -87,36 +93,27 @@ export async function sendFile(
   const unsubscribe = session.rpc.onFile(upload.fileId, (message) => {
     if (message.t === "file_failed") failure = message;
   });
-  const worker = new ChunkWorker();
   try {
-    // The worker reads and seals up to CHUNK_JOBS_IN_FLIGHT chunks ahead while this thread
-    // writes earlier ones to the socket; waiting for each write before the next keeps memory
-    // flat and lets the network set the pace.
-    const sealing: Promise<Uint8Array>[] = [];
-    let ahead = ready.committed;
-    const sealAhead = () => {
-      for (; ahead < chunks && sealing.length < CHUNK_JOBS_IN_FLIGHT; ahead++) {
-        const offset = ahead * chunkBytes;
-        const length = Math.min(chunkBytes, size - offset);
-        const job = { op: "seal", path, offset, length, key: upload.key, index: ahead } as const;
-        sealing.push(quiet(worker.seal({ ...job, last: ahead === chunks - 1 })));
-      }
-    };
+    using file = await Deno.open(path, { read: true });
+    await file.seek(ready.committed * chunkBytes, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(chunkBytes);
+    // One chunk is written to the socket while the next is read and sealed; waiting for the
+    // write before going further keeps memory flat and lets the network set the pace.
     let writing: Promise<void> = Promise.resolve();
     for (let index = ready.committed; index < chunks; index++) {
       if (failure) throw transferFailed(failure);
-      sealAhead();
-      const data = await sealing.shift()!;
+      const length = Math.min(chunkBytes, size - index * chunkBytes);
+      readFully(file, buffer.subarray(0, length), path);
+      const data = sealChunk(upload.key, index, index === chunks - 1, buffer.subarray(0, length));
       await writing;
       writing = session.rpc.notify({ t: "file_chunk", fileId: upload.fileId, index, data });
-      onProgress(Math.min(size, index * chunkBytes + data.length - CHUNK_OVERHEAD), size);
+      onProgress(Math.min(size, index * chunkBytes + length), size);
     }
     await writing;
     if (chunks === ready.committed) onProgress(size, size);
     await session.rpc.request({ t: "file_end", fileId: upload.fileId });
     if (failure) throw transferFailed(failure);
   } finally {
-    worker.close();
     unsubscribe();
   }
   session.state.forgetUpload(resumeKey);
@@ -193,7 +190,6 @@ export async function getFile(
     have = Math.min(Math.floor((await Deno.stat(partPath)).size / content.chunkBytes), chunks - 1);
   } catch { /* no partial download */ }
   const part = await Deno.open(partPath, { create: true, write: true, read: true, mode: 0o600 });
-  const worker = new ChunkWorker();
   let ok = false;
   let tampered = false;
   try {
@@ -216,13 +212,7 @@ export async function getFile(
         ), STALL_MS);
     };
     watchdog();
-    // The worker opens and writes up to CHUNK_JOBS_IN_FLIGHT chunks while this thread reads
-    // the next ones; the connection reads on only when the oldest is written, so a slow disk
-    // slows the server down instead of filling memory. The worker stops at its first failure,
-    // so the part file only ever holds a verified prefix.
-    const writing: Promise<number>[] = [];
-    let verified = have;
-    const unsubscribe = session.rpc.onFile(entry.fileId, async (message: FileData | FileFailed) => {
+    const unsubscribe = session.rpc.onFile(entry.fileId, (message: FileData | FileFailed) => {
       try {
         if (message.t === "file_failed") throw transferFailed(message);
         if (message.index !== next) {
@@ -231,25 +221,15 @@ export async function getFile(
             `expected chunk ${next}, got ${message.index}`,
           );
         }
-        const index = next++;
-        writing.push(quiet(worker.open({
-          op: "open",
-          path: partPath,
-          offset: index * content.chunkBytes,
-          data: message.data,
-          key: content.key,
-          index,
-          last: index === chunks - 1,
-        })));
+        const plain = openChunk(content.key, next, next === chunks - 1, message.data);
+        let written = 0;
+        while (written < plain.length) written += part.writeSync(plain.subarray(written));
+        next++;
         watchdog();
-        while (writing.length >= CHUNK_JOBS_IN_FLIGHT || (next === chunks && writing.length > 0)) {
-          await writing.shift();
-          verified++;
-          onProgress(Math.min(content.size, verified * content.chunkBytes), content.size);
-        }
-        if (verified === chunks) done.resolve();
+        onProgress(Math.min(content.size, next * content.chunkBytes), content.size);
+        if (next === chunks) done.resolve();
       } catch (error) {
-        tampered ||= error instanceof EnvelopeError;
+        tampered = error instanceof EnvelopeError;
         done.reject(error);
       }
     });
@@ -274,7 +254,6 @@ export async function getFile(
     tampered ||= error instanceof EnvelopeError;
     throw error;
   } finally {
-    worker.close();
     part.close();
     // Data that failed verification is not what the sender sent: keep none of it. After a mere
     // interruption the verified prefix stays, for the next attempt to resume from.
@@ -316,10 +295,14 @@ async function freeName(path: string): Promise<string> {
   }
 }
 
-/** Marks a promise that may be abandoned (its transfer failed) as handled; returns it. */
-function quiet<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
+/** Synchronous: a page-cache read is faster than an async call's round trip (see disk_files.ts). */
+function readFully(file: Deno.FsFile, into: Uint8Array, path: string): void {
+  let read = 0;
+  while (read < into.length) {
+    const n = file.readSync(into.subarray(read));
+    if (n === null) throw new SspError("file_changed", `${path} got shorter while sending it`);
+    read += n;
+  }
 }
 
 function transferFailed(message: FileFailed): SspError {
