@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { encodeMessage, encodeMessageTransient } from "./codec.ts";
+import { concatBytes } from "./bytes.ts";
+import { encodeMessage, encodeMessageTransient, encodeMessageWithBytes } from "./codec.ts";
 import { HandshakeError, RecordError, SspError } from "./errors.ts";
 import {
   type ByteSink,
@@ -92,19 +93,7 @@ export class SecureChannel {
    * Records are sealed in call order, which is also the order they are written.
    */
   send(plaintext: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(new RecordError("channel_closed", "channel is closed"));
-    if (plaintext.length > this.maxPlaintextBytes) {
-      return Promise.reject(
-        new RangeError(
-          `record of ${plaintext.length} bytes exceeds the limit of ${this.maxPlaintextBytes}`,
-        ),
-      );
-    }
-    const header = encodeFrameHeader(plaintext.length + TAG_BYTES);
-    const frame = this.#sealer.seal(header, plaintext, { withHeader: true });
-    const write = this.#writing.then(() => writeAll(this.#conn, frame));
-    this.#writing = write.catch(() => {});
-    return write;
+    return this.#sendParts([plaintext]);
   }
 
   /**
@@ -113,6 +102,37 @@ export class SecureChannel {
    */
   sendMessage<T extends { readonly t: string }>(message: T): Promise<void> {
     return this.send(encodeMessageTransient(message));
+  }
+
+  /**
+   * Sends `message` with one more field, `field`, holding the bytes `parts`
+   * joined (see `encodeMessageWithBytes`): a sealed file chunk is encrypted
+   * and written where it lies, never copied into a bigger buffer.
+   */
+  sendMessageWithBytes<T extends { readonly t: string }>(
+    message: T,
+    field: string,
+    parts: readonly Uint8Array[],
+  ): Promise<void> {
+    return this.#sendParts(encodeMessageWithBytes(message, field, parts));
+  }
+
+  /** Seals the record whose body is `parts` joined and queues its frame for writing. */
+  #sendParts(parts: readonly Uint8Array[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new RecordError("channel_closed", "channel is closed"));
+    const length = parts.reduce((sum, part) => sum + part.length, 0);
+    if (length > this.maxPlaintextBytes) {
+      return Promise.reject(
+        new RangeError(`record of ${length} bytes exceeds the limit of ${this.maxPlaintextBytes}`),
+      );
+    }
+    const header = encodeFrameHeader(length + TAG_BYTES);
+    const frame = coalesce([header, ...this.#sealer.sealParts(header, parts)]);
+    const write = this.#writing.then(async () => {
+      for (const piece of frame) await writeAll(this.#conn, piece);
+    });
+    this.#writing = write.catch(() => {});
+    return write;
   }
 
   /** Resolves when every queued record has been written. */
@@ -217,6 +237,36 @@ export async function serverHandshake(
       throw error;
     }
   });
+}
+
+/** Pieces up to this size are joined before writing; larger ones are written where they lie. */
+const COALESCE_BYTES = 16 * 1024;
+
+/**
+ * Joins runs of small pieces of a frame, so that a record takes few writes
+ * (one if it is small) while large pieces are never copied.
+ */
+function coalesce(pieces: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  let runBytes = 0;
+  const flush = () => {
+    if (run.length > 0) out.push(run.length === 1 ? run[0]! : concatBytes(...run));
+    run = [];
+    runBytes = 0;
+  };
+  for (const piece of pieces) {
+    if (piece.length === 0) continue;
+    if (piece.length > COALESCE_BYTES || runBytes + piece.length > COALESCE_BYTES) flush();
+    if (piece.length > COALESCE_BYTES) {
+      out.push(piece);
+    } else {
+      run.push(piece);
+      runBytes += piece.length;
+    }
+  }
+  flush();
+  return out;
 }
 
 function writeFrame(conn: Connection, body: Uint8Array): Promise<void> {

@@ -12,6 +12,7 @@
  */
 import { Decoder, encode, Encoder } from "@msgpack/msgpack";
 import { z } from "zod";
+import { concatBytes } from "./bytes.ts";
 import { FrameError } from "./errors.ts";
 
 const decoder = new Decoder({
@@ -32,6 +33,34 @@ const sharedEncoder = new Encoder({ initialBufferSize: 1024 * 1024 });
  */
 export function encodeMessageTransient<T extends { readonly t: string }>(message: T): Uint8Array {
   return sharedEncoder.encodeSharedRef(message);
+}
+
+/**
+ * Encodes `message` plus one more field, `field`, whose value is the bytes
+ * `parts` joined, without joining them: returns `[head, ...parts]`, which
+ * joined are exactly `encodeMessage({ ...message, [field]: joined })` (the
+ * bytes field last, as a MessagePack bin). A sealed file chunk goes on the
+ * wire this way without being copied. `message` must have at most 14 fields.
+ */
+export function encodeMessageWithBytes<T extends { readonly t: string }>(
+  message: T,
+  field: string,
+  parts: readonly Uint8Array[],
+): Uint8Array[] {
+  const map = encode(message);
+  if (map[0]! < 0x80 || map[0]! >= 0x8f) {
+    throw new RangeError("encodeMessageWithBytes: the message must be a map of at most 14 fields");
+  }
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  if (length >= 2 ** 32) throw new RangeError(`a bytes field of ${length} bytes is too large`);
+  const bin = length < 0x100
+    ? [0xc4, length]
+    : length < 0x10000
+    ? [0xc5, length >>> 8, length & 0xff]
+    : [0xc6, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff];
+  const head = concatBytes(map, encode(field), Uint8Array.from(bin));
+  head[0]! += 1; // one more entry in the fixmap
+  return [head, ...parts];
 }
 
 /** Encodes a message as MessagePack. */

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import fc from "fast-check";
 import { decodeClientMessage, decodeServerMessage, encodeAppMessage } from "./protocol/mod.ts";
-import { decodeMessage } from "./codec.ts";
+import { decodeMessage, encodeMessage, encodeMessageWithBytes } from "./codec.ts";
+import { concatBytes } from "./bytes.ts";
 import { FrameError } from "./errors.ts";
 import { ClientHello, ServerHello } from "./handshake/mod.ts";
 
@@ -99,4 +100,20 @@ Deno.test("decodeMessage survives deeply nested and random input with a FrameErr
     }),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("encodeMessageWithBytes() pieces join to exactly encodeMessage() with the bytes field last", () => {
+  for (const size of [0, 1, 255, 256, 65_535, 65_536, 300_000]) {
+    const data = new Uint8Array(size).map((_, i) => i);
+    const cut = Math.floor(size / 3);
+    const message = { t: "file_data", fileId: "ab".repeat(16), index: 7 } as const;
+    const pieces = encodeMessageWithBytes(message, "data", [
+      data.subarray(0, cut),
+      data.subarray(cut),
+    ]);
+    assert.deepEqual(concatBytes(...pieces), encodeMessage({ ...message, data }), `size ${size}`);
+    assert.equal(pieces[2]!.buffer, data.buffer, "the bytes are passed on, not copied");
+  }
+  const wide = Object.fromEntries([["t", "x"], ...[...Array(14)].map((_, i) => [`f${i}`, i])]);
+  assert.throws(() => encodeMessageWithBytes(wide as { t: string }, "data", []), RangeError);
 });

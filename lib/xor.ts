@@ -44,18 +44,40 @@ export function chacha20Poly1305Seal(
   plaintext: Uint8Array,
   prefix: Uint8Array = EMPTY,
 ): Uint8Array {
-  checkAeadArgs(key, nonce, aad, plaintext, "plaintext");
+  checkBytes(prefix, "prefix");
+  // One allocation for prefix || ciphertext || tag.
+  return concatBytes(prefix, ...chacha20Poly1305SealParts(key, nonce, aad, [plaintext]));
+}
+
+/**
+ * {@linkcode chacha20Poly1305Seal} of a plaintext given in pieces, without
+ * joining them: the result is the ciphertext of each piece, in order, then
+ * the tag. ChaCha20 is a stream cipher, so the concatenation of the result is
+ * exactly the sealing of the joined plaintext; large pieces are encrypted
+ * where they are, never copied.
+ *
+ * @throws {TypeError} If an argument is not a `Uint8Array`.
+ * @throws {RangeError} If the key is not 32 bytes or the nonce not 12.
+ */
+export function chacha20Poly1305SealParts(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  parts: readonly Uint8Array[],
+): Uint8Array[] {
+  checkAeadArgs(key, nonce, aad, EMPTY, "plaintext");
+  let length = 0;
+  for (const part of parts) {
+    checkBytes(part, "plaintext");
+    length += part.length;
+  }
   const cipher = createCipheriv(ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
-  cipher.setAAD(aad, { plaintextLength: plaintext.length });
-  const head = cipher.update(plaintext);
+  cipher.setAAD(aad, { plaintextLength: length });
+  const sealed: Uint8Array[] = parts.map((part) => cipher.update(part));
   const tail = cipher.final(); // empty for a stream cipher, kept for correctness
-  // One allocation for prefix || ciphertext || tag: large records are copied once, not thrice.
-  const out = new Uint8Array(prefix.length + head.length + tail.length + TAG_BYTES);
-  out.set(prefix, 0);
-  out.set(head, prefix.length);
-  out.set(tail, prefix.length + head.length);
-  out.set(cipher.getAuthTag(), prefix.length + head.length + tail.length);
-  return out;
+  if (tail.length > 0) sealed.push(tail);
+  sealed.push(cipher.getAuthTag());
+  return sealed;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -250,9 +272,27 @@ export class RecordSealer {
     plaintext: Uint8Array,
     options: { withHeader?: boolean } = {},
   ): Uint8Array {
+    const sealed = this.sealParts(header, [plaintext]);
+    return options.withHeader ? concatBytes(header, ...sealed) : concatBytes(...sealed);
+  }
+
+  /**
+   * Encrypts the next record, whose body is `parts` joined, without joining
+   * them: returns the ciphertext of each part, then the tag (see
+   * {@linkcode chacha20Poly1305SealParts}). Their concatenation is what
+   * {@linkcode seal} returns for the joined body.
+   *
+   * @throws {RecordError} `channel_exhausted` once every epoch is used, then on every call.
+   * @throws {TypeError} If an argument is not a `Uint8Array`.
+   */
+  sealParts(header: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
     if (this.#failure) throw this.#failure;
     checkBytes(header, "header");
-    checkBytes(plaintext, "plaintext");
+    let length = 0;
+    for (const part of parts) {
+      checkBytes(part, "plaintext");
+      length += part.length;
+    }
     let step;
     try {
       step = this.#direction.next();
@@ -261,14 +301,8 @@ export class RecordSealer {
       this.#failure = error as RecordError;
       throw error;
     }
-    const sealed = chacha20Poly1305Seal(
-      step.key,
-      step.nonce,
-      header,
-      plaintext,
-      options.withHeader ? header : undefined,
-    );
-    this.#direction.advance(plaintext.length);
+    const sealed = chacha20Poly1305SealParts(step.key, step.nonce, header, parts);
+    this.#direction.advance(length);
     return sealed;
   }
 }

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { fromHex, toHex, utf8 } from "./bytes.ts";
+import { concatBytes, fromHex, toHex, utf8 } from "./bytes.ts";
 import { RecordError } from "./errors.ts";
 import { hkdfSha256 } from "./kdf.ts";
 import {
   chacha20Poly1305Open,
   chacha20Poly1305Seal,
+  chacha20Poly1305SealParts,
   DEFAULT_RECORD_LIMITS,
   type RecordLimits,
   RecordOpener,
@@ -361,4 +362,43 @@ Deno.test("opened plaintexts are standalone arrays, never views of a shared buff
     assert.equal(opened.byteOffset, 0, `size ${size}`);
     assert.equal(opened.buffer.byteLength, size, `size ${size}`);
   }
+});
+
+/** `bytes` cut at `cuts` (positions, any order, duplicates allowed). */
+function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [
+    0,
+    ...cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b),
+    bytes.length,
+  ];
+  return points.slice(1).map((end, i) => bytes.subarray(points[i], end));
+}
+
+Deno.test("sealing a plaintext in pieces gives exactly the bytes of sealing it whole", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 3000 }),
+      fc.array(fc.nat(), { maxLength: 5 }),
+      fc.uint8Array({ maxLength: 32 }),
+      (plaintext, cuts, aad) => {
+        const nonce = nonceFor(7);
+        const pieces = chacha20Poly1305SealParts(KEY_A, nonce, aad, splitAt(plaintext, cuts));
+        const whole = chacha20Poly1305Seal(KEY_A, nonce, aad, plaintext);
+        assert.deepEqual(concatBytes(...pieces), whole);
+        assert.equal(pieces.at(-1)!.length, TAG_BYTES);
+      },
+    ),
+  );
+});
+
+Deno.test("RecordSealer.sealParts() and seal() produce the same records, which open in order", () => {
+  const [whole, inParts] = [new RecordSealer(KEY_A), new RecordSealer(KEY_A)];
+  const opener = new RecordOpener(KEY_A);
+  for (const [size, cuts] of [[0, []], [1, [0, 1]], [70_000, [4, 65_540]], [300, [10, 10, 299]]]) {
+    const body = new Uint8Array(size as number).map((_, i) => i * 31);
+    const frame = concatBytes(...inParts.sealParts(HEADER, splitAt(body, cuts as number[])));
+    assert.deepEqual(frame, whole.seal(HEADER, body));
+    assert.deepEqual(opener.open(HEADER, frame), body);
+  }
+  assert.equal(inParts.records, 4);
 });

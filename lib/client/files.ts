@@ -17,10 +17,10 @@ import {
   cipherSize,
   DEFAULT_CHUNK_BYTES,
   openChunk,
-  sealChunk,
+  sealChunkParts,
 } from "../e2e/stream.ts";
 import { EnvelopeError, SspError } from "../errors.ts";
-import type { FileData, FileFailed } from "../protocol/mod.ts";
+import type { FileChunk, FileData, FileFailed } from "../protocol/mod.ts";
 import type { Session } from "./session.ts";
 import { newMessageId } from "./messenger.ts";
 
@@ -104,9 +104,18 @@ export async function sendFile(
       if (failure) throw transferFailed(failure);
       const length = Math.min(chunkBytes, size - index * chunkBytes);
       readFully(file, buffer.subarray(0, length), path);
-      const data = sealChunk(upload.key, index, index === chunks - 1, buffer.subarray(0, length));
+      const data = sealChunkParts(
+        upload.key,
+        index,
+        index === chunks - 1,
+        buffer.subarray(0, length),
+      );
       await writing;
-      writing = session.rpc.notify({ t: "file_chunk", fileId: upload.fileId, index, data });
+      writing = session.rpc.notifyWithBytes<FileChunk, "data">(
+        { t: "file_chunk", fileId: upload.fileId, index },
+        "data",
+        data,
+      );
       onProgress(Math.min(size, index * chunkBytes + length), size);
     }
     await writing;

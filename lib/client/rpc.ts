@@ -133,6 +133,18 @@ export class RpcConnection {
     return this.channel.sendMessage(message);
   }
 
+  /**
+   * Sends a message that has no reply and whose field `field` holds the bytes
+   * `parts` joined, without copying them (see `SecureChannel.sendMessageWithBytes`).
+   */
+  notifyWithBytes<T extends ClientMessage, F extends keyof T & string>(
+    message: Omit<T, F> & { readonly t: T["t"] },
+    field: F,
+    parts: readonly Uint8Array[],
+  ): Promise<void> {
+    return this.channel.sendMessageWithBytes(message, field, parts);
+  }
+
   /** Closes the connection; pending requests fail. */
   close(): void {
     this.channel.close();

@@ -22,7 +22,8 @@
  *
  * @module
  */
-import { chacha20Poly1305Open, chacha20Poly1305Seal, NONCE_BYTES, TAG_BYTES } from "../xor.ts";
+import { concatBytes } from "../bytes.ts";
+import { chacha20Poly1305Open, chacha20Poly1305SealParts, NONCE_BYTES, TAG_BYTES } from "../xor.ts";
 import { EnvelopeError, RecordError } from "../errors.ts";
 
 /** Length of a per-file key, in bytes. */
@@ -117,6 +118,19 @@ export function sealChunk(
   isLast: boolean,
   plaintext: Uint8Array,
 ): Uint8Array {
+  return concatBytes(...sealChunkParts(key, index, isLast, plaintext));
+}
+
+/**
+ * {@linkcode sealChunk} without joining its result: returns `[ciphertext, tag]`,
+ * so that a sender can hand both to the channel without copying the chunk.
+ */
+export function sealChunkParts(
+  key: Uint8Array,
+  index: number,
+  isLast: boolean,
+  plaintext: Uint8Array,
+): Uint8Array[] {
   checkKey(key);
   checkIndex(index);
   if (!(plaintext instanceof Uint8Array)) throw new TypeError("plaintext must be a Uint8Array");
@@ -136,7 +150,7 @@ export function sealChunk(
       `the last chunk may be empty only in an empty file, not as chunk ${index}`,
     );
   }
-  return chacha20Poly1305Seal(key, chunkNonce(index, isLast), EMPTY, plaintext);
+  return chacha20Poly1305SealParts(key, chunkNonce(index, isLast), EMPTY, [plaintext]);
 }
 
 /**

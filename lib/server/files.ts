@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { SecureChannel } from "../channel.ts";
 import { AuthError, ProtocolError, SspError } from "../errors.ts";
 import type {
   FileBegin,
@@ -73,22 +74,25 @@ interface Upload {
   failed: unknown;
 }
 
+/** The session's channel, as file transfers use it. */
+export type MessageChannel = Pick<SecureChannel, "sendMessage" | "sendMessageWithBytes">;
+
 /** File transfers of one logged-in session. */
 export class FileTransfers {
   readonly #context: FileContext;
   readonly #phone: string;
-  readonly #send: (message: ServerMessage) => Promise<void>;
+  readonly #channel: MessageChannel;
   readonly #uploads = new Map<string, Upload>();
   readonly #stop = new AbortController();
 
   constructor(
     context: FileContext,
     phone: string,
-    send: (message: ServerMessage) => Promise<void>,
+    channel: MessageChannel,
   ) {
     this.#context = context;
     this.#phone = phone;
-    this.#send = send;
+    this.#channel = channel;
   }
 
   /** Starts or resumes an upload; announces the file to its readers. */
@@ -220,7 +224,7 @@ export class FileTransfers {
     if (request.from > file.chunks) {
       throw new ProtocolError("bad_request", `the file has ${file.chunks} chunks`);
     }
-    await this.#send({
+    await this.#channel.sendMessage({
       t: "file_info",
       id: request.id,
       fileId: file.fileId,
@@ -292,13 +296,22 @@ export class FileTransfers {
         const data = await files.readChunk(file.fileId, index);
         // Read the next chunk while this one is written; at most two are held.
         await sending;
-        sending = this.#send({ t: "file_data", fileId: file.fileId, index, data });
+        sending = this.#channel.sendMessageWithBytes(
+          { t: "file_data", fileId: file.fileId, index },
+          "data",
+          [data],
+        );
       }
       await sending;
     } catch (error) {
       if (this.#stop.signal.aborted) return;
       const e = error instanceof SspError ? error : new SspError("internal", String(error));
-      await this.#send({ t: "file_failed", fileId: file.fileId, code: e.code, message: e.message })
+      await this.#channel.sendMessage({
+        t: "file_failed",
+        fileId: file.fileId,
+        code: e.code,
+        message: e.message,
+      })
         .catch(() => {});
     }
   }

@@ -198,7 +198,7 @@ export class ClientSession {
             }),
           (error) => this.#fail(error),
         );
-        this.#files = new FileTransfers(this.#context, account.phone, (m) => this.#reply(m));
+        this.#files = new FileTransfers(this.#context, account.phone, this.#channel);
         this.#context.online.add(account.phone, this);
         this.#pump.wake();
         return null;
