@@ -27,6 +27,9 @@ import { newMessageId } from "./messenger.ts";
 /** A download fails (resumable) after this long without a chunk. */
 export const STALL_MS = 120_000;
 
+/** A download flushes its part file to disk in the background every this many chunks. */
+export const SYNC_EVERY_CHUNKS = 16;
+
 /** Reports bytes done out of a total. */
 export type OnProgress = (done: number, total: number) => void;
 
@@ -207,6 +210,8 @@ export async function getFile(
     onProgress(have * content.chunkBytes, content.size);
     const done = Promise.withResolvers<void>();
     let next = have;
+    let syncing: Promise<void> | null = null;
+    let syncFailed: unknown = null;
     // An upload that stops progressing (sender gone) must not hold a download forever.
     let stall: ReturnType<typeof setTimeout> | undefined;
     const watchdog = () => {
@@ -234,6 +239,13 @@ export async function getFile(
         let written = 0;
         while (written < plain.length) written += part.writeSync(plain.subarray(written));
         next++;
+        // Flush to disk while later chunks arrive, so the final sync has little left to do.
+        if (next % SYNC_EVERY_CHUNKS === 0 && !syncing) {
+          syncing = part.syncData().then(
+            () => void (syncing = null),
+            (error) => void (syncFailed ??= error), // reported once per file: keep it
+          );
+        }
         watchdog();
         onProgress(Math.min(content.size, next * content.chunkBytes), content.size);
         if (next === chunks) done.resolve();
@@ -257,6 +269,8 @@ export async function getFile(
       clearTimeout(stall);
       unsubscribe();
     }
+    await syncing;
+    if (syncFailed) throw syncFailed;
     await part.syncData();
     ok = true;
   } catch (error) {
