@@ -18,6 +18,7 @@ import {
 } from "./lib/client/commands.ts";
 import { connect } from "./lib/client/connect.ts";
 import {
+  deleteFileCommand,
   filesCommand,
   getFileCommand,
   sendFileCommand,
@@ -129,6 +130,14 @@ accountOptions(
     .argument("<id>", "file id, or its first 6+ digits (see `files`)")
     .requiredOption("--to <number>", "recipient (repeat or comma-separate)", collect),
 ).action((id: string, options) => shareFileCommand(options, id, new Output(Boolean(options.json))));
+
+accountOptions(
+  program.command("delete-file")
+    .description("delete a file you sent from the server (frees your quota)")
+    .argument("<id>", "file id, or its first 6+ digits (see `files`)"),
+).action((id: string, options) =>
+  deleteFileCommand(options, id, new Output(Boolean(options.json)))
+);
 
 accountOptions(
   program.command("files").description("list files you sent and received, with their ids"),

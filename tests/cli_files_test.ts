@@ -47,6 +47,16 @@ Deno.test("send-file, files and get-file work from the command line with JSON ev
     assert.equal(saved.path, `${work}/in/holiday photos.zip`);
     assert.deepEqual(await Deno.readFile(saved.path), content);
 
+    const deleted = await run(
+      "client.ts",
+      ["delete-file", result.fileId, ...as(ALICE, aliceDir)],
+      env,
+    );
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(JSON.parse(deleted.stdout).type, "deleted");
+    const after = await run("client.ts", ["files", ...as(BOB, bobDir)], env);
+    assert.equal(after.stdout.trim(), "", "a deleted file is no longer listed");
+
     const missing = await run("client.ts", ["get-file", "abcdef", ...as(BOB, bobDir)], env);
     assert.equal(missing.code, 1);
     assert.equal(JSON.parse(missing.stdout.trim().split("\n").at(-1)!).error.code, "no_such_file");

@@ -155,6 +155,7 @@ const CLIENT_COMMANDS = [
   "files",
   "get-file",
   "share-file",
+  "delete-file",
 ];
 
 Deno.test("every command explains itself with --help", async () => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash, randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { getFile, listFiles, sendFile, shareFile } from "../lib/client/files.ts";
+import { deleteFile, getFile, listFiles, sendFile, shareFile } from "../lib/client/files.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/stream.ts";
 import { SspError } from "../lib/errors.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
@@ -223,6 +223,36 @@ Deno.test("an over-limit file and an over-quota user are refused before any data
       (e: unknown) =>
         e instanceof SspError && e.code === "quota_exceeded" && /quota/.test(e.message),
     );
+  } finally {
+    alice.session.close();
+    bob.session.close();
+    await server.stop();
+  }
+});
+
+Deno.test("a sender deletes a file: it is gone for everyone and its quota is free again", async () => {
+  const server = await startTestServer({ quotaBytes: 4 * CHUNK });
+  const [alice, bob] = await pair(server);
+  const src = await tempDir();
+  try {
+    const first = await sendFile(alice.session, await writeRandom(src, "a.bin", 3 * CHUNK), [BOB]);
+    const second = await writeRandom(src, "b.bin", 2 * CHUNK);
+    await assert.rejects(sendFile(alice.session, second, [BOB]), { code: "quota_exceeded" });
+    await assert.rejects(deleteFile(bob.session, first.fileId), { code: "not_owner" });
+
+    const deleted = await deleteFile(alice.session, first.fileId.slice(0, 8));
+    assert.equal(deleted.fileId, first.fileId);
+    for (const user of [alice, bob]) {
+      assert.deepEqual((await listFiles(user.session)).map((f) => f.fileId), []);
+    }
+    await assert.rejects(getFile(bob.session, first.fileId, await tempDir()), {
+      code: "no_such_file",
+    });
+    await assert.rejects(deleteFile(alice.session, first.fileId), { code: "no_such_file" });
+    await sendFile(alice.session, second, [BOB]); // fits in the quota again
+    const left = [];
+    for await (const entry of Deno.readDir(`${server.dataDir}/files`)) left.push(entry.name);
+    assert.ok(!left.some((name) => name.startsWith(first.fileId)), "its chunks left the disk");
   } finally {
     alice.session.close();
     bob.session.close();

@@ -9,7 +9,7 @@ import { normalizePhone } from "../phone.ts";
 import type { Output } from "../ui/output.ts";
 import { chooseProgressMode, formatBytes, Progress } from "../ui/progress.ts";
 import { type AccountOptions, withSession } from "./commands.ts";
-import { type FileEntry, getFile, listFiles, sendFile, shareFile } from "./files.ts";
+import { deleteFile, type FileEntry, getFile, listFiles, sendFile, shareFile } from "./files.ts";
 
 /** A progress reporter for `label`: bar or lines on stderr, JSON events on stdout. */
 export function progressFor(label: string, total: number, out: Output): Progress {
@@ -67,6 +67,21 @@ export async function shareFileCommand(
     out.result(
       { type: "shared", fileId: entry.fileId, name: entry.name, to },
       `shared ${entry.name} with ${to.join(", ")} (no second upload)`,
+    );
+  });
+}
+
+/** `delete-file ID`: removes a file I sent from the server, freeing its quota. */
+export async function deleteFileCommand(
+  options: AccountOptions,
+  id: string,
+  out: Output,
+): Promise<void> {
+  await withSession(options, out, async (session) => {
+    const entry = await deleteFile(session, id);
+    out.result(
+      { type: "deleted", fileId: entry.fileId, name: entry.name, size: entry.size },
+      `deleted ${entry.name} (file ${entry.fileId.slice(0, 8)}) from the server`,
     );
   });
 }

@@ -153,6 +153,21 @@ export async function shareFile(session: Session, id: string, to: string[]): Pro
   return entry;
 }
 
+/**
+ * Deletes a file I uploaded from the server (chunks and all), freeing its
+ * space in my quota; its recipients can no longer fetch it.
+ */
+export async function deleteFile(session: Session, id: string): Promise<FileEntry> {
+  const entry = await findFile(session, id);
+  if (entry.from !== session.account.phone) {
+    throw new SspError("not_owner", "only the sender of a file can delete it", {
+      hint: "received files stay on the server until their sender deletes them",
+    });
+  }
+  await session.rpc.request({ t: "file_delete", fileId: entry.fileId });
+  return entry;
+}
+
 /** The files I sent or may fetch, newest first, each from its verified announcement. */
 export async function listFiles(session: Session): Promise<FileEntry[]> {
   const reply = await session.rpc.request({ t: "file_list" });

@@ -10,7 +10,7 @@ import { normalizePhone } from "../phone.ts";
 import { contactLine, messageLine } from "../ui/format.ts";
 import { lines } from "../ui/lines.ts";
 import { progressFor } from "./file_commands.ts";
-import { getFile, listFiles, sendFile } from "./files.ts";
+import { deleteFile, getFile, listFiles, sendFile } from "./files.ts";
 import { confirm, promptSecret } from "../ui/prompt.ts";
 import { type AccountOptions, readPassword, sessionFor, verifyInSession } from "./commands.ts";
 import type { Incoming } from "./messenger.ts";
@@ -23,6 +23,7 @@ const HELP = `commands:
   /send-file PATH        send a file to the open conversation
   /files                 list files sent and received
   /get ID [DIR]          fetch a file (by the id /files shows) into DIR (default .)
+  /delete ID             delete a file you sent from the server (frees your quota)
   /contacts              list contacts and whether their keys are trusted
   /verify NUMBER         show the safety number to compare with NUMBER
   /accept NUMBER         trust NUMBER's changed key (after comparing safety numbers)
@@ -137,6 +138,9 @@ export async function interactive(options: AccountOptions): Promise<void> {
         });
         progress?.finish();
         print(`saved ${got.path}${got.entry.verified ? "" : "  ⚠ UNVERIFIED sender key"}`);
+      } else if (text.startsWith("/delete ")) {
+        const deleted = await deleteFile(session, text.split(/\s+/)[1] ?? "");
+        print(`deleted ${deleted.name} (file ${deleted.fileId.slice(0, 8)}) from the server`);
       } else if (text === "/contacts") {
         const contacts = session.state.contacts();
         print(contacts.length ? contacts.map(contactLine).join("\n") : "no contacts yet");

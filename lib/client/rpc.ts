@@ -37,6 +37,7 @@ export interface ReplyOf {
   file_begin: "file_ready";
   file_end: "file_done";
   file_share: "ok";
+  file_delete: "ok";
   file_get: "file_info";
   file_list: "files";
 }

@@ -82,6 +82,18 @@ export const FileShare = z.object({
 /** Client → server: shares a file. */
 export type FileShare = z.infer<typeof FileShare>;
 
+/**
+ * Client → server: deletes a file this account uploaded, chunks and all; its
+ * bytes stop counting toward the quota. Answered `ok`.
+ */
+export const FileDelete = z.object({
+  t: z.literal("file_delete"),
+  id: requestId,
+  fileId: messageId,
+});
+/** Client → server: deletes a file. */
+export type FileDelete = z.infer<typeof FileDelete>;
+
 /** Client → server: download chunks from `from` on (they follow as `file_data` pushes). */
 export const FileGet = z.object({
   t: z.literal("file_get"),

@@ -10,6 +10,7 @@ import { AuthError, ProtocolError, SspError } from "../errors.ts";
 import type {
   FileBegin,
   FileChunk,
+  FileDelete,
   FileEnd,
   FileGet,
   FileShare,
@@ -217,6 +218,26 @@ export class FileTransfers {
     return { t: "ok", id: request.id };
   }
 
+  /**
+   * Deletes a file this account uploaded, chunks and all, so that its bytes
+   * stop counting toward the quota. Downloads in progress end with
+   * `file_failed` (`no_such_file`).
+   */
+  async delete(request: FileDelete): Promise<ServerMessage> {
+    const { files, watchers, activeUploads } = this.#context;
+    const file = await files.getFile(request.fileId);
+    if (!file || file.owner !== this.#phone) throw noSuchFile(request.fileId);
+    if (activeUploads.has(request.fileId)) {
+      throw new SspError("upload_in_progress", "this file is still being uploaded", {
+        hint: "delete it once the upload has finished or stopped",
+        retryAfterMs: 1000,
+      });
+    }
+    await files.deleteFile(request.fileId);
+    watchers.notify(request.fileId); // downloads waiting for more chunks find it gone
+    return { t: "ok", id: request.id };
+  }
+
   /** Replies with the layout, then streams chunks from `from` on in the background. */
   async get(request: FileGet): Promise<null> {
     const file = await this.#context.files.getFile(request.fileId);
@@ -288,7 +309,9 @@ export class FileTransfers {
       for (let index = from; index < file.chunks; index++) {
         while (index >= committed && !this.#stop.signal.aborted) {
           const waiting = watchers.next(file.fileId, this.#stop.signal); // subscribe before reading
-          committed = (await files.getFile(file.fileId))?.committed ?? 0;
+          const current = await files.getFile(file.fileId);
+          if (!current) throw noSuchFile(file.fileId); // deleted meanwhile
+          committed = current.committed;
           if (index < committed) break;
           await waiting;
         }

@@ -232,6 +232,8 @@ export class ClientSession {
         return await this.#requireFiles().end(message);
       case "file_share":
         return await this.#requireFiles().share(message);
+      case "file_delete":
+        return await this.#requireFiles().delete(message);
       case "file_get":
         return await this.#requireFiles().get(message);
       case "file_list":

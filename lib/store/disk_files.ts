@@ -177,6 +177,29 @@ export class DiskFileStore implements FileStore {
     });
   }
 
+  deleteFile(fileId: string): Promise<boolean> {
+    return wrapAsync("delete a file", async () => {
+      this.#release(fileId);
+      this.#layouts.delete(fileId);
+      // The record goes first: a crash in between leaves an unlisted data file, never a
+      // listed file without its data.
+      this.#db.exec("BEGIN IMMEDIATE");
+      let deleted: number | bigint;
+      try {
+        deleted = this.#db.prepare("DELETE FROM files WHERE file_id = ?").run(fileId).changes;
+        this.#db.prepare("DELETE FROM announcements WHERE file_id = ?").run(fileId);
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
+      }
+      await Deno.remove(this.#path(fileId)).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+      return Number(deleted) > 0;
+    });
+  }
+
   usedBytes(owner: string): Promise<number> {
     return wrapAsync("sum file sizes", () => {
       const row = this.#db.prepare(

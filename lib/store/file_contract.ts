@@ -117,4 +117,25 @@ export function fileStoreContract(name: string, make: () => Promise<FileStoreFix
     assert.equal(await files.usedBytes(OWNER), 2 * 1040 + 100 + 1040 + 100);
     assert.equal(await files.usedBytes(READER), 0);
   });
+
+  test("deleteFile() removes the record and its chunks, and frees the owner's quota", async (files) => {
+    const [gone, kept] = ["7".repeat(32), "8".repeat(32)];
+    for (const id of [gone, kept]) {
+      await files.createFile(newFile(id, 2));
+      await files.writeChunk(id, 0, chunk(0, 1040));
+      await files.writeChunk(id, 1, chunk(1, 100));
+      await files.commit(id, 2);
+    }
+    assert.equal(await files.usedBytes(OWNER), 2 * (1040 + 100));
+    assert.equal(await files.deleteFile(gone), true);
+    assert.equal(await files.getFile(gone), null);
+    await assert.rejects(files.readChunk(gone, 0), StorageError);
+    assert.deepEqual((await files.listFiles(OWNER)).map((f) => f.fileId), [kept]);
+    assert.equal(await files.usedBytes(OWNER), 1040 + 100);
+    assert.deepEqual(await files.readChunk(kept, 1), chunk(1, 100), "other files are untouched");
+    assert.equal(await files.deleteFile(gone), false);
+    await files.createFile(newFile(gone, 2)); // the id can be used again, starting empty
+    assert.equal((await files.getFile(gone))?.committed, 0);
+    await assert.rejects(files.readChunk(gone, 0), StorageError);
+  });
 }

@@ -2,7 +2,7 @@
  * Storage of end-to-end encrypted files: metadata plus encrypted chunks.
  * Like `Store`, it never sees plaintext or file names — only sizes, owners,
  * readers and opaque chunks. The embedded implementation keeps chunks on
- * disk (`disk_files.ts`); a MongoDB one would use GridFS.
+ * disk (`disk_files.ts`), the MongoDB one in a chunk collection (`mongo_files.ts`).
  *
  * @module
  */
@@ -48,6 +48,8 @@ export interface FileStore {
   commit(fileId: string, committed: number): Promise<void>;
   /** Reads one committed chunk. */
   readChunk(fileId: string, index: number): Promise<Uint8Array>;
+  /** Deletes the record and every chunk; false if there was no such file. */
+  deleteFile(fileId: string): Promise<boolean>;
   /** Ciphertext bytes of all files `owner` uploaded (for the quota). */
   usedBytes(owner: string): Promise<number>;
   /** Files `phone` uploaded or may download, newest first. */

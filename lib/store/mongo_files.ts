@@ -167,6 +167,19 @@ export class MongoFileStore implements FileStore {
     }
   }
 
+  async deleteFile(fileId: string): Promise<boolean> {
+    this.#pending.delete(fileId);
+    try {
+      // The record goes first (see DiskFileStore.deleteFile); chunk ids are "FILEID:INDEX",
+      // so the file's chunks are exactly the ids between "FILEID:" and "FILEID;".
+      const { deletedCount } = await this.#files.deleteOne({ _id: fileId });
+      await this.#chunks.deleteMany({ _id: { $gte: `${fileId}:`, $lt: `${fileId};` } });
+      return deletedCount > 0;
+    } catch (error) {
+      throw failure("delete a file", error);
+    }
+  }
+
   async usedBytes(owner: string): Promise<number> {
     try {
       const docs = await this.#files.find({ owner }, { projection: { cipherSize: 1 } }).toArray();

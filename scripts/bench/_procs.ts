@@ -1,7 +1,7 @@
 /**
  * Child processes for the file benchmark: each party runs as its own process
- * so its peak memory can be read from `/proc/PID/status` (VmHWM, polled while
- * it runs), and its stdout lines are stamped with the time they arrived here,
+ * so its peak memory and CPU time can be read from `/proc/PID/status` and
+ * `/proc/PID/stat` (VmHWM and utime + stime, polled while it runs), and its stdout lines are stamped with the time they arrived here,
  * on this process's clock.
  *
  * Deno guards every /proc file behind --allow-all, so a small shell loop reads
@@ -13,10 +13,16 @@
 /** How often VmHWM is sampled; it only grows, so the last sample is close to the peak. */
 const POLL_SECONDS = 0.02;
 
-/** Prints the VmHWM (kB) of process $1 every POLL_SECONDS while it lives. */
+/**
+ * Prints the clock-tick rate (`hz N`), then every POLL_SECONDS while process
+ * $1 lives its VmHWM in kB (`m N`) and its user + system CPU time in ticks
+ * (`c N`, fields 14 and 15 of /proc/PID/stat).
+ */
 const WATCH_SCRIPT = `p=$1
+echo "hz $(getconf CLK_TCK)"
 while [ -d /proc/$p ]; do
-  while read -r k v u; do [ "$k" = VmHWM: ] && echo "$v"; done < /proc/$p/status
+  while read -r k v u; do [ "$k" = VmHWM: ] && echo "m $v"; done < /proc/$p/status
+  read -r -a s < /proc/$p/stat && echo "c $((s[13] + s[14]))"
   sleep ${POLL_SECONDS}
 done 2>/dev/null`;
 
@@ -36,6 +42,9 @@ export class Proc {
   readonly exited: Promise<{ code: number; at: number }>;
   #peakKiB = 0;
   #lifetimePeakKiB = 0;
+  #ticksPerSecond = 100;
+  /** CPU time samples: when (on this process's clock) and ticks used so far. */
+  readonly #cpu: { at: number; ticks: number }[] = [];
   #stderr = "";
   readonly #child: Deno.ChildProcess;
   readonly #waiters: { match: (text: string) => boolean; resolve: (line: Line) => void }[] = [];
@@ -64,9 +73,15 @@ export class Proc {
       stderr: "null",
     }).spawn();
     const watched = this.#read(this.#watcher.stdout, (text) => {
-      const kib = Number(text);
-      if (kib > this.#peakKiB) this.#peakKiB = kib;
-      if (kib > this.#lifetimePeakKiB) this.#lifetimePeakKiB = kib;
+      const [kind, value] = [
+        text.slice(0, text.indexOf(" ")),
+        Number(text.slice(text.indexOf(" ") + 1)),
+      ];
+      if (kind === "hz") this.#ticksPerSecond = value;
+      if (kind === "c") this.#cpu.push({ at: performance.now(), ticks: value });
+      if (kind !== "m") return;
+      if (value > this.#peakKiB) this.#peakKiB = value;
+      if (value > this.#lifetimePeakKiB) this.#lifetimePeakKiB = value;
     });
     const stdout = stdoutMode === "piped"
       ? this.#read(this.#child.stdout, (text) => this.#line(text))
@@ -87,6 +102,15 @@ export class Proc {
   /** Peak resident memory seen so far, in MiB (VmHWM, sampled every 20 ms). */
   get peakMiB(): number {
     return this.#peakKiB / 1024;
+  }
+
+  /**
+   * User + system CPU seconds the process used between two moments on this
+   * process's clock (`performance.now()`), from samples 20 ms apart.
+   */
+  cpuSecondsBetween(from: number, to: number): number {
+    const ticksAt = (t: number) => this.#cpu.findLast((s) => s.at <= t)?.ticks ?? 0;
+    return (ticksAt(to) - ticksAt(from)) / this.#ticksPerSecond;
   }
 
   /** Peak resident memory over the whole life of the process, in MiB, resets ignored. */

@@ -55,6 +55,8 @@ interface SspLeg {
   /** The recipient's peaks, for the live transfer. */
   recipientPeakMiB?: number;
   recipientLifetimePeakMiB?: number;
+  /** User + system CPU seconds of each process over the transfer (clients: after login). */
+  cpuSeconds: { server: number; client: number; recipient?: number };
 }
 
 interface Round {
@@ -159,8 +161,9 @@ async function startServer(dir: string): Promise<{ server: Proc; address: string
 }
 
 /**
- * Resets the client's peak at its first progress event, so that its peak is
- * the transfer's: login runs scrypt with 128 MiB (N = 2^17, r = 8) before it.
+ * Resets the client's peak at its first progress event (about a second into the
+ * transfer), so that it is the transfer's: login runs scrypt with 128 MiB
+ * (N = 2^17, r = 8) before it.
  */
 function peakAfterLogin(proc: Proc): void {
   proc.waitFor((line) => line.includes('"event":"progress"'))
@@ -178,6 +181,7 @@ async function uploadLeg(setup: Setup): Promise<{ leg: SspLeg; fileId: string }>
   peakAfterLogin(sender);
   const exit = await sender.success();
   const { done, result } = finished(sender);
+  const start = done.at - done.seconds * 1000;
   return {
     fileId: String(result.fileId),
     leg: {
@@ -186,6 +190,10 @@ async function uploadLeg(setup: Setup): Promise<{ leg: SspLeg; fileId: string }>
       serverPeakMiB: setup.server.peakMiB,
       clientPeakMiB: sender.peakMiB,
       clientLifetimePeakMiB: sender.lifetimePeakMiB,
+      cpuSeconds: {
+        server: setup.server.cpuSecondsBetween(start, done.at),
+        client: sender.cpuSecondsBetween(start, done.at),
+      },
     },
   };
 }
@@ -200,6 +208,7 @@ async function downloadLeg(setup: Setup, fileId: string, out: string): Promise<S
   peakAfterLogin(recipient);
   const exit = await recipient.success();
   const { done, result } = finished(recipient);
+  const start = done.at - done.seconds * 1000;
   await checkCopy(setup, String(result.path));
   return {
     seconds: done.seconds,
@@ -207,6 +216,10 @@ async function downloadLeg(setup: Setup, fileId: string, out: string): Promise<S
     serverPeakMiB: setup.server.peakMiB,
     clientPeakMiB: recipient.peakMiB,
     clientLifetimePeakMiB: recipient.lifetimePeakMiB,
+    cpuSeconds: {
+      server: setup.server.cpuSecondsBetween(start, done.at),
+      client: recipient.cpuSecondsBetween(start, done.at),
+    },
   };
 }
 
@@ -244,6 +257,11 @@ async function liveTransfer(setup: Setup, out: string): Promise<SspLeg> {
     clientLifetimePeakMiB: sender.lifetimePeakMiB,
     recipientPeakMiB: recipient.peakMiB,
     recipientLifetimePeakMiB: recipient.lifetimePeakMiB,
+    cpuSeconds: {
+      server: setup.server.cpuSecondsBetween(uploadStart, verified.at),
+      client: sender.cpuSecondsBetween(uploadStart, verified.at),
+      recipient: recipient.cpuSecondsBetween(uploadStart, verified.at),
+    },
   };
 }
 
@@ -336,6 +354,15 @@ function report(
       : `${fixed(value, 1)}${value > RSS_GOAL_MIB ? " ⚠" : ""}${
         lifetime === undefined ? "" : ` (${fixed(lifetime)})`
       }`;
+  const cpu = (pick: (r: Round) => SspLeg) => {
+    const parts = [
+      med((x) => pick(x).cpuSeconds.server),
+      med((x) => pick(x).cpuSeconds.client),
+      med((x) => pick(x).cpuSeconds.recipient),
+    ].filter((v): v is number => v !== undefined);
+    const total = parts.reduce((a, b) => a + b, 0);
+    return `${parts.map((v) => v.toFixed(1)).join(" + ")} = ${total.toFixed(1)}`;
+  };
   const rows: string[] = [];
   const legRow = (name: string, pick: (r: Round) => SspLeg, goal: number) => {
     const r = med((x) => rate(pick(x).seconds))!;
@@ -346,7 +373,7 @@ function report(
         rss(med((x) => pick(x).clientPeakMiB), med((x) => pick(x).clientLifetimePeakMiB))
       } | ${
         rss(med((x) => pick(x).recipientPeakMiB), med((x) => pick(x).recipientLifetimePeakMiB))
-      } |`,
+      } | ${cpu(pick)} |`,
     );
   };
   legRow("ssp upload leg (send-file → committed)", (r) => r.upload, LEG_GOAL);
@@ -357,25 +384,25 @@ function report(
     "",
     `${rounds.length} round(s), medians. Each ssp party is its own \`deno run\` process; MiB/s counts plaintext MiB.`,
     "",
-    "| transfer | MiB/s | MiB/s incl. start-up + login | vs scp | server RSS MiB | sender (or client) RSS MiB | recipient RSS MiB |",
-    "| --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    "| transfer | MiB/s | MiB/s incl. start-up + login | vs scp | server RSS MiB | sender (or client) RSS MiB | recipient RSS MiB | CPU s: server + client (+ recipient) |",
+    "| --- | ---: | ---: | --- | ---: | ---: | ---: | --- |",
     ...rows,
     scpRate === undefined
-      ? `| scp -c aes128-gcm (sshd) | — (${notes.scpNote}) | | | | | |`
+      ? `| scp -c aes128-gcm (sshd) | — (${notes.scpNote}) | | | | | | |`
       : `| scp -c aes128-gcm (sshd), set-up excluded | ${fixed(scpRate)} | ${
         fixed(scpWallRate!)
-      } | 1.00× | | | |`,
+      } | 1.00× | | | | |`,
     tlsRate === undefined
-      ? `| TLS 1.3 s_client → s_server | — (${notes.tlsNote}) | | | | | |`
+      ? `| TLS 1.3 s_client → s_server | — (${notes.tlsNote}) | | | | | | |`
       : `| TLS 1.3 s_client → s_server (AES-256-GCM) | ${fixed(tlsRate)} | | ${
         scpRate ? (tlsRate / scpRate).toFixed(2) + "×" : "—"
-      } | ${rss(med((r) => r.tls?.serverPeakMiB))} | | |`,
+      } | ${rss(med((r) => r.tls?.serverPeakMiB))} | | | |`,
     "",
     `ssp times run from the CLI's progress start (after login) to its \`done\` event; the live time from the sender's progress start to the recipient's verified file (the recipient logged in beforehand). Registering an account took ${
       fixed(notes.registerSeconds, 2)
     } s per CLI call (start-up + scrypt). scp set-up (an empty-file copy) took ${
       med((r) => r.scp?.setupSeconds)?.toFixed(2) ?? "—"
-    } s. Client RSS is the peak once logged in, then in brackets the peak over the whole process, login included (scrypt, N = 2^17, r = 8, takes 128 MiB). The server's peak is reset before each leg. RSS goal: ≤ ${RSS_GOAL_MIB} MiB per process (⚠ marks a miss).`,
+    } s. Client RSS is the peak once logged in, then in brackets the peak over the whole process, login included (scrypt, N = 2^17, r = 8, takes 128 MiB). The server's peak is reset before each leg. CPU is user + system time of each process over the timed interval (sampled every 20 ms; the box has ${navigator.hardwareConcurrency} cores, so a transfer of T seconds has at most ${navigator.hardwareConcurrency}·T CPU seconds). RSS goal: ≤ ${RSS_GOAL_MIB} MiB per process (⚠ marks a miss).`,
     "",
     `### Chunk storage: ${fixed(mib)} MiB of ${
       DEFAULT_CHUNK_BYTES / 1024
