@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { tempDir } from "./harness.ts";
-import { run, spawnServer } from "./programs.ts";
+import { run, spawnServer, stopServer } from "./programs.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
@@ -61,11 +61,6 @@ Deno.test("send-file, files and get-file work from the command line with JSON ev
     assert.equal(missing.code, 1);
     assert.equal(JSON.parse(missing.stdout.trim().split("\n").at(-1)!).error.code, "no_such_file");
   } finally {
-    server.child.kill("SIGTERM");
-    await server.child.status;
-    await server.rest;
-    for (const dir of [serverDir, aliceDir, bobDir, work]) {
-      await Deno.remove(dir, { recursive: true });
-    }
+    await stopServer(server, serverDir, aliceDir, bobDir, work);
   }
 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./harness.ts";
-import { PERMISSIONS, ROOT, run, spawnServer } from "./programs.ts";
+import { PERMISSIONS, ROOT, run, spawnServer, stopServer } from "./programs.ts";
 import { lines } from "../lib/ui/lines.ts";
 
 const ALICE = "+12015550101";
@@ -111,10 +111,7 @@ Deno.test("register, send, listen, history, contacts and verify work from the co
     listener?.kill("SIGTERM");
     await listener?.status;
     await listener?.stdout.cancel().catch(() => {});
-    server.child.kill("SIGTERM");
-    await server.child.status;
-    await server.rest;
-    for (const dir of [serverDir, aliceDir, bobDir]) await Deno.remove(dir, { recursive: true });
+    await stopServer(server, serverDir, aliceDir, bobDir);
   }
 });
 
@@ -149,11 +146,7 @@ Deno.test("passwd changes the password; the old one stops working and the keys s
     );
     assert.equal(fresh.code, 0, fresh.stderr);
   } finally {
-    server.child.kill("SIGTERM");
-    await server.child.status;
-    await server.rest;
-    await Deno.remove(serverDir, { recursive: true });
-    await Deno.remove(dir, { recursive: true });
+    await stopServer(server, serverDir, dir);
   }
 });
 
@@ -190,9 +183,6 @@ Deno.test("the interactive session sends what is typed to the open conversation"
     ], env);
     assert.equal(JSON.parse(history.stdout.trim().split("\n")[0]!).text, "hello from the prompt");
   } finally {
-    server.child.kill("SIGTERM");
-    await server.child.status;
-    await server.rest;
-    for (const dir of [serverDir, aliceDir, bobDir]) await Deno.remove(dir, { recursive: true });
+    await stopServer(server, serverDir, aliceDir, bobDir);
   }
 });

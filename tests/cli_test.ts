@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { tempDir } from "./harness.ts";
-import { ROOT, run, spawnServer } from "./programs.ts";
+import { ROOT, run, spawnServer, stopServer } from "./programs.ts";
 
 async function pingThroughPrograms(serverScript: string, clientScript: string): Promise<void> {
   const serverDir = await tempDir("ssp-server-");
@@ -32,13 +32,9 @@ async function pingThroughPrograms(serverScript: string, clientScript: string): 
     assert.equal(results[1].seq, 2);
     assert.ok(results[1].rttMs >= 0);
   } finally {
-    server.child.kill("SIGTERM");
-    const status = await server.child.status;
-    const tail = await server.rest;
-    assert.equal(status.code, 0, tail);
-    assert.match(tail, /"event":"stopped"/);
-    await Deno.remove(serverDir, { recursive: true });
-    await Deno.remove(clientDir, { recursive: true });
+    const { code, log } = await stopServer(server, serverDir, clientDir);
+    assert.equal(code, 0, log);
+    assert.match(log, /"event":"stopped"/);
   }
 }
 
@@ -77,12 +73,7 @@ async function fileThroughPrograms(serverScript: string, clientScript: string): 
     assert.equal(got.code, 0, got.stderr);
     assert.deepEqual(await Deno.readFile(`${work}/in/data.bin`), content);
   } finally {
-    server.child.kill("SIGTERM");
-    await server.child.status;
-    await server.rest;
-    for (const dir of [serverDir, aliceDir, bobDir, work]) {
-      await Deno.remove(dir, { recursive: true });
-    }
+    await stopServer(server, serverDir, aliceDir, bobDir, work);
   }
 }
 

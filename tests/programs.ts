@@ -70,3 +70,18 @@ export async function spawnServer(script: string, dataDir: string) {
     }
   }
 }
+
+/**
+ * Stops a server started by {@linkcode spawnServer} (SIGTERM), removes
+ * `dirs`, and returns its exit code and the rest of its log.
+ */
+export async function stopServer(
+  server: Awaited<ReturnType<typeof spawnServer>>,
+  ...dirs: string[]
+): Promise<{ code: number; log: string }> {
+  server.child.kill("SIGTERM");
+  const { code } = await server.child.status;
+  const log = await server.rest;
+  for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+  return { code, log };
+}
