@@ -200,7 +200,7 @@ program.command("dhparam")
 
 program.command("migrate")
   .description(
-    "copy accounts and messages from one store into an empty one: a data dir into MongoDB, or back",
+    "copy accounts, messages and files from one store into an empty one: a data dir into MongoDB, or back",
   )
   .requiredOption("--from <dir|url>", "source: an embedded data dir or a mongodb:// URL")
   .requiredOption("--to <dir|url>", "destination (must be empty): a data dir or a mongodb:// URL")
@@ -213,11 +213,13 @@ program.command("migrate")
       const to = await openStoreDump(options.to);
       try {
         const report = await migrateStore(from, to);
+        const mib = (report.fileBytes / 2 ** 20).toFixed(1);
         out.result(
           { ...report },
-          `copied ${report.accounts} accounts, ${report.envelopes} envelopes and ${report.cursors} ` +
-            `delivery cursors; counts and SHA-256 digests verified (envelopes ${
-              report.digests.envelopes.slice(0, 16)
+          `copied ${report.accounts} accounts, ${report.envelopes} envelopes, ${report.cursors} ` +
+            `delivery cursors and ${report.files} files (${mib} MiB); counts and SHA-256 digests ` +
+            `verified (envelopes ${report.digests.envelopes.slice(0, 16)}…, files ${
+              report.digests.files.slice(0, 16)
             }…)`,
         );
       } finally {

@@ -14,10 +14,17 @@ import { StorageError } from "../errors.ts";
 import {
   chunkLength,
   chunkOffset,
+  type FileDump,
   type FileRecord,
   type FileStore,
   type NewFile,
 } from "./files.ts";
+
+/**
+ * Subdirectory of the server's data directory that holds the embedded file
+ * store (where `ssp-server` opens it, and so where migration looks).
+ */
+export const EMBEDDED_FILES_DIR = "files";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (
@@ -45,7 +52,7 @@ interface OpenFile {
  * costs a thread-pool round trip per chunk, which measurably stalled the
  * pipeline. The slow part, fsync, stays asynchronous (commit).
  */
-export class DiskFileStore implements FileStore {
+export class DiskFileStore implements FileStore, FileDump {
   readonly #dir: string;
   readonly #db: DatabaseSync;
   readonly #open = new Map<string, OpenFile>();
@@ -75,27 +82,8 @@ export class DiskFileStore implements FileStore {
     return wrapAsync("create a file", async () => {
       const existing = this.#get(file.fileId);
       if (existing) return { record: existing, created: false };
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
-        this.#db.prepare(
-          `INSERT INTO files (file_id, owner, cipher_size, chunk_bytes, chunks, committed, readers, created_at)
-           VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
-        ).run(
-          file.fileId,
-          file.owner,
-          file.cipherSize,
-          file.chunkBytes,
-          file.chunks,
-          JSON.stringify(file.readers),
-          Date.now(),
-        );
-        this.#db.prepare("INSERT INTO announcements (file_id, n, envelope) VALUES (?, 0, ?)")
-          .run(file.fileId, file.announcement);
-        this.#db.exec("COMMIT");
-      } catch (error) {
-        this.#db.exec("ROLLBACK");
-        throw error;
-      }
+      const { announcement, ...fields } = file;
+      this.#insert({ ...fields, announcements: [announcement], createdAt: Date.now() });
       const data = await Deno.open(this.#path(file.fileId), {
         create: true,
         write: true,
@@ -103,6 +91,28 @@ export class DiskFileStore implements FileStore {
       });
       data.close();
       return { record: this.#get(file.fileId)!, created: true };
+    });
+  }
+
+  async *allFiles(): AsyncGenerator<FileRecord> {
+    const ids = this.#db.prepare("SELECT file_id FROM files ORDER BY file_id");
+    for (const row of ids.iterate()) {
+      const record = this.#get(String(row.file_id));
+      if (record) yield record;
+    }
+  }
+
+  importFile(record: FileRecord): Promise<void> {
+    return wrapAsync(`import file ${record.fileId}`, async () => {
+      this.#insert(record);
+      // Truncated: a data file left by a deletion that crashed must not lend this one its bytes.
+      const data = await Deno.open(this.#path(record.fileId), {
+        create: true,
+        write: true,
+        truncate: true,
+        mode: 0o600,
+      });
+      data.close();
     });
   }
 
@@ -226,6 +236,35 @@ export class DiskFileStore implements FileStore {
     this.#layouts.clear();
     this.#db.close();
     return Promise.resolve();
+  }
+
+  /** Inserts the record, with committed = 0, and its announcements in one transaction. */
+  #insert(record: Omit<FileRecord, "committed">): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#db.prepare(
+        `INSERT INTO files (file_id, owner, cipher_size, chunk_bytes, chunks, committed, readers, created_at)
+         VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
+      ).run(
+        record.fileId,
+        record.owner,
+        record.cipherSize,
+        record.chunkBytes,
+        record.chunks,
+        JSON.stringify(record.readers),
+        record.createdAt,
+      );
+      const announce = this.#db.prepare(
+        "INSERT INTO announcements (file_id, n, envelope) VALUES (?, ?, ?)",
+      );
+      for (const [n, envelope] of record.announcements.entries()) {
+        announce.run(record.fileId, n, envelope);
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   #path(fileId: string): string {

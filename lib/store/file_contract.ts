@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { StorageError } from "../errors.ts";
-import type { FileStore, NewFile } from "./files.ts";
+import type { FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
 
 /** A fresh, empty file store and how to dispose of it. */
 export interface FileStoreFixture {
-  files: FileStore;
+  files: FileStore & FileDump;
   cleanup(): Promise<void>;
 }
 
@@ -36,7 +36,7 @@ function chunk(index: number, length: number): Uint8Array {
 
 /** Registers the FileStore contract tests, each on a fresh store from `make`. */
 export function fileStoreContract(name: string, make: () => Promise<FileStoreFixture>): void {
-  const test = (what: string, body: (files: FileStore) => Promise<void>) =>
+  const test = (what: string, body: (files: FileStore & FileDump) => Promise<void>) =>
     Deno.test(`${name}: ${what}`, async () => {
       const { files, cleanup } = await make();
       try {
@@ -138,4 +138,59 @@ export function fileStoreContract(name: string, make: () => Promise<FileStoreFix
     assert.equal((await files.getFile(gone))?.committed, 0);
     await assert.rejects(files.readChunk(gone, 0), StorageError);
   });
+
+  test("allFiles() yields every record by fileId, complete or not", async (files) => {
+    assert.deepEqual(await all(files.allFiles()), [], "an empty store has none");
+    const [done, started, fresh] = ["9".repeat(32), "3".repeat(32), "b".repeat(32)];
+    for (const id of [fresh, done, started]) await files.createFile(newFile(id, 2));
+    await files.writeChunk(done, 0, chunk(0, 1040));
+    await files.writeChunk(done, 1, chunk(1, 100));
+    await files.commit(done, 2);
+    await files.writeChunk(started, 0, chunk(0, 1040));
+    await files.commit(started, 1);
+    await files.share(done, [OTHER], new Uint8Array([4]));
+    const listed = await all(files.allFiles());
+    assert.deepEqual(listed.map((f) => f.fileId), [started, done, fresh]);
+    for (const record of listed) assert.deepEqual(record, await files.getFile(record.fileId));
+    assert.deepEqual(listed.map((f) => f.committed), [1, 2, 0]);
+  });
+
+  test("importFile() keeps the record as it was, uncommitted; its chunks then commit as usual", async (files) => {
+    const { announcement, ...declared } = newFile("5".repeat(32), 3);
+    const record: FileRecord = {
+      ...declared,
+      committed: 2,
+      readers: [READER, OTHER],
+      announcements: [announcement, new Uint8Array([4]), new Uint8Array([5, 6])],
+      createdAt: 1_600_000_000_123,
+    };
+    await files.importFile(record);
+    assert.deepEqual(await files.getFile(record.fileId), { ...record, committed: 0 });
+    await assert.rejects(files.readChunk(record.fileId, 0), StorageError, "no chunk yet");
+    await files.writeChunk(record.fileId, 0, chunk(0, 1040));
+    await files.writeChunk(record.fileId, 1, chunk(1, 1040));
+    await files.commit(record.fileId, 2);
+    assert.deepEqual(await files.getFile(record.fileId), record);
+    assert.deepEqual(await files.readChunk(record.fileId, 1), chunk(1, 1040));
+    assert.equal(await files.usedBytes(OWNER), record.cipherSize);
+    assert.deepEqual((await files.listFiles(OTHER)).map((f) => f.fileId), [record.fileId]);
+    assert.deepEqual(await all(files.allFiles()), [record]);
+  });
+
+  test("importFile() refuses an id that is taken and leaves that file alone", async (files) => {
+    const id = "6".repeat(32);
+    const { record } = await files.createFile(newFile(id, 2));
+    await files.writeChunk(id, 0, chunk(0, 1040));
+    await files.commit(id, 1);
+    const taken = { ...record, owner: OTHER, readers: [], createdAt: 1 };
+    await assert.rejects(files.importFile(taken), StorageError);
+    assert.deepEqual(await files.getFile(id), { ...record, committed: 1 });
+    assert.deepEqual(await files.readChunk(id, 0), chunk(0, 1040));
+  });
+}
+
+async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }

@@ -58,6 +58,22 @@ export interface FileStore {
   close(): Promise<void>;
 }
 
+/**
+ * Whole-store access for migration (`migrate.ts`), which must copy records
+ * as they are — ids, owners, every announcement, creation times — while
+ * `createFile` assigns the time and takes one announcement.
+ */
+export interface FileDump {
+  /** Every file record, by fileId, complete or not. */
+  allFiles(): AsyncIterable<FileRecord>;
+  /**
+   * Stores `record` exactly as it is, but with committed = 0 and no chunks;
+   * its chunks are then written with writeChunk and made durable with commit.
+   * Throws StorageError if the id is taken.
+   */
+  importFile(record: FileRecord): Promise<void>;
+}
+
 /** Byte offset of chunk `index` in the concatenated ciphertext. */
 export function chunkOffset(file: Pick<FileRecord, "chunkBytes">, index: number): number {
   return index * file.chunkBytes;

@@ -1,18 +1,24 @@
 /**
- * Copies a whole store from the embedded SQLite file into MongoDB, or back,
- * and proves the copy: counts and SHA-256 digests of the source, taken while
- * reading it, must equal those of the target read back afterwards.
+ * Copies a whole server's data — accounts, envelopes, delivery cursors and
+ * uploaded files — from the embedded store (a data directory) into MongoDB,
+ * or back, and proves the copy: counts and SHA-256 digests of the source,
+ * taken while reading it, must equal those of the target read back
+ * afterwards.
  *
  * The copy keeps every seq and `storedAt` as they were, which the `Store`
  * interface cannot do (it assigns both on append): clients keep their
  * delivery cursors and history pages, and messages keep their times. So
  * each backend has a {@linkcode StoreDump} that reads and writes its rows or
- * documents directly (`_sqlite_dump.ts`, `_mongo_dump.ts`).
+ * documents directly (`_sqlite_dump.ts`, `_mongo_dump.ts`). Files likewise
+ * keep their records as they are, through the file stores' `FileDump`
+ * methods (`_migrate_files.ts`).
  *
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
 import { StorageError } from "../errors.ts";
+import { copyFiles, type FileTotals, holdsFiles, tallyFiles } from "./_migrate_files.ts";
+import type { FileDump, FileStore } from "./files.ts";
 import type { AccountRecord, StoredEnvelope } from "./types.ts";
 
 /** A recipient's delivery cursor. */
@@ -44,13 +50,32 @@ export interface StoreDump {
   close(): Promise<void>;
 }
 
+/** Everything a server keeps at one location, for migration: messages and files. */
+export interface ServerDump {
+  /** Where the data lives, for error messages (any password hidden). */
+  readonly location: string;
+  /** Accounts, envelopes and cursors. */
+  readonly messages: StoreDump;
+  /** Uploaded files. */
+  readonly files: FileStore & FileDump;
+  /** Releases both stores. */
+  close(): Promise<void>;
+}
+
 /** What {@linkcode migrateStore} copied; the digests are equal in source and target. */
 export interface MigrationReport {
   accounts: number;
   envelopes: number;
   cursors: number;
-  /** SHA-256 (hex) over every record of each kind, in order. */
-  digests: { accounts: string; envelopes: string; cursors: string };
+  /** Uploads, complete or not. */
+  files: number;
+  /** Bytes of the files' committed chunks. */
+  fileBytes: number;
+  /**
+   * SHA-256 (hex) over every record of each kind, in order; for files, over
+   * each record and its committed chunks, by fileId.
+   */
+  digests: { accounts: string; envelopes: string; cursors: string; files: string };
 }
 
 /** Records per write. */
@@ -64,7 +89,7 @@ const BATCH = 500;
  * verification finds a difference (the target is then left as it is, for
  * inspection; delete it before trying again).
  */
-export async function migrateStore(from: StoreDump, to: StoreDump): Promise<MigrationReport> {
+export async function migrateStore(from: ServerDump, to: ServerDump): Promise<MigrationReport> {
   try {
     return await copyAndVerify(from, to);
   } catch (error) {
@@ -79,23 +104,25 @@ export async function migrateStore(from: StoreDump, to: StoreDump): Promise<Migr
   }
 }
 
-async function copyAndVerify(from: StoreDump, to: StoreDump): Promise<MigrationReport> {
-  if (!(await to.isEmpty())) {
+async function copyAndVerify(from: ServerDump, to: ServerDump): Promise<MigrationReport> {
+  if (!(await to.messages.isEmpty()) || await holdsFiles(to.files)) {
     throw new StorageError("storage_failed", `Cannot migrate into ${to.location}: it holds data`, {
       hint: "migrate into an empty database or data directory",
     });
   }
-  const source = new Tally();
-  await copy(from.accounts(), (a) => source.account(a), (batch) => to.putAccounts(batch));
-  await copy(from.envelopes(), (e) => source.envelope(e), (batch) => to.putEnvelopes(batch));
-  await copy(from.cursors(), (c) => source.cursor(c), (batch) => to.putCursors(batch));
-  const expected = source.report();
+  const [source, target] = [from.messages, to.messages];
+  const read = new Tally();
+  await copy(source.accounts(), (a) => read.account(a), (batch) => target.putAccounts(batch));
+  await copy(source.envelopes(), (e) => read.envelope(e), (batch) => target.putEnvelopes(batch));
+  await copy(source.cursors(), (c) => read.cursor(c), (batch) => target.putCursors(batch));
+  const files = await copyFiles(from.files, to.files, { from: from.location, to: to.location });
+  const expected = read.report(files);
 
-  const target = new Tally();
-  for await (const a of to.accounts()) target.account(a);
-  for await (const e of to.envelopes()) target.envelope(e);
-  for await (const c of to.cursors()) target.cursor(c);
-  const actual = target.report();
+  const readBack = new Tally();
+  for await (const a of target.accounts()) readBack.account(a);
+  for await (const e of target.envelopes()) readBack.envelope(e);
+  for await (const c of target.cursors()) readBack.cursor(c);
+  const actual = readBack.report(await tallyFiles(to.files));
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
     throw new StorageError(
       "storage_failed",
@@ -164,13 +191,17 @@ class Tally {
     this.#add("cursors", [c.recipient, c.seq]);
   }
 
-  report(): MigrationReport {
+  /** The report of the messages seen, with the files' totals. */
+  report(files: FileTotals): MigrationReport {
     return {
       ...this.#counts,
+      files: files.files,
+      fileBytes: files.fileBytes,
       digests: {
         accounts: this.#hashes.accounts.copy().digest("hex"),
         envelopes: this.#hashes.envelopes.copy().digest("hex"),
         cursors: this.#hashes.cursors.copy().digest("hex"),
+        files: files.digest,
       },
     };
   }

@@ -15,8 +15,11 @@
  * @module
  */
 import { join } from "node:path";
-import type { StoreDump } from "./migrate.ts";
+import { DiskFileStore, EMBEDDED_FILES_DIR } from "./disk_files.ts";
+import type { ServerDump, StoreDump } from "./migrate.ts";
+import type { DumpableFileStore } from "./_migrate_files.ts";
 import { MongoStore } from "./mongo.ts";
+import { MongoFileStore } from "./mongo_files.ts";
 import { openMongoDump } from "./_mongo_dump.ts";
 import { openSqliteDump } from "./_sqlite_dump.ts";
 import type { Store } from "./types.ts";
@@ -35,6 +38,7 @@ export {
   type CursorRecord,
   migrateStore,
   type MigrationReport,
+  type ServerDump,
   type StoreDump,
 } from "./migrate.ts";
 
@@ -62,9 +66,11 @@ export function openStore(options: OpenStoreOptions): Promise<Store> {
 }
 
 /**
- * Opens a store for {@linkcode migrateStore}: a `mongodb://` or
- * `mongodb+srv://` URL, or else a data directory of the embedded store
- * (created if missing).
+ * Opens a server's data for {@linkcode migrateStore}: at a `mongodb://` or
+ * `mongodb+srv://` URL, the message store and the file store in that
+ * database; else, in a data directory of the embedded store (created if
+ * missing), its database file and its file store in the `files`
+ * subdirectory, where `ssp-server` keeps them. Close it to release both.
  *
  * @example Copy an embedded store into MongoDB
  * ```ts ignore
@@ -74,10 +80,38 @@ export function openStore(options: OpenStoreOptions): Promise<Store> {
  * await Promise.all([from.close(), to.close()]);
  * ```
  *
- * @throws {StorageError} if it cannot be opened or reached.
+ * @throws {StorageError} if either store cannot be opened or reached.
  */
-export async function openStoreDump(location: string): Promise<StoreDump> {
-  if (/^mongodb(\+srv)?:\/\//.test(location)) return openMongoDump(location);
+export async function openStoreDump(location: string): Promise<ServerDump> {
+  if (/^mongodb(\+srv)?:\/\//.test(location)) {
+    return serverDump(await openMongoDump(location), () => MongoFileStore.connect(location));
+  }
   await Deno.mkdir(location, { recursive: true, mode: 0o700 });
-  return openSqliteDump(join(location, EMBEDDED_DB_FILE));
+  return serverDump(
+    await openSqliteDump(join(location, EMBEDDED_DB_FILE)),
+    () => DiskFileStore.open(join(location, EMBEDDED_FILES_DIR)),
+  );
+}
+
+/** Pairs the message store with the file store it opens (closing the former if that fails). */
+async function serverDump(
+  messages: StoreDump,
+  openFiles: () => Promise<DumpableFileStore>,
+): Promise<ServerDump> {
+  let files: DumpableFileStore;
+  try {
+    files = await openFiles();
+  } catch (error) {
+    await messages.close().catch(() => {});
+    throw error;
+  }
+  return {
+    location: messages.location,
+    messages,
+    files,
+    async close() {
+      const closed = await Promise.allSettled([messages.close(), files.close()]);
+      for (const result of closed) if (result.status === "rejected") throw result.reason;
+    },
+  };
 }

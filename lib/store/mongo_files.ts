@@ -26,7 +26,7 @@ import {
   MongoServerError,
 } from "mongodb";
 import { StorageError } from "../errors.ts";
-import type { FileRecord, FileStore, NewFile } from "./files.ts";
+import type { FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
 
 interface FileDoc {
   _id: string;
@@ -48,7 +48,7 @@ interface ChunkDoc {
 const WRITE_CONCERN = { w: "majority", journal: true } as const;
 
 /** Encrypted files in MongoDB. */
-export class MongoFileStore implements FileStore {
+export class MongoFileStore implements FileStore, FileDump {
   readonly #client: MongoClient;
   readonly #files: Collection<FileDoc>;
   readonly #chunks: Collection<ChunkDoc>;
@@ -119,6 +119,42 @@ export class MongoFileStore implements FileStore {
     }
   }
 
+  async *allFiles(): AsyncGenerator<FileRecord> {
+    try {
+      for await (const doc of this.#files.find().sort({ _id: 1 })) yield toRecord(doc);
+    } catch (error) {
+      throw failure("read the file records", error);
+    }
+  }
+
+  async importFile(record: FileRecord): Promise<void> {
+    try {
+      await this.#files.insertOne({
+        _id: record.fileId,
+        owner: record.owner,
+        cipherSize: record.cipherSize,
+        chunkBytes: record.chunkBytes,
+        chunks: record.chunks,
+        committed: 0,
+        readers: [...record.readers],
+        announcements: record.announcements.map((a) => new Binary(a)),
+        createdAt: record.createdAt,
+      });
+      // Like DiskFileStore's truncation: chunks a crashed deletion left under this id must not
+      // pass for the new file's (a rewritten chunk with the same id is ignored, see commit).
+      await this.#chunks.deleteMany(chunkRange(record.fileId));
+    } catch (error) {
+      if (isDuplicateKey(error)) {
+        throw new StorageError(
+          "storage_failed",
+          `Cannot import file ${record.fileId}: a file with this id exists`,
+          { cause: error },
+        );
+      }
+      throw failure(`import file ${record.fileId}`, error);
+    }
+  }
+
   async share(fileId: string, readers: string[], announcement: Uint8Array): Promise<void> {
     try {
       const result = await this.#files.updateOne({ _id: fileId }, {
@@ -170,10 +206,9 @@ export class MongoFileStore implements FileStore {
   async deleteFile(fileId: string): Promise<boolean> {
     this.#pending.delete(fileId);
     try {
-      // The record goes first (see DiskFileStore.deleteFile); chunk ids are "FILEID:INDEX",
-      // so the file's chunks are exactly the ids between "FILEID:" and "FILEID;".
+      // The record goes first (see DiskFileStore.deleteFile).
       const { deletedCount } = await this.#files.deleteOne({ _id: fileId });
-      await this.#chunks.deleteMany({ _id: { $gte: `${fileId}:`, $lt: `${fileId};` } });
+      await this.#chunks.deleteMany(chunkRange(fileId));
       return deletedCount > 0;
     } catch (error) {
       throw failure("delete a file", error);
@@ -207,6 +242,11 @@ export class MongoFileStore implements FileStore {
 
 function chunkId(fileId: string, index: number): string {
   return `${fileId}:${index}`;
+}
+
+/** Every chunk of the file: ids "FILEID:INDEX" lie between "FILEID:" and "FILEID;". */
+function chunkRange(fileId: string) {
+  return { _id: { $gte: `${fileId}:`, $lt: `${fileId};` } };
 }
 
 function toRecord(doc: FileDoc): FileRecord {
