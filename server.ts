@@ -16,7 +16,7 @@ import { DEFAULT_MAX_CONNECTIONS, startServer } from "./lib/server/server.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
 import { openEmbeddedStore } from "./lib/store/embedded.ts";
-import { DiskFileStore } from "./lib/store/disk_files.ts";
+import { DiskFileStore, EMBEDDED_FILES_DIR } from "./lib/store/disk_files.ts";
 import type { FileStore } from "./lib/store/files.ts";
 import type { Store } from "./lib/store/types.ts";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "./lib/server/files.ts";
@@ -38,7 +38,7 @@ async function openStores(
   if (!mongoUrl) {
     return {
       store: await openEmbeddedStore(dataDir),
-      files: await DiskFileStore.open(join(dataDir, "files")),
+      files: await DiskFileStore.open(join(dataDir, EMBEDDED_FILES_DIR)),
     };
   }
   const { MongoStore } = await import("./lib/store/mongo.ts");
@@ -217,7 +217,10 @@ program.command("migrate")
         out.result(
           { ...report },
           `copied ${report.accounts} accounts, ${report.envelopes} envelopes, ${report.cursors} ` +
-            `delivery cursors and ${report.files} files (${mib} MiB); counts and SHA-256 digests ` +
+            `delivery cursors and ${report.files} ${
+              report.files === 1 ? "file" : "files"
+            } (${mib} MiB); ` +
+            "counts and SHA-256 digests " +
             `verified (envelopes ${report.digests.envelopes.slice(0, 16)}…, files ${
               report.digests.files.slice(0, 16)
             }…)`,

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { toHex } from "../bytes.ts";
 import { createHash } from "node:crypto";
 import { StorageError } from "../errors.ts";
 import type { FileDump, FileRecord, FileStore } from "./files.ts";
@@ -102,7 +103,7 @@ class FileTally {
       f.chunks,
       f.committed,
       f.readers,
-      f.announcements.map(hex),
+      f.announcements.map(toHex),
       f.createdAt,
     ]);
   }
@@ -121,8 +122,4 @@ class FileTally {
   #line(fields: unknown[]): void {
     this.#hash.update(JSON.stringify(fields) + "\n");
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

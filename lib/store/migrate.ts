@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { toHex } from "../bytes.ts";
 import { createHash, type Hash } from "node:crypto";
 import { StorageError } from "../errors.ts";
 import { copyFiles, type FileTotals, holdsFiles, tallyFiles } from "./_migrate_files.ts";
@@ -164,13 +165,13 @@ class Tally {
   account(a: AccountRecord): void {
     this.#add("accounts", [
       a.phone,
-      hex(a.kdfSalt),
+      toHex(a.kdfSalt),
       a.kdfParams,
-      hex(a.verifierSalt),
-      hex(a.verifier),
-      hex(a.encryptionKey),
-      hex(a.signingKey),
-      hex(a.keyBackup),
+      toHex(a.verifierSalt),
+      toHex(a.verifier),
+      toHex(a.encryptionKey),
+      toHex(a.signingKey),
+      toHex(a.keyBackup),
       a.createdAt,
     ]);
   }
@@ -182,7 +183,7 @@ class Tally {
       e.clientId,
       e.recipients,
       e.conversation,
-      hex(e.body),
+      toHex(e.body),
       e.storedAt,
     ]);
   }
@@ -211,8 +212,4 @@ class Tally {
     // One JSON line per record: unambiguous, since JSON escapes newlines.
     this.#hashes[kind].update(JSON.stringify(fields) + "\n");
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
