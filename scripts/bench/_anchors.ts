@@ -17,6 +17,11 @@ export interface AnchorResult {
   seconds: number;
   /** Connection set-up (an empty-file transfer), already included in `seconds`. */
   setupSeconds?: number;
+  /**
+   * `seconds` plus an fdatasync of the copy afterwards (`sync -d`): the time to a durable copy,
+   * which is what ssp's legs wait for. scp itself leaves the data in the page cache.
+   */
+  durableSeconds?: number;
   /** Peak RSS of the receiving side's process, MiB. */
   serverPeakMiB?: number;
 }
@@ -88,11 +93,14 @@ export class ScpAnchor {
     const setupStart = performance.now();
     await this.#scp(join(this.#dir, "empty"));
     const setupSeconds = (performance.now() - setupStart) / 1000;
+    const copy = join(this.#dir, "dst", path.split("/").pop()!);
     const start = performance.now();
     await this.#scp(path);
     const seconds = (performance.now() - start) / 1000;
-    await Deno.remove(join(this.#dir, "dst", path.split("/").pop()!)).catch(() => {});
-    return { seconds, setupSeconds };
+    await runQuiet("sync", ["-d", copy]);
+    const durableSeconds = (performance.now() - start) / 1000;
+    await Deno.remove(copy).catch(() => {});
+    return { seconds, setupSeconds, durableSeconds };
   }
 
   /** Stops sshd. */

@@ -343,6 +343,9 @@ function report(
   // scp's rate without its connection set-up: the stricter anchor for legs timed after login.
   const scpRate = med((r) => r.scp ? rate(r.scp.seconds - (r.scp.setupSeconds ?? 0)) : undefined);
   const scpWallRate = med((r) => (r.scp ? rate(r.scp.seconds) : undefined));
+  const scpDurableRate = med((r) =>
+    r.scp?.durableSeconds ? rate(r.scp.durableSeconds - (r.scp.setupSeconds ?? 0)) : undefined
+  );
   const tlsRate = med((r) => (r.tls ? rate(r.tls.seconds) : undefined));
   const ratio = (value: number, goal: number) =>
     scpRate === undefined
@@ -392,6 +395,11 @@ function report(
       : `| scp -c aes128-gcm (sshd), set-up excluded | ${fixed(scpRate)} | ${
         fixed(scpWallRate!)
       } | 1.00× | | | | |`,
+    ...(scpDurableRate === undefined ? [] : [
+      `| scp, then \`sync -d\` of the copy (durable, as ssp's legs), set-up excluded | ${
+        fixed(scpDurableRate)
+      } | | ${(scpDurableRate / scpRate!).toFixed(2)}× | | | | |`,
+    ]),
     tlsRate === undefined
       ? `| TLS 1.3 s_client → s_server | — (${notes.tlsNote}) | | | | | | |`
       : `| TLS 1.3 s_client → s_server (AES-256-GCM) | ${fixed(tlsRate)} | | ${
