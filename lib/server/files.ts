@@ -306,6 +306,7 @@ export class FileTransfers {
     try {
       let committed = file.committed;
       let sending: Promise<void> = Promise.resolve();
+      const buffer = new Uint8Array(file.chunkBytes);
       for (let index = from; index < file.chunks; index++) {
         while (index >= committed && !this.#stop.signal.aborted) {
           const waiting = watchers.next(file.fileId, this.#stop.signal); // subscribe before reading
@@ -316,7 +317,9 @@ export class FileTransfers {
           await waiting;
         }
         if (this.#stop.signal.aborted) return;
-        const data = await files.readChunk(file.fileId, index);
+        // One buffer serves every chunk: sending seals the chunk at once (the channel writes
+        // only its ciphertext), so the buffer is free again by the next read.
+        const data = await files.readChunk(file.fileId, index, buffer);
         // Read the next chunk while this one is written; at most two are held.
         await sending;
         sending = this.#channel.sendMessageWithBytes(

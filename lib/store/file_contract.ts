@@ -74,6 +74,20 @@ export function fileStoreContract(name: string, make: () => Promise<FileStoreFix
     assert.equal((await files.getFile(id))?.committed, record.chunks);
   });
 
+  test("readChunk() into a caller's buffer gives the same bytes, chunk after chunk", async (files) => {
+    const id = "9".repeat(32);
+    await files.createFile(newFile(id));
+    for (const [index, length] of [[0, 1040], [1, 1040], [2, 100]] as const) {
+      await files.writeChunk(id, index, chunk(index, length));
+    }
+    await files.commit(id, 3);
+    const buffer = new Uint8Array(1040).fill(0xee);
+    for (const [index, length] of [[0, 1040], [2, 100], [1, 1040]] as const) {
+      assert.deepEqual(await files.readChunk(id, index, buffer), chunk(index, length));
+    }
+    assert.deepEqual(await files.readChunk(id, 0, new Uint8Array(10)), chunk(0, 1040), "too small");
+  });
+
   test("a chunk rewritten after a resume is accepted and reads the same", async (files) => {
     const id = "d".repeat(32);
     await files.createFile(newFile(id));

@@ -46,8 +46,12 @@ export interface FileStore {
   writeChunk(fileId: string, index: number, data: Uint8Array): Promise<void>;
   /** Makes chunks [0, committed) durable, then records the count. */
   commit(fileId: string, committed: number): Promise<void>;
-  /** Reads one committed chunk. */
-  readChunk(fileId: string, index: number): Promise<Uint8Array>;
+  /**
+   * Reads one committed chunk. A store may read it into `into` (when that is
+   * large enough) and return a view of it, so the caller must be done with
+   * the result before it reuses `into`.
+   */
+  readChunk(fileId: string, index: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Deletes the record and every chunk; false if there was no such file. */
   deleteFile(fileId: string): Promise<boolean>;
   /** Ciphertext bytes of all files `owner` uploaded (for the quota). */
