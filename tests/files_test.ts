@@ -260,6 +260,45 @@ Deno.test("a sender deletes a file: it is gone for everyone and its quota is fre
   }
 });
 
+Deno.test("a download waiting for an unfinished upload ends at once when the sender deletes it", async () => {
+  const server = await startTestServer();
+  const [alice, bob] = await pair(server);
+  const src = await tempDir();
+  const out = await tempDir();
+  try {
+    const path = await writeRandom(src, "half.bin", 40 * CHUNK);
+    await assert.rejects(
+      sendFile(alice.session, path, [BOB], (done) => {
+        if (done >= 25 * CHUNK) alice.session.close(); // the upload stops part-way
+      }),
+    );
+    const [listed] = await listFiles(bob.session);
+    assert.equal(listed?.complete, false, "the upload is unfinished");
+    const { fileId } = listed;
+    const again = await userSession(server, ALICE, { dataDir: alice.dataDir });
+    const started = performance.now();
+    let deleting: Promise<unknown> | undefined;
+    await assert.rejects(
+      getFile(bob.session, fileId, out, (done) => {
+        // Bob has the committed part and waits for the rest; Alice gives up and deletes it.
+        if (done >= 16 * CHUNK) deleting ??= deleteFile(again.session, fileId);
+      }),
+      { code: "no_such_file" },
+    );
+    await deleting;
+    assert.ok(performance.now() - started < 10_000, "it failed at once, not after a stall");
+    assert.deepEqual(
+      [...Deno.readDirSync(out)],
+      [],
+      "no part file is kept for a file that is gone",
+    );
+    again.session.close();
+  } finally {
+    bob.session.close();
+    await server.stop();
+  }
+});
+
 Deno.test("the server's stored bytes contain no file content and no file name", async () => {
   const server = await startTestServer();
   const [alice, bob] = await pair(server);

@@ -218,7 +218,8 @@ export async function getFile(
   } catch { /* no partial download */ }
   const part = await Deno.open(partPath, { create: true, write: true, read: true, mode: 0o600 });
   let ok = false;
-  let tampered = false;
+  /** Set when what arrived must not be kept for a later resume. */
+  let discard = false;
   try {
     await part.truncate(have * content.chunkBytes);
     await part.seek(have * content.chunkBytes, Deno.SeekMode.Start);
@@ -265,7 +266,7 @@ export async function getFile(
         onProgress(Math.min(content.size, next * content.chunkBytes), content.size);
         if (next === chunks) done.resolve();
       } catch (error) {
-        tampered = error instanceof EnvelopeError;
+        discard = mustDiscard(error);
         done.reject(error);
       }
     });
@@ -289,13 +290,12 @@ export async function getFile(
     await part.syncData();
     ok = true;
   } catch (error) {
-    tampered ||= error instanceof EnvelopeError;
+    discard ||= mustDiscard(error);
     throw error;
   } finally {
     part.close();
-    // Data that failed verification is not what the sender sent: keep none of it. After a mere
-    // interruption the verified prefix stays, for the next attempt to resume from.
-    if (!ok && tampered) await Deno.remove(partPath).catch(() => {});
+    // After a mere interruption the verified prefix stays, for the next attempt to resume from.
+    if (!ok && discard) await Deno.remove(partPath).catch(() => {});
   }
   const path = await freeName(join(outDir, content.name));
   await Deno.rename(partPath, path);
@@ -341,6 +341,16 @@ function readFully(file: Deno.FsFile, into: Uint8Array, path: string): void {
     if (n === null) throw new SspError("file_changed", `${path} got shorter while sending it`);
     read += n;
   }
+}
+
+/**
+ * Whether a failed download's part file must go: data that failed verification
+ * is not what the sender sent, and a file deleted from the server cannot be
+ * resumed.
+ */
+function mustDiscard(error: unknown): boolean {
+  return error instanceof EnvelopeError ||
+    (error instanceof SspError && error.code === "no_such_file");
 }
 
 function transferFailed(message: FileFailed): SspError {
