@@ -186,6 +186,16 @@ export function stopFerretDb(server: FerretDb): Promise<void> {
   return server.stop();
 }
 
+/** Drops database `dbName` on the server at `url` (what tests and benchmarks do when done). */
+export async function dropDatabase(url: string, dbName: string): Promise<void> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+  try {
+    await client.db(dbName).dropDatabase();
+  } finally {
+    await client.close();
+  }
+}
+
 /**
  * Launchers and data directories still alive, killed and deleted when this
  * process exits: a test file that starts FerretDB once at load time has no

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
-import { type FerretDb, startFerretDb } from "../scripts/ferretdb.ts";
+import { dropDatabase, type FerretDb, startFerretDb } from "../scripts/ferretdb.ts";
 import { SspError } from "../lib/errors.ts";
 import { MongoStore } from "../lib/store/mod.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
@@ -34,12 +34,7 @@ async function startMongoServer(): Promise<
     async stop() {
       await server.stop();
       await store.close();
-      const client = new MongoClient(url);
-      try {
-        await client.db(dbName).dropDatabase();
-      } finally {
-        await client.close();
-      }
+      await dropDatabase(url, dbName);
     },
   };
 }

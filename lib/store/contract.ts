@@ -25,7 +25,8 @@ function bytes(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 }
 
-function account(phone: string, seed = 1): AccountRecord {
+/** A complete account record for `phone`, its bytes derived from `seed`. */
+export function account(phone: string, seed = 1): AccountRecord {
   return {
     phone,
     kdfSalt: bytes(16, seed),
@@ -39,7 +40,8 @@ function account(phone: string, seed = 1): AccountRecord {
   };
 }
 
-function envelope(sender: string, clientId: string, recipients: string[]): NewEnvelope {
+/** An envelope from `sender` (idempotency key `clientId`) to `recipients`, in their conversation. */
+export function envelope(sender: string, clientId: string, recipients: string[]): NewEnvelope {
   return {
     sender,
     clientId,

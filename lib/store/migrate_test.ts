@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MongoClient } from "mongodb";
-import { type FerretDb, startFerretDb } from "../../scripts/ferretdb.ts";
+import { dropDatabase, type FerretDb, startFerretDb } from "../../scripts/ferretdb.ts";
 import { StorageError } from "../errors.ts";
 import { DiskFileStore, EMBEDDED_FILES_DIR } from "./disk_files.ts";
 import type { FileRecord, FileStore } from "./files.ts";
 import { MongoFileStore } from "./mongo_files.ts";
+import { account, envelope } from "./contract.ts";
 import { migrateStore, MongoStore, openEmbeddedStore, openStoreDump, type Store } from "./mod.ts";
-import type { AccountRecord, NewEnvelope, StoredEnvelope } from "./types.ts";
+import type { StoredEnvelope } from "./types.ts";
 
 // Like mongo_test.ts: FerretDB for this file, or SSP_TEST_MONGO_URL; never skipped.
 const external = Deno.env.get("SSP_TEST_MONGO_URL");
@@ -22,41 +22,6 @@ let databases = 0;
 function freshUrl(): { url: string; dbName: string } {
   const dbName = `ssp_migrate_${Date.now().toString(36)}_${databases++}`;
   return { url: baseUrl.replace(/\/?(\?|$)/, `/${dbName}$1`), dbName };
-}
-
-async function dropDatabase(dbName: string): Promise<void> {
-  const client = new MongoClient(baseUrl);
-  try {
-    await client.db(dbName).dropDatabase();
-  } finally {
-    await client.close();
-  }
-}
-
-function account(phone: string, seed: number): AccountRecord {
-  const bytes = (n: number, s: number) =>
-    Uint8Array.from({ length: n }, (_, i) => (i * 7 + s) & 255);
-  return {
-    phone,
-    kdfSalt: bytes(16, seed),
-    kdfParams: '{"alg":"argon2id"}',
-    verifierSalt: bytes(16, seed + 1),
-    verifier: bytes(32, seed + 2),
-    encryptionKey: bytes(32, seed + 3),
-    signingKey: bytes(32, seed + 4),
-    keyBackup: bytes(80, seed + 5),
-    createdAt: 1_700_000_000_000 + seed,
-  };
-}
-
-function envelope(sender: string, clientId: string, recipients: string[]): NewEnvelope {
-  return {
-    sender,
-    clientId,
-    recipients,
-    conversation: [...new Set([sender, ...recipients])].sort().join(","),
-    body: crypto.getRandomValues(new Uint8Array(100)),
-  };
 }
 
 /** Accounts, 1,200 envelopes (more than one write batch) with a gap, and cursors. */
@@ -241,7 +206,7 @@ Deno.test("migrateStore() copies an embedded store into MongoDB and back, seqs, 
       await backFiles.close();
     }
   } finally {
-    await dropDatabase(dbName);
+    await dropDatabase(baseUrl, dbName);
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(back, { recursive: true });
   }
@@ -270,7 +235,7 @@ Deno.test("migrateStore() refuses a target that already holds data", async () =>
       await Promise.all([from.close(), to.close()]);
     }
   } finally {
-    await dropDatabase(dbName);
+    await dropDatabase(baseUrl, dbName);
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -316,7 +281,7 @@ Deno.test("migrateStore() refuses a target that holds only a file, either way", 
       await Deno.remove(empty, { recursive: true });
     }
   } finally {
-    await dropDatabase(dbName);
+    await dropDatabase(baseUrl, dbName);
     await Deno.remove(dir, { recursive: true });
   }
 });

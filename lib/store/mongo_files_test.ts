@@ -2,8 +2,7 @@
  * The FileStore contract on MongoDB: FerretDB started for this file, or the
  * MongoDB named by `SSP_TEST_MONGO_URL`. Never skipped.
  */
-import { MongoClient } from "mongodb";
-import { startFerretDb } from "../../scripts/ferretdb.ts";
+import { dropDatabase, startFerretDb } from "../../scripts/ferretdb.ts";
 import { fileStoreContract } from "./file_contract.ts";
 import { MongoFileStore } from "./mongo_files.ts";
 
@@ -16,13 +15,6 @@ fileStoreContract("MongoFileStore", async () => {
   const dbName = `ssp_files_${Date.now().toString(36)}_${n++}`;
   return {
     files: await MongoFileStore.connect(url, { dbName }),
-    cleanup: async () => {
-      const client = new MongoClient(url);
-      try {
-        await client.db(dbName).dropDatabase();
-      } finally {
-        await client.close();
-      }
-    },
+    cleanup: () => dropDatabase(url, dbName),
   };
 });

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
-import { type FerretDb, startFerretDb } from "../../scripts/ferretdb.ts";
+import { dropDatabase, type FerretDb, startFerretDb } from "../../scripts/ferretdb.ts";
 import { generateIdentityKeys, newEnvelopeId, sealEnvelope } from "../e2e/mod.ts";
 import { StorageError } from "../errors.ts";
 import { storeContract } from "./contract.ts";
@@ -26,15 +26,6 @@ function freshDbName(): string {
   return `ssp_test_${Date.now().toString(36)}_${databases++}`;
 }
 
-async function dropDatabase(dbName: string): Promise<void> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
-  try {
-    await client.db(dbName).dropDatabase();
-  } finally {
-    await client.close();
-  }
-}
-
 storeContract("MongoStore", async () => {
   const dbName = freshDbName();
   const store = await MongoStore.connect(url, { dbName });
@@ -42,7 +33,7 @@ storeContract("MongoStore", async () => {
     store,
     async cleanup() {
       await store.close();
-      await dropDatabase(dbName);
+      await dropDatabase(url, dbName);
     },
   };
 });
@@ -73,7 +64,7 @@ async function withStore(
     await body(store, dbName);
   } finally {
     await store.close();
-    await dropDatabase(dbName);
+    await dropDatabase(url, dbName);
   }
 }
 
@@ -137,7 +128,7 @@ Deno.test("openStore() opens the MongoDB store when given a URL", async () => {
     assert.deepEqual(ack, { seq: 1, duplicate: false });
   } finally {
     await store.close();
-    await dropDatabase(dbName);
+    await dropDatabase(url, dbName);
   }
 });
 

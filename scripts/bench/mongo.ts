@@ -12,9 +12,8 @@
  *
  * @module
  */
-import { MongoClient } from "mongodb";
 import { MongoStore } from "../../lib/store/mongo.ts";
-import { FERRETDB_VERSION, startFerretDb } from "../ferretdb.ts";
+import { dropDatabase, FERRETDB_VERSION, startFerretDb } from "../ferretdb.ts";
 import {
   BODY_BYTES,
   type Cell,
@@ -36,12 +35,7 @@ function mongoOpener(url: string): () => Promise<Subject> {
       store,
       async dispose() {
         await store.close();
-        const client = new MongoClient(url);
-        try {
-          await client.db(dbName).dropDatabase();
-        } finally {
-          await client.close();
-        }
+        await dropDatabase(url, dbName);
       },
     };
   };
