@@ -13,6 +13,7 @@ import {
   RecordSealer,
   TAG_BYTES,
 } from "./xor.ts";
+import { pseudoRandomBytes } from "./_test_bytes.ts";
 
 interface AeadCase {
   tcId: number;
@@ -42,19 +43,6 @@ function nonceFor(counter: number): Uint8Array {
   const nonce = new Uint8Array(12);
   new DataView(nonce.buffer).setBigUint64(4, BigInt(counter));
   return nonce;
-}
-
-/** Deterministic pseudo-random bytes, so fast-check can shrink and replay a failure. */
-function pseudoRandomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 Deno.test("chacha20Poly1305Seal/Open agree with every Wycheproof ChaCha20-Poly1305 case", async () => {

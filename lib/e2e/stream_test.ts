@@ -15,23 +15,11 @@ import {
   openChunk,
   sealChunk,
 } from "./stream.ts";
+import { pseudoRandomBytes } from "../_test_bytes.ts";
 
 const CHUNK = MIN_CHUNK_BYTES;
 const KEY = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
 const OTHER_KEY = fromHex("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f");
-
-/** Deterministic pseudo-random bytes, so fast-check can shrink and replay a failure. */
-function pseudoRandomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Seals a whole file the way a sender would: chunk by chunk, by index. */
 function sealFile(key: Uint8Array, file: Uint8Array, chunkBytes = CHUNK): Uint8Array[] {

@@ -1,5 +1,5 @@
 /**
- * Statistics for the prime benchmark (`primes.ts`): table cells, medians,
+ * Statistics for the prime benchmark (`primes.ts`): table cells,
  * least-squares fits of polynomial against exponential growth, doubling
  * ratios and a log-scale bar chart. Pure functions, no measuring.
  *
@@ -18,13 +18,6 @@ export interface Cell {
   runs: number;
   /** Median count of candidates that reached a primality test (ours only). */
   tested?: number;
-}
-
-/** Median of `values` (mean of the middle two for an even count). */
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Milliseconds in a readable unit. */

@@ -8,6 +8,7 @@
  * @module
  */
 import { openChunk, sealChunk } from "../../lib/e2e/stream.ts";
+import { median, randomBytes } from "./_sample.ts";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -50,18 +51,6 @@ function measure(size: number): Rates {
     open: mib / (openMs / 1000),
     both: mib / ((sealMs + openMs) / 1000),
   };
-}
-
-/** Random bytes of any length (getRandomValues fills at most 64 KiB per call). */
-function randomBytes(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /**

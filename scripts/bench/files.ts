@@ -29,6 +29,7 @@ import { DEFAULT_CHUNK_BYTES } from "../../lib/e2e/stream.ts";
 import { type AnchorResult, ScpAnchor, TlsAnchor } from "./_anchors.ts";
 import { measureBlobStores } from "./_blob_store.ts";
 import { Proc } from "./_procs.ts";
+import { median } from "./_sample.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -269,12 +270,6 @@ async function checkCopy(setup: Setup, path: string): Promise<void> {
   const hash = await sha256File(path);
   await Deno.remove(path);
   if (hash !== setup.sourceHash) throw new Error(`${path} differs from the source`);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function fixed(n: number, digits = 0): string {

@@ -18,15 +18,11 @@ import { silentLogger } from "../../lib/server/log.ts";
 import { openEmbeddedStore } from "../../lib/store/mod.ts";
 import { DiskFileStore } from "../../lib/store/disk_files.ts";
 import { generateSigningKeyPair } from "../../lib/sign.ts";
+import { median } from "./_sample.ts";
 
 const GROUPS = ["x25519", "ffdhe2048", "ffdhe3072", "ffdhe4096"] as const;
 /** Each cell runs for about this long. */
 const CELL_MS = 2000;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 async function inMemory(
   group: DhGroup,

@@ -34,10 +34,10 @@ import {
   fitRow,
   formatMs,
   leastSquares,
-  median,
   testedSeries,
   timeSeries,
 } from "./_growth.ts";
+import { median } from "./_sample.ts";
 
 /** A size to measure and how many runs it gets (fewer at large sizes to bound the time). */
 interface Step {
