@@ -9,7 +9,7 @@ import { messageOf } from "./_errors.ts";
 import type { CursorRecord, StoreDump } from "./migrate.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { AccountRecord, StoredEnvelope } from "./types.ts";
-import { type Row, toAccount, toEnvelope } from "./_sqlite_rows.ts";
+import { accountValues, type Row, toAccount, toEnvelope } from "./_sqlite_rows.ts";
 
 /**
  * Opens the SQLite store at `path` for migration, creating it (with the
@@ -79,19 +79,7 @@ export async function openSqliteDump(path: string): Promise<StoreDump> {
     },
     putAccounts(accounts) {
       return write(`${accounts.length} accounts`, () => {
-        for (const a of accounts) {
-          insertAccount.run(
-            a.phone,
-            a.kdfSalt,
-            a.kdfParams,
-            a.verifierSalt,
-            a.verifier,
-            a.encryptionKey,
-            a.signingKey,
-            a.keyBackup,
-            a.createdAt,
-          );
-        }
+        for (const a of accounts) insertAccount.run(...accountValues(a));
       });
     },
     putEnvelopes(envelopes) {

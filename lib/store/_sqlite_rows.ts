@@ -1,6 +1,6 @@
 /**
- * Rows of the SQLite schema (`_schema.ts`) as the Store's records: shared by
- * the store and by the migration's reader.
+ * Rows of the SQLite schema (`_schema.ts`) as the Store's records and back:
+ * shared by the store and by the migration's reader and writer.
  *
  * @module
  */
@@ -9,6 +9,21 @@ import type { AccountRecord, StoredEnvelope } from "./types.ts";
 
 /** A row as node:sqlite returns it. */
 export type Row = Record<string, SQLInputValue>;
+
+/** An account's values in the column order of the accounts table (for `INSERT ... VALUES`). */
+export function accountValues(a: AccountRecord): SQLInputValue[] {
+  return [
+    a.phone,
+    a.kdfSalt,
+    a.kdfParams,
+    a.verifierSalt,
+    a.verifier,
+    a.encryptionKey,
+    a.signingKey,
+    a.keyBackup,
+    a.createdAt,
+  ];
+}
 
 /** An `accounts` row as an AccountRecord. */
 export function toAccount(row: Row): AccountRecord {

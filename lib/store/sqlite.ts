@@ -11,7 +11,7 @@ import { StorageError } from "../errors.ts";
 import { closedError, limitError, messageOf } from "./_errors.ts";
 import { GroupCommitter } from "./batcher.ts";
 import { migrate } from "./_schema.ts";
-import { type Row, toAccount, toEnvelope } from "./_sqlite_rows.ts";
+import { accountValues, type Row, toAccount, toEnvelope } from "./_sqlite_rows.ts";
 import type {
   AccountRecord,
   AppendResult,
@@ -118,18 +118,7 @@ export class SqliteStore implements Store {
 
   createAccount(account: AccountRecord): Promise<boolean> {
     return this.#run("create an account", () => {
-      const a = account;
-      const { changes } = this.#sql.createAccount.run(
-        a.phone,
-        a.kdfSalt,
-        a.kdfParams,
-        a.verifierSalt,
-        a.verifier,
-        a.encryptionKey,
-        a.signingKey,
-        a.keyBackup,
-        a.createdAt,
-      );
+      const { changes } = this.#sql.createAccount.run(...accountValues(account));
       return changes === 1;
     });
   }
