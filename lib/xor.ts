@@ -228,13 +228,12 @@ class Direction {
 }
 
 /**
- * Seals the records of one direction of a channel. Use one sealer per direction,
- * with a key no other sealer uses; the peer opens with a {@linkcode RecordOpener}
- * built from the same key and limits.
+ * What a sealer and an opener share: one direction's key schedule and
+ * counters, and the error that ended it for good, if any.
  */
-export class RecordSealer {
-  #direction: Direction;
-  #failure: RecordError | undefined;
+abstract class RecordStream {
+  protected readonly direction: Direction;
+  protected failure: RecordError | undefined;
 
   /**
    * @param key The 32-byte traffic key for this direction; copied.
@@ -243,37 +242,37 @@ export class RecordSealer {
    * @throws {RangeError} If `key` is not 32 bytes or a limit is out of range.
    */
   constructor(key: Uint8Array, limits: RecordLimits = DEFAULT_RECORD_LIMITS) {
-    this.#direction = new Direction(key, limits);
+    this.direction = new Direction(key, limits);
   }
 
   /** Number of rekeys so far. */
   get epoch(): number {
-    return this.#direction.epoch;
+    return this.direction.epoch;
   }
 
-  /** Records sealed under the current epoch's key. */
+  /** Records sealed (or opened) under the current epoch's key. */
   get records(): number {
-    return this.#direction.records;
+    return this.direction.records;
   }
+}
 
+/**
+ * Seals the records of one direction of a channel. Use one sealer per direction,
+ * with a key no other sealer uses; the peer opens with a {@linkcode RecordOpener}
+ * built from the same key and limits.
+ */
+export class RecordSealer extends RecordStream {
   /**
    * Encrypts the next record.
    *
    * @param header The frame header (its length prefix), authenticated but not encrypted.
    * @param plaintext The record body.
-   * @param options `withHeader`: return `header || ciphertext || tag`, the whole frame in one
-   *   allocation.
-   * @returns `ciphertext || tag` (or the whole frame).
+   * @returns `ciphertext || tag`.
    * @throws {RecordError} `channel_exhausted` once every epoch is used, then on every call.
    * @throws {TypeError} If an argument is not a `Uint8Array`.
    */
-  seal(
-    header: Uint8Array,
-    plaintext: Uint8Array,
-    options: { withHeader?: boolean } = {},
-  ): Uint8Array {
-    const sealed = this.sealParts(header, [plaintext]);
-    return options.withHeader ? concatBytes(header, ...sealed) : concatBytes(...sealed);
+  seal(header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return concatBytes(...this.sealParts(header, [plaintext]));
   }
 
   /**
@@ -286,7 +285,7 @@ export class RecordSealer {
    * @throws {TypeError} If an argument is not a `Uint8Array`.
    */
   sealParts(header: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
-    if (this.#failure) throw this.#failure;
+    if (this.failure) throw this.failure;
     checkBytes(header, "header");
     let length = 0;
     for (const part of parts) {
@@ -295,14 +294,14 @@ export class RecordSealer {
     }
     let step;
     try {
-      step = this.#direction.next();
+      step = this.direction.next();
     } catch (error) {
       // Only exhaustion can fail here, and it is permanent.
-      this.#failure = error as RecordError;
+      this.failure = error as RecordError;
       throw error;
     }
     const sealed = chacha20Poly1305SealParts(step.key, step.nonce, header, parts);
-    this.#direction.advance(length);
+    this.direction.advance(length);
     return sealed;
   }
 }
@@ -312,30 +311,7 @@ export class RecordSealer {
  * The first record that fails to open closes the opener for good: a forgery, a
  * replay, a reorder or a lost record all mean the stream can no longer be trusted.
  */
-export class RecordOpener {
-  #direction: Direction;
-  #failure: RecordError | undefined;
-
-  /**
-   * @param key The 32-byte traffic key for this direction; copied.
-   * @param limits Rekey and exhaustion limits; must match the peer's.
-   * @throws {TypeError} If `key` is not a `Uint8Array`.
-   * @throws {RangeError} If `key` is not 32 bytes or a limit is out of range.
-   */
-  constructor(key: Uint8Array, limits: RecordLimits = DEFAULT_RECORD_LIMITS) {
-    this.#direction = new Direction(key, limits);
-  }
-
-  /** Number of rekeys so far. */
-  get epoch(): number {
-    return this.#direction.epoch;
-  }
-
-  /** Records opened under the current epoch's key. */
-  get records(): number {
-    return this.#direction.records;
-  }
-
+export class RecordOpener extends RecordStream {
   /**
    * Verifies and decrypts the next record.
    *
@@ -347,26 +323,26 @@ export class RecordOpener {
    *   call after any failure.
    */
   open(header: Uint8Array, sealed: Uint8Array): Uint8Array {
-    if (this.#failure) {
+    if (this.failure) {
       throw new RecordError("channel_failed", "the channel is closed after an earlier failure", {
-        cause: this.#failure,
+        cause: this.failure,
         hint: "reconnect to start a new session",
       });
     }
     try {
       checkBytes(header, "header");
       checkBytes(sealed, "sealed");
-      const { key, nonce } = this.#direction.next();
+      const { key, nonce } = this.direction.next();
       const plaintext = chacha20Poly1305Open(key, nonce, header, sealed);
-      this.#direction.advance(plaintext.length);
+      this.direction.advance(plaintext.length);
       return plaintext;
     } catch (error) {
       // Any failure, even a caller's type error, ends the channel: the counter can no
       // longer be trusted to match the peer's, and retrying would give a forger more tries.
-      this.#failure = error instanceof RecordError
+      this.failure = error instanceof RecordError
         ? error
         : new RecordError("channel_failed", "open() failed", { cause: error });
-      this.#direction.wipe();
+      this.direction.wipe();
       throw error;
     }
   }

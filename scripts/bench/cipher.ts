@@ -11,10 +11,12 @@
  * @module
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
+import { concatBytes } from "../../lib/bytes.ts";
 import { encodeMessageTransient, encodeMessageWithBytes } from "../../lib/codec.ts";
 import { sealChunk, sealChunkParts } from "../../lib/e2e/stream.ts";
 import { encodeFrameHeader } from "../../lib/frames.ts";
 import { RecordOpener, RecordSealer, TAG_BYTES } from "../../lib/xor.ts";
+import { median, randomBytes } from "./_sample.ts";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -158,18 +160,6 @@ async function openRate(contender: Contender, size: number): Promise<number> {
   return bytes / MIB / (elapsed / 1000);
 }
 
-/** Random bytes of any length (getRandomValues fills at most 64 KiB per call). */
-function randomBytes(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 async function medianOf(measure: () => Promise<number>): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < REPEATS; i++) runs.push(await measure());
@@ -189,7 +179,7 @@ const CHUNK_PATHS: {
       const data = sealChunk(key, index, false, chunk);
       const body = encodeMessageTransient({ t: "file_chunk", fileId: FILE_ID, index, data });
       const header = encodeFrameHeader(body.length + TAG_BYTES);
-      return sealer.seal(header, body, { withHeader: true }).length;
+      return concatBytes(header, ...sealer.sealParts(header, [body])).length; // one frame buffer
     },
   },
   {
