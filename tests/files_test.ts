@@ -260,6 +260,34 @@ Deno.test("a sender deletes a file: it is gone for everyone and its quota is fre
   }
 });
 
+Deno.test("a file cannot be deleted while it is being uploaded", async () => {
+  const server = await startTestServer();
+  const [alice, bob] = await pair(server);
+  const src = await tempDir();
+  try {
+    // Large enough that the upload is still running when the delete (two requests) arrives.
+    const path = await writeRandom(src, "busy.bin", 256 * CHUNK);
+    const other = await userSession(server, ALICE, { dataDir: alice.dataDir });
+    let deleting: Promise<unknown> | undefined;
+    const sent = await sendFile(alice.session, path, [BOB], (done) => {
+      deleting ??= done >= 8 * CHUNK
+        ? listFiles(other.session).then(([file]) => deleteFile(other.session, file!.fileId))
+          .catch((e) => e)
+        : undefined;
+    }).then((r) => r, (e) => e);
+    assert.ok(deleting, "the upload got far enough to try");
+    const error = await deleting;
+    assert.equal((error as SspError).code, "upload_in_progress", String(error));
+    assert.equal((sent as { fileId?: string }).fileId?.length, 32, "the upload went on");
+    assert.equal((await listFiles(bob.session))[0]?.complete, true);
+    other.session.close();
+  } finally {
+    alice.session.close();
+    bob.session.close();
+    await server.stop();
+  }
+});
+
 Deno.test("a download waiting for an unfinished upload ends at once when the sender deletes it", async () => {
   const server = await startTestServer();
   const [alice, bob] = await pair(server);

@@ -129,13 +129,7 @@ export class FileTransfers {
         );
       }
     }
-    const announcement = await checkEnvelope(
-      this.#context,
-      this.#phone,
-      request.messageId,
-      request.readers,
-      request.envelope,
-    );
+    const announcement = await this.#announcement(request);
     if (!file) {
       ({ record: file } = await files.createFile({
         fileId: request.fileId,
@@ -206,13 +200,7 @@ export class FileTransfers {
   async share(request: FileShare): Promise<ServerMessage> {
     const file = await this.#context.files.getFile(request.fileId);
     if (!file || file.owner !== this.#phone) throw noSuchFile(request.fileId);
-    const announcement = await checkEnvelope(
-      this.#context,
-      this.#phone,
-      request.messageId,
-      request.readers,
-      request.envelope,
-    );
+    const announcement = await this.#announcement(request);
     await this.#context.files.share(request.fileId, announcement.recipients, request.envelope);
     await storeAndDeliver(this.#context, announcement);
     return { t: "ok", id: request.id };
@@ -294,6 +282,17 @@ export class FileTransfers {
     await this.#context.files.commit(upload.file.fileId, target);
     upload.committed = Math.max(upload.committed, target);
     this.#context.watchers.notify(upload.file.fileId);
+  }
+
+  /** Checks the envelope that announces a file (§8.4 step 6): from me, to its readers. */
+  #announcement(request: FileBegin | FileShare) {
+    return checkEnvelope(
+      this.#context,
+      this.#phone,
+      request.messageId,
+      request.readers,
+      request.envelope,
+    );
   }
 
   #finishUpload(fileId: string): void {
