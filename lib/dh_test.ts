@@ -52,7 +52,7 @@ interface XdhVector {
 }
 
 Deno.test("computeSharedSecret() matches every Wycheproof X25519 vector and rejects zero secrets", async () => {
-  const url = new URL("../../shared/vectors/wycheproof/x25519_test.json", import.meta.url);
+  const url = new URL("../testdata/wycheproof/x25519_test.json", import.meta.url);
   const suite = JSON.parse(await Deno.readTextFile(url)) as {
     testGroups: { tests: XdhVector[] }[];
   };

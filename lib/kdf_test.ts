@@ -21,7 +21,7 @@ interface MacCase {
 }
 
 async function loadVectors<T>(file: string): Promise<{ tagSize?: number; tests: T[] }[]> {
-  const url = new URL(`../../shared/vectors/wycheproof/${file}`, import.meta.url);
+  const url = new URL(`../testdata/wycheproof/${file}`, import.meta.url);
   return JSON.parse(await Deno.readTextFile(url)).testGroups;
 }
 

@@ -8,7 +8,7 @@ interface EddsaGroup {
 }
 
 async function loadGroups(): Promise<EddsaGroup[]> {
-  const url = new URL("../../shared/vectors/wycheproof/ed25519_test.json", import.meta.url);
+  const url = new URL("../testdata/wycheproof/ed25519_test.json", import.meta.url);
   return JSON.parse(await Deno.readTextFile(url)).testGroups;
 }
 

@@ -47,7 +47,7 @@ function nonceFor(counter: number): Uint8Array {
 
 Deno.test("chacha20Poly1305Seal/Open agree with every Wycheproof ChaCha20-Poly1305 case", async () => {
   const url = new URL(
-    "../../shared/vectors/wycheproof/chacha20_poly1305_test.json",
+    "../testdata/wycheproof/chacha20_poly1305_test.json",
     import.meta.url,
   );
   const groups: { ivSize: number; tests: AeadCase[] }[] =

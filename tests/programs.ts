@@ -56,7 +56,12 @@ export async function spawnServer(script: string, dataDir: string) {
     buffered += value;
     const complete = buffered.split("\n");
     buffered = complete.pop()!;
-    for (const line of complete) log.push(JSON.parse(line));
+    // Deno may print other lines on stderr before the server's own (for example
+    // "Download https://…" while it fills an empty npm cache): keep only JSON.
+    for (const line of complete) {
+      const event = parseLogLine(line);
+      if (event) log.push(event);
+    }
     const listening = log.find((e) => e.event === "listening");
     if (listening) {
       const rest = (async () => {
@@ -68,6 +73,19 @@ export async function spawnServer(script: string, dataDir: string) {
       })();
       return { child, port: listening.port as number, fingerprint: listening.fingerprint, rest };
     }
+  }
+}
+
+/** The JSON object on a log line, or null for any other line. */
+export function parseLogLine(line: string): Record<string, unknown> | null {
+  if (!line.startsWith("{")) return null;
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? value as Record<string, unknown>
+      : null;
+  } catch {
+    return null;
   }
 }
 
