@@ -30,6 +30,7 @@ import { ping } from "./lib/client/ping.ts";
 import { GROUP_NAMES, type WireGroupName } from "./lib/handshake/mod.ts";
 import { MAX_HISTORY_PAGE } from "./lib/protocol/mod.ts";
 import { Output } from "./lib/ui/output.ts";
+import { EXAMPLE_PHONE } from "./lib/phone.ts";
 
 function connectionOptions(command: Command): Command {
   return command
@@ -54,7 +55,7 @@ function connectionOptions(command: Command): Command {
 }
 
 function accountOptions(command: Command, phoneRequired = true): Command {
-  const phone = new Option("--phone <number>", "your phone number, e.g. +15551234567")
+  const phone = new Option("--phone <number>", `your phone number, e.g. ${EXAMPLE_PHONE}`)
     .env("SSP_PHONE");
   if (phoneRequired) phone.makeOptionMandatory();
   return connectionOptions(command)

@@ -52,6 +52,24 @@ function dataOption(): Option {
     .env("SSP_DATA").default(DEFAULT_DATA_DIR);
 }
 
+/**
+ * `--data` of a subcommand. It has neither default nor environment variable
+ * of its own (the main command's apply), so that `ssp-server --data DIR
+ * fingerprint` (the flag before the subcommand) and `ssp-server fingerprint
+ * --data DIR` both name DIR, whatever SSP_DATA says.
+ */
+function subcommandDataOption(): Option {
+  return new Option(
+    "--data <dir>",
+    `server data dir (default: $SSP_DATA, else ${DEFAULT_DATA_DIR})`,
+  );
+}
+
+/** The data dir a subcommand uses: its own `--data`, else the main command's. */
+function dataDirOf(options: { data?: string }): string {
+  return options.data ?? program.opts().data;
+}
+
 function integer(name: string, min: number, max: number) {
   return (text: string): number => {
     const n = Number(text);
@@ -124,6 +142,9 @@ const program = new Command("ssp-server")
     new Option("--log-format <format>", "log lines for people or machines")
       .env("SSP_LOG_FORMAT").choices(["text", "json"]).default("text"),
   )
+  // A subcommand's flags belong to it: without this, `fingerprint --data DIR`
+  // would set the main command's --data and leave the subcommand's default.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .action(async (options) => {
     const log = createLogger(options.logFormat as LogFormat, (line) => console.error(line));
@@ -169,11 +190,11 @@ const program = new Command("ssp-server")
 
 program.command("fingerprint")
   .description("print the server's identity key fingerprint, for clients to compare")
-  .addOption(dataOption())
+  .addOption(subcommandDataOption())
   .option("--json", "print JSON")
   .action(async (options) => {
     const out = new Output(Boolean(options.json));
-    const identity = await loadIdentity(options.data);
+    const identity = await loadIdentity(dataDirOf(options));
     const fp = fingerprint(identity.publicKey);
     out.result({ fingerprint: fp }, fp);
   });
@@ -186,11 +207,15 @@ program.command("dhparam")
     new Option("--bits <n>", "size of the prime p").default(2048)
       .argParser(integer("--bits", MIN_PRIME_BITS, MAX_PRIME_BITS)),
   )
-  .addOption(dataOption())
+  .addOption(subcommandDataOption())
   .option("--json", "print JSON")
   .action(async (options) => {
     const out = new Output(Boolean(options.json));
-    const result = await generateDhParamFile(options.data, options.bits, (note) => out.note(note));
+    const result = await generateDhParamFile(
+      dataDirOf(options),
+      options.bits,
+      (note) => out.note(note),
+    );
     out.result(
       { path: result.path, bits: options.bits, seconds: result.seconds },
       `wrote ${result.path} (${options.bits}-bit safe prime, ${result.seconds.toFixed(1)} s); ` +
@@ -208,7 +233,7 @@ program.command("migrate")
   .action(async (options) => {
     const out = new Output(Boolean(options.json));
     const { migrateStore, openStoreDump } = await import("./lib/store/mod.ts");
-    const from = await openStoreDump(options.from);
+    const from = await openStoreDump(options.from, { existing: true });
     try {
       const to = await openStoreDump(options.to);
       try {

@@ -1,11 +1,18 @@
 /**
  * Phone numbers: every account is named by its number in E.164 form
- * ("+15551234567"), parsed and checked with libphonenumber-js.
+ * ("+12025550123"), parsed and checked with libphonenumber-js (its default
+ * "min" metadata; a number is valid when `isValid()` says so, docs/protocol.md §6.1).
  *
  * @module
  */
 import { type CountryCode, parsePhoneNumberWithError } from "libphonenumber-js";
 import { SspError } from "./errors.ts";
+
+/**
+ * A number to show in help and hints: valid, so a user who copies it gets
+ * past the check (US 202-555-0100…0199 are reserved for fiction).
+ */
+export const EXAMPLE_PHONE = "+12025550123";
 
 /** E.164 shape: "+", a non-zero digit, at most 15 digits in all. */
 export const E164_PATTERN = /^\+[1-9]\d{1,14}$/;
@@ -38,8 +45,8 @@ export function isE164(phone: string): boolean {
 function invalid(input: string, region: string | undefined, cause?: unknown): SspError {
   return new SspError("invalid_phone", `"${input}" is not a valid phone number`, {
     hint: input.startsWith("+") || region
-      ? "check the digits; write it as +<country code><number>, e.g. +15551234567"
-      : "write it with the country code (+15551234567) or pass --region (e.g. --region US)",
+      ? `check the digits; write it as +<country code><number>, e.g. ${EXAMPLE_PHONE}`
+      : `write it with the country code (${EXAMPLE_PHONE}) or pass --region (e.g. --region US)`,
     ...(cause === undefined ? {} : { cause }),
   });
 }

@@ -27,11 +27,18 @@ export interface AccountOptions {
   passwordStdin?: boolean;
 }
 
-/** The password: SSP_PASSWORD, else the first line of stdin with --password-stdin, else a prompt. */
+/**
+ * The password: SSP_PASSWORD, else the first line of stdin with
+ * --password-stdin, else a prompt. The account's number is checked first,
+ * so a mistyped number is reported before anyone types a password.
+ *
+ * @throws {SspError} `invalid_phone` (with a hint) if `options.phone` is not valid.
+ */
 export async function readPassword(
   options: AccountOptions,
   question = "Password: ",
 ): Promise<string> {
+  normalizePhone(options.phone, options.region);
   const fromEnv = Deno.env.get("SSP_PASSWORD");
   if (fromEnv !== undefined) return fromEnv;
   if (options.passwordStdin) return await readFirstLine();
@@ -116,7 +123,13 @@ export async function historyCommand(
   });
 }
 
-/** `listen`: prints incoming messages until interrupted or disconnected. */
+/**
+ * `listen`: prints incoming messages until interrupted (SIGINT, SIGTERM:
+ * success) or disconnected.
+ *
+ * @throws {SspError} `connection_lost` when the connection ends without being
+ *   asked to, so a script can tell a dropped connection from a clean stop.
+ */
 export async function listenCommand(options: AccountOptions, out: Output): Promise<void> {
   await withSession(options, out, async (session) => {
     session.messenger.onIncoming = (incoming) =>
@@ -125,13 +138,26 @@ export async function listenCommand(options: AccountOptions, out: Output): Promi
       type: "listening",
       phone: session.account.phone,
     });
-    const stop = () => session.close();
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      session.close();
+    };
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
     try {
       const reason = await session.rpc.closed;
-      if (reason && !(reason instanceof SspError && reason.code === "connection_closed")) {
-        throw reason;
+      if (!stopped) {
+        const server = session.connection.server;
+        throw new SspError(
+          "connection_lost",
+          `lost the connection to ${server}${reason ? `: ${reason.message}` : ""}`,
+          {
+            hint: "the server stopped or the network failed; run listen again when it is back " +
+              "(messages sent meanwhile wait on the server)",
+            ...(reason ? { cause: reason } : {}),
+          },
+        );
       }
     } finally {
       Deno.removeSignalListener("SIGINT", stop);

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { uint } from "../codec.ts";
-import { E164_PATTERN } from "../phone.ts";
+import { E164_PATTERN, EXAMPLE_PHONE } from "../phone.ts";
 
 /** Most recipients of one message (a conversation has at most this many other members). */
 export const MAX_RECIPIENTS = 64;
@@ -16,7 +16,7 @@ export const MAX_HISTORY_PAGE = 500;
 /** An E.164 phone number. */
 export const phone = z.string().regex(
   E164_PATTERN,
-  "expected an E.164 phone number like +15551234567",
+  `expected an E.164 phone number like ${EXAMPLE_PHONE}`,
 );
 
 /** A request id chosen by the client; echoed in the reply. */

@@ -12,7 +12,7 @@
 import { constantTimeEqual } from "../bytes.ts";
 import { fakeSaltFor, verifierOf } from "../e2e/password.ts";
 import { AuthError } from "../errors.ts";
-import { isE164 } from "../phone.ts";
+import { EXAMPLE_PHONE, isE164 } from "../phone.ts";
 import type { ChangePassword, Register } from "../protocol/mod.ts";
 import type { AccountRecord, Store } from "../store/types.ts";
 import { ACCOUNT_POLICY, ADDRESS_POLICY, Throttle } from "./throttle.ts";
@@ -127,7 +127,7 @@ export class Accounts {
 function checkPhone(phone: string): void {
   if (!isE164(phone)) {
     throw new AuthError("invalid_phone", `${phone} is not a valid phone number`, {
-      hint: "write it as +<country code><number>, e.g. +15551234567",
+      hint: `write it as +<country code><number>, e.g. ${EXAMPLE_PHONE}`,
     });
   }
 }

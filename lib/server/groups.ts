@@ -9,6 +9,7 @@ import { type DhGroup, namedGroup, validateGroupParameters } from "../dh.ts";
 import { readDhParamsFile, writeDhParamsFile } from "../dhparam.ts";
 import { generateSafePrime } from "../primes.ts";
 import { GROUP_NAMES } from "../handshake/mod.ts";
+import { SspError } from "../errors.ts";
 
 /** Name of the custom group file inside the server's data dir (PEM, as `openssl dhparam`). */
 export const DHPARAM_FILE = "dhparam.pem";
@@ -58,6 +59,16 @@ export async function generateDhParamFile(
   note: (text: string) => void,
 ): Promise<{ path: string; seconds: number }> {
   const start = performance.now();
+  // Make sure the file can be written before spending minutes on the prime.
+  try {
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new SspError("data_dir_unusable", `cannot create the data dir ${dataDir}: ${reason}`, {
+      hint: "pass a directory this user can write with --data DIR (or SSP_DATA)",
+      cause,
+    });
+  }
   note(`generating a ${bits}-bit safe prime (p = 2q+1, both prime); this can take minutes…`);
   let lastNote = performance.now();
   const p = await generateSafePrime(bits, {
@@ -71,7 +82,6 @@ export async function generateDhParamFile(
   // a safe prime is ≡ 7 or 3 (mod 8). 4 = 2² is always a square and never 1, so it works for both.
   const g = p % 8n === 7n ? 2n : 4n;
   validateGroupParameters(p, g); // proves g generates the order-q subgroup
-  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, DHPARAM_FILE);
   await writeDhParamsFile(path, { p, g });
   return { path, seconds: (performance.now() - start) / 1000 };

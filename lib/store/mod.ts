@@ -15,6 +15,7 @@
  * @module
  */
 import { join } from "node:path";
+import { StorageError } from "../errors.ts";
 import { DiskFileStore, EMBEDDED_FILES_DIR } from "./disk_files.ts";
 import type { ServerDump, StoreDump } from "./migrate.ts";
 import type { DumpableFileStore } from "./_migrate_files.ts";
@@ -80,11 +81,28 @@ export function openStore(options: OpenStoreOptions): Promise<Store> {
  * await Promise.all([from.close(), to.close()]);
  * ```
  *
- * @throws {StorageError} if either store cannot be opened or reached.
+ * With `existing`, a data directory must already hold a store: a source
+ * named with a typo is refused rather than read as an empty store.
+ *
+ * @throws {StorageError} if either store cannot be opened or reached, or
+ *   (`no_store`) `existing` is set and the directory holds no store.
  */
-export async function openStoreDump(location: string): Promise<ServerDump> {
+export async function openStoreDump(
+  location: string,
+  { existing = false }: { existing?: boolean } = {},
+): Promise<ServerDump> {
   if (/^mongodb(\+srv)?:\/\//.test(location)) {
     return serverDump(await openMongoDump(location), () => MongoFileStore.connect(location));
+  }
+  if (existing) {
+    try {
+      await Deno.stat(join(location, EMBEDDED_DB_FILE));
+    } catch (cause) {
+      throw new StorageError("no_store", `no ssp store in ${location}`, {
+        hint: "name the server's data dir (its --data) or a mongodb:// URL",
+        cause,
+      });
+    }
   }
   await Deno.mkdir(location, { recursive: true, mode: 0o700 });
   return serverDump(

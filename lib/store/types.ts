@@ -10,7 +10,7 @@
  * @module
  */
 
-/** An account as stored. Phone numbers are E.164 strings, e.g. "+15551234567". */
+/** An account as stored. Phone numbers are E.164 strings, e.g. "+12025550123". */
 export interface AccountRecord {
   /** E.164 phone number; unique. */
   phone: string;
