@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SspError } from "./errors.ts";
-import { isE164, normalizePhone } from "./phone.ts";
+import { EXAMPLE_PHONE, isE164, normalizePhone } from "./phone.ts";
 
 Deno.test("normalizePhone() turns international and national formats into E.164", () => {
   assert.equal(normalizePhone("+1 (201) 555-0123"), "+12015550123");
@@ -34,4 +34,8 @@ Deno.test("isE164() accepts only valid numbers already in E.164 form", () => {
   assert.ok(!isE164("+1 201 555 0123"));
   assert.ok(!isE164("12015550123"));
   assert.ok(!isE164("+1201555012"));
+});
+
+Deno.test("EXAMPLE_PHONE, the number help texts and hints show, is valid", () => {
+  assert.ok(isE164(EXAMPLE_PHONE));
 });

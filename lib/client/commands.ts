@@ -134,17 +134,18 @@ export async function listenCommand(options: AccountOptions, out: Output): Promi
   await withSession(options, out, async (session) => {
     session.messenger.onIncoming = (incoming) =>
       printIncoming(incoming, session.account.phone, out);
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      session.rpc.close(); // withSession closes the rest, once
+    };
+    // Before "listening" is printed: a script may send SIGTERM as soon as it reads it.
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
     out.note(`listening as ${session.account.phone}; Ctrl-C to stop`, {
       type: "listening",
       phone: session.account.phone,
     });
-    let stopped = false;
-    const stop = () => {
-      stopped = true;
-      session.close();
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
     try {
       const reason = await session.rpc.closed;
       if (!stopped) {
