@@ -86,13 +86,19 @@ export type FileContent = z.infer<typeof fileSchema>;
 /** Everything an envelope can carry. */
 export type Content = TextContent | ReceiptContent | FileContent;
 
-const decoder = new Decoder({
+/**
+ * The content decoder's limits, enforced while parsing (docs/protocol.md
+ * §7.3, Appendix B): the longest `bin` is the file key.
+ */
+export const CONTENT_DECODER_LIMITS = {
   maxStrLength: MAX_TEXT_BYTES,
   maxBinLength: 32,
   maxArrayLength: MAX_RECEIPT_IDS,
   maxMapLength: 16,
   maxExtLength: 0,
-});
+} as const;
+
+const decoder = new Decoder(CONTENT_DECODER_LIMITS);
 
 /**
  * Validates and encodes `content` for sealing.

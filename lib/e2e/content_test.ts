@@ -58,6 +58,16 @@ Deno.test("decodeContent() turns any garbage into EnvelopeError", () => {
   );
 });
 
+Deno.test("decodeContent() takes a bin of 32 bytes (a file key's size) and refuses 33", () => {
+  // An unknown key is ignored once decoded; the decoder's limit applies before that.
+  const text = (bytes: number) => encode({ kind: "text", text: "hi", extra: new Uint8Array(bytes) });
+  assert.deepEqual(decodeContent(text(32)), { kind: "text", text: "hi" });
+  assert.throws(
+    () => decodeContent(text(33)),
+    (e) => e instanceof EnvelopeError && e.code === "bad_content",
+  );
+});
+
 Deno.test("a file message round-trips and refuses a name with directories or a short key", () => {
   const file = {
     kind: "file" as const,
