@@ -60,7 +60,8 @@ Deno.test("decodeContent() turns any garbage into EnvelopeError", () => {
 
 Deno.test("decodeContent() takes a bin of 32 bytes (a file key's size) and refuses 33", () => {
   // An unknown key is ignored once decoded; the decoder's limit applies before that.
-  const text = (bytes: number) => encode({ kind: "text", text: "hi", extra: new Uint8Array(bytes) });
+  const text = (bytes: number) =>
+    encode({ kind: "text", text: "hi", extra: new Uint8Array(bytes) });
   assert.deepEqual(decodeContent(text(32)), { kind: "text", text: "hi" });
   assert.throws(
     () => decodeContent(text(33)),
