@@ -12,7 +12,13 @@ import { DEFAULT_PORT } from "./lib/address.ts";
 import { generateDhParamFile, loadServerGroups } from "./lib/server/groups.ts";
 import { loadIdentity, loadOrCreateIdentity } from "./lib/server/identity.ts";
 import { createLogger, type LogFormat } from "./lib/server/log.ts";
-import { DEFAULT_MAX_CONNECTIONS, startServer } from "./lib/server/server.ts";
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_SEND_RATE, startServer } from "./lib/server/server.ts";
+import {
+  DEFAULT_REGISTRATIONS_PER_ADDRESS,
+  DEFAULT_REGISTRATIONS_PER_HOUR,
+} from "./lib/server/accounts.ts";
+import { DEFAULT_MESSAGE_QUOTA_BYTES } from "./lib/server/message_quota.ts";
+import { DEFAULT_THROTTLE_ENTRIES } from "./lib/server/throttle.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
 import { openEmbeddedStore } from "./lib/store/embedded.ts";
@@ -139,6 +145,35 @@ const program = new Command("ssp-server")
       .argParser(integer("--quota-bytes", 0, Number.MAX_SAFE_INTEGER)),
   )
   .addOption(
+    new Option(
+      "--message-quota-bytes <n>",
+      "storage per account for its messages (kept as history, so this is a lifetime total)",
+    ).env("SSP_MESSAGE_QUOTA_BYTES").default(DEFAULT_MESSAGE_QUOTA_BYTES)
+      .argParser(integer("--message-quota-bytes", 0, Number.MAX_SAFE_INTEGER)),
+  )
+  .addOption(
+    new Option("--send-rate <n>", "messages one account may send per minute (and in one burst)")
+      .env("SSP_SEND_RATE").default(DEFAULT_SEND_RATE)
+      .argParser(integer("--send-rate", 1, 1_000_000_000)),
+  )
+  .addOption(
+    new Option("--registrations-per-address <n>", "new accounts one IP address may create per hour")
+      .env("SSP_REGISTRATIONS_PER_ADDRESS").default(DEFAULT_REGISTRATIONS_PER_ADDRESS)
+      .argParser(integer("--registrations-per-address", 1, 1_000_000_000)),
+  )
+  .addOption(
+    new Option("--registrations-per-hour <n>", "new accounts per hour from all addresses together")
+      .env("SSP_REGISTRATIONS_PER_HOUR").default(DEFAULT_REGISTRATIONS_PER_HOUR)
+      .argParser(integer("--registrations-per-hour", 1, 1_000_000_000)),
+  )
+  .addOption(
+    new Option(
+      "--login-throttle-entries <n>",
+      "numbers, addresses and known-device numbers each login throttle table remembers",
+    ).env("SSP_LOGIN_THROTTLE_ENTRIES").default(DEFAULT_THROTTLE_ENTRIES)
+      .argParser(integer("--login-throttle-entries", 1, 100_000_000)),
+  )
+  .addOption(
     new Option("--log-format <format>", "log lines for people or machines")
       .env("SSP_LOG_FORMAT").choices(["text", "json"]).default("text"),
   )
@@ -157,6 +192,13 @@ const program = new Command("ssp-server")
       maxFileBytes: options.maxFileBytes,
       quotaBytes: options.quotaBytes,
       maxEnvelopeBytes: options.maxMessageBytes,
+      messageQuotaBytes: options.messageQuotaBytes,
+      sendRate: options.sendRate,
+      accountLimits: {
+        throttleEntries: options.loginThrottleEntries,
+        registrationsPerAddress: options.registrationsPerAddress,
+        registrationsPerHour: options.registrationsPerHour,
+      },
       idleTimeoutMs: options.idleTimeout,
       hostname: options.host,
       port: options.port,

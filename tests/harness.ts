@@ -6,6 +6,7 @@
  */
 import { type DhGroup, namedGroup } from "../lib/dh.ts";
 import type { ChannelOptions, Connection } from "../lib/channel.ts";
+import type { AccountLimits } from "../lib/server/accounts.ts";
 import { loadOrCreateIdentity } from "../lib/server/identity.ts";
 import type { LogFields } from "../lib/server/log.ts";
 import { type RunningServer, startServer } from "../lib/server/server.ts";
@@ -39,6 +40,9 @@ export interface TestServerOptions extends ChannelOptions {
   idleTimeoutMs?: number;
   maxFileBytes?: number;
   quotaBytes?: number;
+  messageQuotaBytes?: number;
+  sendRate?: number;
+  accountLimits?: AccountLimits;
   /** A store to use instead of a fresh embedded one in the data dir. */
   store?: Store;
   /** A file store to use instead of a fresh one on disk in the data dir. */

@@ -85,7 +85,16 @@ export async function login(
   const { authKey, wrapKey } = typeof password === "string"
     ? await stretch(password, salt, kdf)
     : password;
-  const reply = await rpc.request({ t: "login", phone, authKey });
+  // A token from an earlier login marks this as a known device, which a
+  // guesser's failures for this number do not lock out (§6.9).
+  const serverKey = rpc.channel.session.serverIdentity;
+  const deviceToken = state.deviceToken(serverKey, phone);
+  const reply = await rpc.request({
+    t: "login",
+    phone,
+    authKey,
+    ...(deviceToken ? { deviceToken } : {}),
+  });
   const keys = await openKeyBackup(wrapKey, reply.keyBackup);
   if (
     !constantTimeEqual(keys.encryption.publicKey, reply.encryptionKey) ||
@@ -98,6 +107,7 @@ export async function login(
     );
   }
   state.saveLocalAccount({ phone, kdfSalt: salt, kdfParams: kdf, keyBackup: reply.keyBackup });
+  if (reply.deviceToken) state.saveDeviceToken(serverKey, phone, reply.deviceToken);
   return { phone, keys };
 }
 

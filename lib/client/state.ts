@@ -1,8 +1,9 @@
 /**
  * The client's own database (`client.db` in its data dir, SQLite): pinned
- * contact keys, ids of envelopes already received (replay detection), and a
- * local copy of each account's encrypted key backup. Nothing in it is
- * plaintext except public keys and phone numbers.
+ * contact keys, ids of envelopes already received (replay detection), a
+ * local copy of each account's encrypted key backup, and the device token
+ * each server gave at the last login. Nothing in it is plaintext except
+ * public keys and phone numbers.
  *
  * @module
  */
@@ -62,6 +63,10 @@ CREATE TABLE IF NOT EXISTS uploads (
 );
 CREATE TABLE IF NOT EXISTS accounts (
   phone TEXT PRIMARY KEY, kdf_salt BLOB NOT NULL, kdf_params TEXT NOT NULL, key_backup BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS device_tokens (
+  server_key BLOB NOT NULL, phone TEXT NOT NULL, token BLOB NOT NULL,
+  PRIMARY KEY (server_key, phone)
 );
 `;
 
@@ -151,6 +156,21 @@ export class ClientState {
        ON CONFLICT (phone) DO UPDATE SET kdf_salt = excluded.kdf_salt,
          kdf_params = excluded.kdf_params, key_backup = excluded.key_backup`,
     ).run(account.phone, account.kdfSalt, account.kdfParams, account.keyBackup);
+  }
+
+  /** The device token the server with identity key `serverKey` gave `phone` (§6.9), if any. */
+  deviceToken(serverKey: Uint8Array, phone: string): Uint8Array | null {
+    const row = this.#db.prepare(
+      "SELECT token FROM device_tokens WHERE server_key = ? AND phone = ?",
+    ).get(serverKey, phone);
+    return row ? bytes(row.token) : null;
+  }
+
+  /** Keeps the device token of the latest login to `phone` on that server. */
+  saveDeviceToken(serverKey: Uint8Array, phone: string, token: Uint8Array): void {
+    this.#db.prepare(
+      "INSERT OR REPLACE INTO device_tokens (server_key, phone, token) VALUES (?, ?, ?)",
+    ).run(serverKey, phone, token);
   }
 
   /** An unfinished upload of the file identified by `resumeKey` (path, size, mtime, recipients). */

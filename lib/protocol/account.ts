@@ -48,12 +48,16 @@ export const Register = z.object({
 /** Client → server: creates an account. */
 export type Register = z.infer<typeof Register>;
 
-/** Client → server: logs in with the auth key. */
+/** Bytes of a device token (§6.9). */
+export const DEVICE_TOKEN_BYTES = 32;
+
+/** Client → server: logs in with the auth key (and the device token of an earlier login). */
 export const Login = z.object({
   t: z.literal("login"),
   id: requestId,
   phone,
   authKey: bytes(AUTH_KEY_BYTES),
+  deviceToken: bytes(DEVICE_TOKEN_BYTES).optional(),
 });
 /** Client → server: logs in. */
 export type Login = z.infer<typeof Login>;
@@ -65,6 +69,8 @@ export const LoginReply = z.object({
   encryptionKey: bytes(32),
   signingKey: bytes(32),
   keyBackup: bytes(1, MAX_KEY_BACKUP_BYTES),
+  /** A token to send with later logins to this number (§6.9); absent from older servers. */
+  deviceToken: bytes(DEVICE_TOKEN_BYTES).optional(),
 });
 /** Server → client: login accepted. */
 export type LoginReply = z.infer<typeof LoginReply>;

@@ -8,6 +8,7 @@
 import { parseEnvelope } from "../e2e/envelope.ts";
 import { ProtocolError, SspError, StorageError } from "../errors.ts";
 import type { AppendResult, NewEnvelope, Store, StoredEnvelope } from "../store/types.ts";
+import type { MessageQuota } from "./message_quota.ts";
 import type { OnlineUsers } from "./online.ts";
 
 /** What relaying needs from the server. */
@@ -21,6 +22,8 @@ export interface RelayContext {
    * round trip with MongoDB).
    */
   knownAccounts: Set<string>;
+  /** Bytes of envelopes each account may store. */
+  messageQuota: MessageQuota;
 }
 
 /**
@@ -78,12 +81,23 @@ function rememberAccount(known: Set<string>, phone: string): void {
   if (known.size > MAX_KNOWN_ACCOUNTS) known.delete(known.values().next().value!);
 }
 
-/** Stores a checked envelope (group commit) and, once durable, pushes it to online recipients. */
+/**
+ * Stores a checked envelope (group commit) within its sender's message quota
+ * and, once durable, pushes it to online recipients.
+ */
 export async function storeAndDeliver(
   context: RelayContext,
   envelope: NewEnvelope,
 ): Promise<AppendResult> {
-  const [result] = await context.store.appendEnvelopes([envelope]);
+  const settle = await context.messageQuota.reserve(envelope.sender, envelope.body.length);
+  let stored = false;
+  let result: AppendResult | undefined;
+  try {
+    [result] = await context.store.appendEnvelopes([envelope]);
+    stored = result !== undefined && !result.duplicate;
+  } finally {
+    settle(stored);
+  }
   if (!result) throw new StorageError("storage_failed", "store returned no result");
   if (!result.duplicate) {
     const item: StoredEnvelope = { ...envelope, seq: result.seq, storedAt: Date.now() };

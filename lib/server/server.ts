@@ -19,7 +19,10 @@ import type { Store } from "../store/types.ts";
 import type { FileStore } from "../store/files.ts";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES, FileWatchers } from "./files.ts";
 import { utf8 } from "../bytes.ts";
-import { Accounts } from "./accounts.ts";
+import { type AccountLimits, Accounts } from "./accounts.ts";
+import { DeviceTokens } from "./device_tokens.ts";
+import { DEFAULT_MESSAGE_QUOTA_BYTES, MessageQuota } from "./message_quota.ts";
+import { RateLimiter } from "./rate_limit.ts";
 import type { Logger } from "./log.ts";
 import { OnlineUsers } from "./online.ts";
 import {
@@ -34,6 +37,9 @@ const DRAIN_TIMEOUT_MS = 5000;
 
 /** Default most simultaneous connections. */
 export const DEFAULT_MAX_CONNECTIONS = 1024;
+
+/** Default messages one account may send per minute (and at once). */
+export const DEFAULT_SEND_RATE = 1200;
 
 /** Everything the server needs; the entry point fills it from flags and environment. */
 export interface ServerConfig extends ChannelOptions {
@@ -59,6 +65,12 @@ export interface ServerConfig extends ChannelOptions {
   maxEnvelopeBytes?: number;
   /** Close connections that send nothing for this long (after the handshake). */
   idleTimeoutMs?: number;
+  /** Login throttle table sizes and registration limits. */
+  accountLimits?: AccountLimits;
+  /** Messages one account may send per minute (and at once). */
+  sendRate?: number;
+  /** Bytes of envelopes one account may store. */
+  messageQuotaBytes?: number;
   /** Where events go. */
   log: Logger;
 }
@@ -87,9 +99,27 @@ export function startServer(config: ServerConfig): RunningServer {
     utf8("ssp/1 fake salt key"),
     32,
   );
+  const tokenKey = hkdfSha256(
+    config.identity.privateKeyPkcs8,
+    new Uint8Array(),
+    utf8("ssp/1 device token key"),
+    32,
+  );
+  const sendRate = config.sendRate ?? DEFAULT_SEND_RATE;
   const context: SessionContext = {
     store: config.store,
-    accounts: new Accounts(config.store, secret, encodeKdfParams(DEFAULT_KDF_PARAMS)),
+    accounts: new Accounts(
+      config.store,
+      secret,
+      encodeKdfParams(DEFAULT_KDF_PARAMS),
+      new DeviceTokens(tokenKey),
+      config.accountLimits,
+    ),
+    sendRate: new RateLimiter({ perPeriod: sendRate, periodMs: 60_000, maxEntries: 100_000 }),
+    messageQuota: new MessageQuota(
+      config.store,
+      config.messageQuotaBytes ?? DEFAULT_MESSAGE_QUOTA_BYTES,
+    ),
     online: new OnlineUsers(),
     log: config.log,
     maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,

@@ -26,6 +26,7 @@ import type { Accounts } from "./accounts.ts";
 import type { Logger } from "./log.ts";
 import { MailboxPump } from "./mailbox_pump.ts";
 import type { OnlineUsers } from "./online.ts";
+import type { RateLimiter } from "./rate_limit.ts";
 
 /** Default idle time after which a connection is closed: 5 minutes. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
@@ -52,6 +53,8 @@ export interface SessionContext extends FileContext {
   sendsInFlight: number;
   /** A connection that sends nothing for this long is closed (clients ping to stay). */
   idleTimeoutMs: number;
+  /** Messages each account may send per minute. */
+  sendRate: RateLimiter;
 }
 
 /** Serves one connection until it closes. */
@@ -61,6 +64,8 @@ export class ClientSession {
   readonly #address: string;
   readonly #connId: number;
   #phone: string | null = null;
+  /** The device token issued at this connection's login (it proves a known device). */
+  #deviceToken: Uint8Array | undefined;
   #pump: MailboxPump | null = null;
   #files: FileTransfers | null = null;
   #sendQueue: Promise<unknown> = Promise.resolve();
@@ -167,15 +172,21 @@ export class ClientSession {
       case "prelogin":
         return { t: "prelogin_ok", id: message.id, ...(await accounts.prelogin(message.phone)) };
       case "register":
-        await accounts.register(message);
+        await accounts.register(message, this.#address);
         this.#context.log({ event: "registered", conn: this.#connId, phone: message.phone });
         return { t: "ok", id: message.id };
       case "login": {
         if (this.#phone) {
           throw new ProtocolError("already_logged_in", "this connection is logged in already");
         }
-        const account = await accounts.login(message.phone, message.authKey, this.#address);
+        const { account, deviceToken } = await accounts.login(
+          message.phone,
+          message.authKey,
+          this.#address,
+          message.deviceToken,
+        );
         this.#phone = account.phone;
+        this.#deviceToken = deviceToken;
         this.#context.log({ event: "logged_in", conn: this.#connId, phone: account.phone });
         await this.#reply({
           t: "login_ok",
@@ -183,6 +194,7 @@ export class ClientSession {
           encryptionKey: account.encryptionKey,
           signingKey: account.signingKey,
           keyBackup: account.keyBackup,
+          deviceToken,
         });
         const delivered = await store.getDeliveredSeq(account.phone);
         this.#pump = new MailboxPump(
@@ -204,7 +216,12 @@ export class ClientSession {
         return null;
       }
       case "change_password":
-        await accounts.changePassword(this.#requirePhone(), message, this.#address);
+        await accounts.changePassword(
+          this.#requirePhone(),
+          message,
+          this.#address,
+          this.#deviceToken,
+        );
         return { t: "ok", id: message.id };
       case "get_keys": {
         this.#requirePhone();
@@ -286,6 +303,17 @@ export class ClientSession {
   /** Validates a send; returns the pending commit wrapped so `then` does not wait for it. */
   async #submit(message: Send): Promise<{ committed: Promise<AppendResult> }> {
     const phone = this.#requirePhone();
+    const wait = this.#context.sendRate.take(phone);
+    if (wait > 0) {
+      throw new SspError(
+        "rate_limited",
+        `sending too fast for this server; retry in ${Math.ceil(wait / 1000)} s`,
+        {
+          retryAfterMs: wait,
+          hint: "the reference client retries by itself; the server's limit is --send-rate",
+        },
+      );
+    }
     const envelope = await checkEnvelope(
       this.#context,
       phone,

@@ -1,12 +1,14 @@
 /**
- * Exponential back-off for failed logins, per account and per source
- * address, so that guessing passwords online is slow whichever way an
- * attacker spreads the attempts. While a key is backed off, attempts are
- * refused without checking the password (so the refusal costs nothing and
- * reveals nothing).
+ * Exponential back-off for failed logins (docs/protocol.md §6.8). An attempt
+ * is reserved before the password is checked and settled after, so attempts
+ * running at the same time count against each other: a burst of parallel
+ * guesses gets no more checks than the same guesses one after another.
+ * While a key is backed off, attempts are refused without checking the
+ * password (so the refusal costs nothing and reveals nothing).
  *
  * @module
  */
+import { BoundedTable } from "./bounded_table.ts";
 
 /** Tuning of the back-off. */
 export interface ThrottlePolicy {
@@ -14,64 +16,123 @@ export interface ThrottlePolicy {
   freeFailures: number;
   /** Delay after the first failure beyond the free ones; doubles with each further failure. */
   baseDelayMs: number;
-  /** Longest delay. */
+  /** Longest delay; a key with no failure for this long after its block ends starts afresh. */
   maxDelayMs: number;
-  /** Most keys remembered (oldest forgotten first), bounding memory under a flood of addresses. */
+  /** Most keys remembered (bounding memory under a flood of addresses or numbers). */
   maxEntries: number;
+  /** Whether a successful attempt clears the key's failures. */
+  clearOnSuccess: boolean;
 }
 
-/** Accounts: 5 free tries, then 1 s, 2 s, 4 s … up to 15 minutes. */
-export const ACCOUNT_POLICY: ThrottlePolicy = {
+/** Default size of each login throttle table. */
+export const DEFAULT_THROTTLE_ENTRIES = 100_000;
+
+/**
+ * A number tried from devices that hold no device token: 5 free failures,
+ * then 1 s, 2 s, 4 s … up to 15 minutes. A success does not clear it: the
+ * owner logging in must not hand a guesser a fresh allowance.
+ */
+export const NUMBER_POLICY: ThrottlePolicy = {
   freeFailures: 5,
   baseDelayMs: 1000,
   maxDelayMs: 15 * 60_000,
-  maxEntries: 100_000,
+  maxEntries: DEFAULT_THROTTLE_ENTRIES,
+  clearOnSuccess: false,
 };
 
-/** Source addresses (many users may share one): 20 free tries, then the same growth. */
-export const ADDRESS_POLICY: ThrottlePolicy = { ...ACCOUNT_POLICY, freeFailures: 20 };
+/** A source address trying numbers without a device token (many users may share one). */
+export const ADDRESS_POLICY: ThrottlePolicy = { ...NUMBER_POLICY, freeFailures: 20 };
+
+/** A number tried from its known devices (a valid device token): its own back-off. */
+export const DEVICE_POLICY: ThrottlePolicy = { ...NUMBER_POLICY, clearOnSuccess: true };
 
 interface Entry {
   failures: number;
+  lastFailureAt: number;
   blockedUntil: number;
+  /** Attempts reserved and not yet settled. */
+  pending: number;
 }
 
-/** Failure counts and delays for one kind of key. */
+/** Failure counts, delays and attempts in flight for one kind of key. */
 export class Throttle {
   readonly #policy: ThrottlePolicy;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: BoundedTable<Entry>;
   readonly #now: () => number;
 
   constructor(policy: ThrottlePolicy, now: () => number = Date.now) {
     this.#policy = policy;
     this.#now = now;
+    // Only an entry with nothing in flight and no block running may be
+    // forgotten: forgetting a block would hand its guesser a fresh allowance.
+    this.#entries = new BoundedTable(
+      policy.maxEntries,
+      (e) => e.pending === 0 && e.blockedUntil <= this.#now(),
+    );
   }
 
-  /** Milliseconds until `key` may try again (0 if it may now). */
-  retryAfter(key: string): number {
+  /** Keys remembered. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Reserves an attempt for `key`. Returns 0 if it may go ahead — then it
+   * MUST be settled exactly once — or else the milliseconds to wait (nothing
+   * reserved). An attempt is refused while the key is blocked, while attempts
+   * already in flight could use up its free failures, and when the table is
+   * full of entries in force (the new key cannot be remembered).
+   */
+  reserve(key: string): number {
+    const now = this.#now();
     const entry = this.#entries.get(key);
-    return entry ? Math.max(0, entry.blockedUntil - this.#now()) : 0;
+    if (!entry) {
+      const fresh = { failures: 0, lastFailureAt: 0, blockedUntil: 0, pending: 1 };
+      return this.#entries.set(key, fresh) ? 0 : this.#policy.baseDelayMs;
+    }
+    const quietSince = Math.max(entry.lastFailureAt, entry.blockedUntil);
+    if (entry.pending === 0 && now - quietSince >= this.#policy.maxDelayMs) {
+      entry.failures = 0; // a long quiet spell: start afresh
+    }
+    if (entry.blockedUntil > now) return entry.blockedUntil - now;
+    // In flight beyond the allowance: wait for those to settle first.
+    if (entry.pending > 0 && entry.failures + entry.pending > this.#policy.freeFailures) {
+      return this.#policy.baseDelayMs;
+    }
+    entry.pending++;
+    return 0;
   }
 
-  /** Records a failure for `key`. */
-  failure(key: string): void {
-    const entry = this.#entries.get(key) ?? { failures: 0, blockedUntil: 0 };
-    entry.failures++;
-    const excess = entry.failures - this.#policy.freeFailures;
-    if (excess > 0) {
-      const delay = Math.min(this.#policy.baseDelayMs * 2 ** (excess - 1), this.#policy.maxDelayMs);
-      entry.blockedUntil = this.#now() + delay;
+  /** Settles a reserved attempt: `failed` counts a failure, else it succeeded. */
+  settle(key: string, failed: boolean): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return; // never happens: an entry with an attempt in flight is not evicted
+    entry.pending--;
+    const now = this.#now();
+    if (failed) {
+      entry.failures++;
+      entry.lastFailureAt = now;
+      const excess = entry.failures - this.#policy.freeFailures;
+      if (excess > 0) {
+        const delay = Math.min(
+          this.#policy.baseDelayMs * 2 ** (excess - 1),
+          this.#policy.maxDelayMs,
+        );
+        entry.blockedUntil = Math.max(entry.blockedUntil, now + delay);
+      }
+      this.#entries.set(key, entry); // most recently touched
+    } else if (this.#policy.clearOnSuccess) {
+      entry.failures = 0;
+      entry.blockedUntil = 0;
     }
-    this.#entries.delete(key); // re-insert: Map order is then least recently failed first
-    this.#entries.set(key, entry);
-    if (this.#entries.size > this.#policy.maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
+    if (entry.pending === 0 && entry.failures === 0) this.#entries.delete(key);
   }
 
-  /** Forgets `key`'s failures (after a successful login). */
-  success(key: string): void {
-    this.#entries.delete(key);
+  /** Gives back a reservation whose attempt was not made (another key refused it). */
+  release(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    entry.pending--;
+    if (entry.pending === 0 && entry.failures === 0) this.#entries.delete(key);
   }
 }

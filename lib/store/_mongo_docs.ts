@@ -20,6 +20,9 @@ export function toDocument(e: NewEnvelope, seq: number, storedAt: number): Keyed
     recipients: e.recipients,
     conversation: e.conversation,
     body: e.body,
+    // The body's length, so a sender's stored bytes can be summed without
+    // reading the bodies (FerretDB has no $binarySize).
+    bodyBytes: e.body.length,
     storedAt,
   };
 }

@@ -270,6 +270,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     assert.deepEqual(seqs(await s.history(BOB, group, { limit: 10 })), [one, two, three]);
   });
 
+  test("storedMessageBytes() sums the bodies a sender stored, duplicates once", async (s) => {
+    assert.equal(await s.storedMessageBytes(ALICE), 0);
+    const big = { ...envelope(ALICE, "big", [BOB]), body: new Uint8Array(70_000) };
+    await s.appendEnvelopes([envelope(ALICE, "1", [BOB]), big, envelope(BOB, "2", [ALICE])]);
+    await s.appendEnvelopes([envelope(ALICE, "1", [BOB])]); // a retry stores nothing new
+    const small = envelope(ALICE, "1", [BOB]).body.length;
+    assert.equal(await s.storedMessageBytes(ALICE), small + 70_000);
+    assert.equal(await s.storedMessageBytes(BOB), envelope(BOB, "2", [ALICE]).body.length);
+    assert.equal(await s.storedMessageBytes(CAROL), 0);
+  });
+
   test("the delivered cursor starts at 0 and never moves backwards", async (s) => {
     assert.equal(await s.getDeliveredSeq(BOB), 0);
     await s.setDeliveredSeq(BOB, 5);

@@ -260,6 +260,23 @@ export class MongoStore implements Store {
     });
   }
 
+  storedMessageBytes(sender: string): Promise<number> {
+    return this.#run("count stored message bytes", async () => {
+      const [row] = await this.#envelopes.aggregate([
+        { $match: { sender, bodyBytes: { $exists: true } } },
+        { $group: { _id: null, bytes: { $sum: "$bodyBytes" } } },
+      ]).toArray();
+      let total = row === undefined ? 0 : Number(row.bytes);
+      // Envelopes written before `bodyBytes` existed: read their bodies once.
+      const older = this.#envelopes.find(
+        { sender, bodyBytes: { $exists: false } },
+        { projection: { body: 1 } },
+      );
+      for await (const doc of older) total += bytes(doc, "body").length;
+      return total;
+    });
+  }
+
   getDeliveredSeq(recipient: string): Promise<number> {
     return this.#run("read a delivery cursor", async () => {
       const doc = await this.#cursors.find({ recipient }).sort({ seq: -1 }).limit(1).next();

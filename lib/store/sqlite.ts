@@ -47,6 +47,9 @@ const SQL = {
   historyAfter: `SELECT ${ENVELOPE_COLUMNS} FROM envelopes e WHERE e.conversation = :conv ` +
     `AND e.seq > :after AND ${MEMBER_FILTER} ORDER BY e.seq LIMIT :limit`,
   getCursor: "SELECT delivered_seq FROM cursors WHERE recipient = ?",
+  // The (sender, client_id) index finds the rows; length() of a blob reads
+  // its header, not its content.
+  storedBytes: "SELECT coalesce(sum(length(body)), 0) AS bytes FROM envelopes WHERE sender = ?",
   // max() keeps the cursor monotonic even if acks arrive out of order.
   setCursor: "INSERT INTO cursors (recipient, delivered_seq) VALUES (?, ?) ON CONFLICT " +
     "(recipient) DO UPDATE SET delivered_seq = max(delivered_seq, excluded.delivered_seq)",
@@ -190,6 +193,13 @@ export class SqliteStore implements Store {
       // Fetched newest first so LIMIT keeps the newest rows; returned oldest first.
       return this.#sql.historyBefore.all({ ...params, before: query.before }).map(toEnvelope)
         .reverse();
+    });
+  }
+
+  storedMessageBytes(sender: string): Promise<number> {
+    return this.#run("count stored message bytes", () => {
+      const row = this.#sql.storedBytes.get(sender) as Row;
+      return Number(row.bytes);
     });
   }
 

@@ -112,6 +112,11 @@ export interface Store {
    * received are returned (a non-member gets none).
    */
   history(member: string, conversation: string, query: HistoryQuery): Promise<StoredEnvelope[]>;
+  /**
+   * Bytes of the envelope bodies `sender` has stored (committed, duplicates
+   * counted once): what the account's messages take, for its message quota.
+   */
+  storedMessageBytes(sender: string): Promise<number>;
   /** Highest seq `recipient` acknowledged receiving (0 if none). */
   getDeliveredSeq(recipient: string): Promise<number>;
   /** Records that `recipient` received everything up to `seq` (never moves backwards). */
