@@ -1,0 +1,154 @@
+/**
+ * What one client may take from a real server: new accounts per address and
+ * in total, messages per minute, and bytes of stored messages per account
+ * (docs/protocol.md §6.5, §7.5). Each refusal carries its code and a hint.
+ */
+import assert from "node:assert/strict";
+import { connect } from "../lib/client/connect.ts";
+import { newMessageId } from "../lib/client/messenger.ts";
+import { RpcConnection, ServerError } from "../lib/client/rpc.ts";
+import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../lib/e2e/password.ts";
+import { openEmbeddedStore } from "../lib/store/mod.ts";
+import { startTestServer, tempDir, type TestServer } from "./harness.ts";
+import { newUser, type TestUser, userSession } from "./users.ts";
+
+const ALICE = "+12015550101";
+const BOB = "+12015550102";
+
+const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+
+/**
+ * Registers `count` numbers on one connection, as a script would (random keys: the
+ * server cannot tell); resolves with each outcome's code ("ok").
+ */
+async function registerMany(server: TestServer, count: number): Promise<string[]> {
+  const dataDir = await tempDir();
+  const rpc = new RpcConnection((await connect({ server: server.address, dataDir })).channel);
+  try {
+    const codes = [];
+    for (let i = 0; i < count; i++) {
+      const request = {
+        t: "register" as const,
+        phone: `+1201555${1000 + i}`,
+        salt: random(16),
+        kdf: encodeKdfParams(DEFAULT_KDF_PARAMS),
+        authKey: random(32),
+        encryptionKey: random(32),
+        signingKey: random(32),
+        keyBackup: random(100),
+      };
+      codes.push(
+        await rpc.request(request).then(() => "ok", (e: unknown) => {
+          assert.ok(e instanceof ServerError, String(e));
+          assert.match(e.message, /too many new accounts/);
+          assert.ok((e.retryAfterMs ?? 0) > 0 && e.hint, "a wait and a hint");
+          return e.code;
+        }),
+      );
+    }
+    return codes;
+  } finally {
+    rpc.close();
+  }
+}
+
+Deno.test("registrations are limited per address", async () => {
+  const server = await startTestServer({ accountLimits: { registrationsPerAddress: 3 } });
+  try {
+    assert.deepEqual(await registerMany(server, 5), [
+      "ok",
+      "ok",
+      "ok",
+      "rate_limited",
+      "rate_limited",
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("registrations are limited in total", async () => {
+  const server = await startTestServer({
+    accountLimits: { registrationsPerAddress: 100, registrationsPerHour: 2 },
+  });
+  try {
+    assert.deepEqual(await registerMany(server, 3), ["ok", "ok", "rate_limited"]);
+  } finally {
+    await server.stop();
+  }
+});
+
+/** Seals a text of about `bytes` bytes from `user` to Bob and sends it raw; the outcome's code. */
+async function sendRaw(user: TestUser, bytes = 100): Promise<string> {
+  const messageId = newMessageId();
+  const { recipients, envelope } = await user.session.messenger.seal(
+    [BOB],
+    { kind: "text", text: "x".repeat(bytes) },
+    messageId,
+  );
+  return await user.session.rpc.request({ t: "send", messageId, to: recipients, envelope })
+    .then(() => "ok", (e: unknown) => {
+      assert.ok(e instanceof ServerError, String(e));
+      assert.ok(e.hint, `no hint with ${e.code}`);
+      return e.code;
+    });
+}
+
+Deno.test("an account sending faster than --send-rate is told to retry later", async () => {
+  const server = await startTestServer({ sendRate: 3 }); // 3 at once, then one per 20 s
+  const bob = await newUser(server, BOB);
+  const alice = await newUser(server, ALICE);
+  try {
+    const codes = await Promise.all(Array.from({ length: 10 }, () => sendRaw(alice)));
+    assert.equal(codes.filter((c) => c === "ok").length, 3, codes.join(","));
+    assert.equal(codes.filter((c) => c === "rate_limited").length, 7);
+    // Another account has its own allowance.
+    const messageId = newMessageId();
+    const sealed = await bob.session.messenger.seal(
+      [ALICE],
+      { kind: "text", text: "hi" },
+      messageId,
+    );
+    await bob.session.rpc.request({
+      t: "send",
+      messageId,
+      to: sealed.recipients,
+      envelope: sealed.envelope,
+    });
+  } finally {
+    alice.session.close();
+    bob.session.close();
+    await server.stop();
+  }
+});
+
+Deno.test("stored messages are held to --message-quota-bytes, in parallel and after a restart", async () => {
+  const dataDir = await tempDir("ssp-server-");
+  const store = await openEmbeddedStore(dataDir);
+  const quota = 8000;
+  const options = { store, messageQuotaBytes: quota, dataDir: `${dataDir}/server` };
+  let server = await startTestServer(options);
+  try {
+    await newUser(server, BOB).then((bob) => bob.session.close());
+    let alice = await newUser(server, ALICE);
+    // 40 sends of ~1 KiB at once: the quota admits only what fits.
+    const codes = await Promise.all(Array.from({ length: 40 }, () => sendRaw(alice, 1000)));
+    const accepted = codes.filter((c) => c === "ok").length;
+    assert.ok(accepted > 0 && accepted < 40, codes.join(","));
+    assert.equal(codes.filter((c) => c === "message_quota_exceeded").length, 40 - accepted);
+    const stored = await store.storedMessageBytes(ALICE);
+    assert.ok(stored <= quota, `${stored} bytes stored against a quota of ${quota}`);
+    alice.session.close();
+    await server.stop();
+    // A restarted server reads the usage back from the store: still full.
+    server = await startTestServer(options);
+    alice = await userSession(server, ALICE);
+    assert.equal(await sendRaw(alice, 1000), "message_quota_exceeded");
+    assert.equal(await store.storedMessageBytes(ALICE), stored);
+    alice.session.close();
+  } finally {
+    await server.stop();
+    await store.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
