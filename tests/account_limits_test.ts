@@ -135,7 +135,7 @@ Deno.test("stored messages are held to --message-quota-bytes, in parallel and af
     const codes = await Promise.all(Array.from({ length: 40 }, () => sendRaw(alice, 1000)));
     const accepted = codes.filter((c) => c === "ok").length;
     assert.ok(accepted > 0 && accepted < 40, codes.join(","));
-    assert.equal(codes.filter((c) => c === "message_quota_exceeded").length, 40 - accepted);
+    assert.equal(codes.filter((c) => c === "over_message_quota").length, 40 - accepted);
     const stored = await store.storedMessageBytes(ALICE);
     assert.ok(stored <= quota, `${stored} bytes stored against a quota of ${quota}`);
     alice.session.close();
@@ -143,7 +143,7 @@ Deno.test("stored messages are held to --message-quota-bytes, in parallel and af
     // A restarted server reads the usage back from the store: still full.
     server = await startTestServer(options);
     alice = await userSession(server, ALICE);
-    assert.equal(await sendRaw(alice, 1000), "message_quota_exceeded");
+    assert.equal(await sendRaw(alice, 1000), "over_message_quota");
     assert.equal(await store.storedMessageBytes(ALICE), stored);
     alice.session.close();
   } finally {

@@ -43,14 +43,14 @@ export class MessageQuota {
 
   /**
    * Reserves `bytes` of `phone`'s quota; throws SspError
-   * "message_quota_exceeded" if they do not fit.
+   * "over_message_quota" if they do not fit.
    */
   async reserve(phone: string, bytes: number): Promise<SettleReservation> {
     const usage = this.#usage.get(phone) ?? await this.#load(phone);
     // From here on synchronous: check and count in one step.
     if (usage.bytes + bytes > this.#quotaBytes) {
       throw new SspError(
-        "message_quota_exceeded",
+        "over_message_quota",
         `this account's stored messages would exceed the server's limit of ${this.#quotaBytes} ` +
           `bytes (${usage.bytes} used, this message ${bytes})`,
         { hint: "the server keeps every message; ask its operator to raise --message-quota-bytes" },

@@ -33,6 +33,9 @@ async function startServer(dir: string, mongo?: string): Promise<{ proc: Proc; a
     dir,
     "--log-format",
     "json",
+    // Throughput, not the per-account policy: lift the send rate.
+    "--send-rate",
+    "1000000000",
     ...(mongo ? ["--mongo", mongo] : []),
   ]);
   for (let i = 0; i < 400; i++) {
