@@ -152,3 +152,28 @@ Deno.test("stored messages are held to --message-quota-bytes, in parallel and af
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("a retried send takes no more of the message quota", async () => {
+  const server = await startTestServer({ messageQuotaBytes: 3000 });
+  await newUser(server, BOB).then((bob) => bob.session.close());
+  const alice = await newUser(server, ALICE);
+  try {
+    const messageId = newMessageId();
+    const { recipients, envelope } = await alice.session.messenger.seal(
+      [BOB],
+      { kind: "text", text: "x".repeat(1000) },
+      messageId,
+    );
+    const send = { t: "send" as const, messageId, to: recipients, envelope };
+    const first = await alice.session.rpc.request(send);
+    const retry = await alice.session.rpc.request(send);
+    assert.deepEqual([first.duplicate, retry.duplicate, retry.seq], [false, true, first.seq]);
+    assert.equal(await server.store.storedMessageBytes(ALICE), envelope.length);
+    // Had the retry kept its bytes, this one would not fit (2 × ~1.2 KB of 3000 already).
+    assert.ok(envelope.length * 3 > 3000 && envelope.length * 2 <= 3000);
+    assert.equal(await sendRaw(alice, 1000), "ok");
+  } finally {
+    alice.session.close();
+    await server.stop();
+  }
+});

@@ -310,7 +310,8 @@ export class ClientSession {
         `sending too fast for this server; retry in ${Math.ceil(wait / 1000)} s`,
         {
           retryAfterMs: wait,
-          hint: "the reference client retries by itself; the server's limit is --send-rate",
+          hint: "wait, then send again: this server accepts a limited number of messages a " +
+            "minute per account (its --send-rate)",
         },
       );
     }

@@ -152,6 +152,28 @@ Deno.test("MongoStore refuses to reuse a seq another writer took, and retries", 
   });
 });
 
+Deno.test("MongoStore counts stored message bytes of envelopes written before bodyBytes", async () => {
+  await withStore(async (store, dbName) => {
+    await store.appendEnvelopes([envelope("new", new Uint8Array(300))]);
+    const client = new MongoClient(url);
+    try {
+      // An envelope in the layout of earlier versions: no bodyBytes field.
+      await client.db(dbName).collection<{ _id: number }>("envelopes").insertOne({
+        _id: 1000,
+        sender: ALICE,
+        clientId: "old",
+        recipients: [BOB],
+        conversation: [ALICE, BOB].join(","),
+        body: new Uint8Array(700),
+        storedAt: 1,
+      });
+    } finally {
+      await client.close();
+    }
+    assert.equal(await store.storedMessageBytes(ALICE), 1000);
+  });
+});
+
 Deno.test("MongoStore stores no plaintext: only sealed envelopes and opaque backups", async () => {
   await withStore(async (store, dbName) => {
     const marker = "PLAINTEXT-MARKER-7f3a";
