@@ -12,6 +12,7 @@ import { generateIdentityKeys, newEnvelopeId, sealEnvelope } from "../e2e/mod.ts
 import { StorageError } from "../errors.ts";
 import { storeContract } from "./contract.ts";
 import { openStore } from "./mod.ts";
+import type { Keyed } from "./_mongo_docs.ts";
 import { MongoStore, type MongoStoreOptions } from "./mongo.ts";
 import type { NewEnvelope } from "./types.ts";
 
@@ -158,7 +159,7 @@ Deno.test("MongoStore counts stored message bytes of envelopes written before bo
     const client = new MongoClient(url);
     try {
       // An envelope in the layout of earlier versions: no bodyBytes field.
-      await client.db(dbName).collection<{ _id: number }>("envelopes").insertOne({
+      await client.db(dbName).collection<Keyed<number>>("envelopes").insertOne({
         _id: 1000,
         sender: ALICE,
         clientId: "old",
