@@ -29,6 +29,7 @@ import { defaultClientDataDir } from "./lib/client/paths.ts";
 import { ping } from "./lib/client/ping.ts";
 import { GROUP_NAMES, type WireGroupName } from "./lib/handshake/mod.ts";
 import { MAX_HISTORY_PAGE } from "./lib/protocol/mod.ts";
+import { integerFlag } from "./lib/ui/flags.ts";
 import { Output } from "./lib/ui/output.ts";
 import { EXAMPLE_PHONE } from "./lib/phone.ts";
 
@@ -68,16 +69,6 @@ function accountOptions(command: Command, phoneRequired = true): Command {
       "--password-stdin",
       "read the password from the first line of standard input (or set SSP_PASSWORD)",
     );
-}
-
-function whole(name: string, min: number, max: number) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new TypeError(`${name} must be a whole number from ${min} to ${max}, got "${text}"`);
-    }
-    return n;
-  };
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -158,15 +149,15 @@ accountOptions(
     .requiredOption("--with <number>", "the other member(s) (repeat or comma-separate)", collect)
     .addOption(
       new Option("--limit <n>", "most messages").default(50)
-        .argParser(whole("--limit", 1, MAX_HISTORY_PAGE)),
+        .argParser(integerFlag("--limit", 1, MAX_HISTORY_PAGE)),
     )
     .addOption(
       new Option("--before <seq>", "only messages before this seq")
-        .argParser(whole("--before", 0, Number.MAX_SAFE_INTEGER)),
+        .argParser(integerFlag("--before", 0, Number.MAX_SAFE_INTEGER)),
     )
     .addOption(
       new Option("--after <seq>", "only messages after this seq")
-        .argParser(whole("--after", 0, Number.MAX_SAFE_INTEGER)),
+        .argParser(integerFlag("--after", 0, Number.MAX_SAFE_INTEGER)),
     ),
 ).action((options) => historyCommand(options, new Output(Boolean(options.json))));
 
@@ -199,7 +190,7 @@ connectionOptions(
     .description("connect, verify the server's key, and measure the round-trip time")
     .addOption(
       new Option("--count <n>", "pings to send").default(1).argParser(
-        whole("--count", 1, 1_000_000),
+        integerFlag("--count", 1, 1_000_000),
       ),
     ),
 ).action(async (options) => {

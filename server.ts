@@ -19,8 +19,8 @@ import {
 } from "./lib/server/accounts.ts";
 import { DEFAULT_MESSAGE_QUOTA_BYTES } from "./lib/server/message_quota.ts";
 import { DEFAULT_THROTTLE_ENTRIES } from "./lib/server/throttle.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_ENVELOPE_BYTES } from "./lib/server/session.ts";
-import { MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS } from "./lib/server/session.ts";
+import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
 import { openEmbeddedStore } from "./lib/store/embedded.ts";
 import { DiskFileStore, EMBEDDED_FILES_DIR } from "./lib/store/disk_files.ts";
 import type { FileStore } from "./lib/store/files.ts";
@@ -28,6 +28,7 @@ import type { Store } from "./lib/store/types.ts";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "./lib/server/files.ts";
 import { join } from "node:path";
 import { fingerprint } from "./lib/sign.ts";
+import { integerFlag } from "./lib/ui/flags.ts";
 import { Output } from "./lib/ui/output.ts";
 
 const DEFAULT_DATA_DIR = "./ssp-data";
@@ -76,21 +77,11 @@ function dataDirOf(options: { data?: string }): string {
   return options.data ?? program.opts().data;
 }
 
-function integer(name: string, min: number, max: number) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new TypeError(`${name} must be a whole number from ${min} to ${max}, got "${text}"`);
-    }
-    return n;
-  };
-}
-
 const program = new Command("ssp-server")
   .description("ssp relay and store: end-to-end encrypted messages and files over TCP")
   .addOption(
     new Option("--port <port>", "TCP port to listen on (0 picks a free one)")
-      .env("SSP_PORT").default(DEFAULT_PORT).argParser(integer("--port", 0, 65535)),
+      .env("SSP_PORT").default(DEFAULT_PORT).argParser(integerFlag("--port", 0, 65535)),
   )
   .addOption(
     new Option("--host <address>", "address to listen on").env("SSP_HOST").default("127.0.0.1"),
@@ -112,66 +103,66 @@ const program = new Command("ssp-server")
   .addOption(
     new Option("--max-frame-bytes <n>", "largest frame accepted from a client")
       .env("SSP_MAX_FRAME_BYTES").default(DEFAULT_MAX_FRAME_BYTES)
-      .argParser(integer("--max-frame-bytes", 64, 16 * 1024 * 1024)),
+      .argParser(integerFlag("--max-frame-bytes", 64, 16 * 1024 * 1024)),
   )
   .addOption(
     new Option("--handshake-timeout <ms>", "time a client has to finish the handshake")
       .env("SSP_HANDSHAKE_TIMEOUT_MS").default(DEFAULT_HANDSHAKE_TIMEOUT_MS)
-      .argParser(integer("--handshake-timeout", 100, 600_000)),
+      .argParser(integerFlag("--handshake-timeout", 100, 600_000)),
   )
   .addOption(
     new Option("--idle-timeout <ms>", "close connections that send nothing for this long")
       .env("SSP_IDLE_TIMEOUT_MS").default(DEFAULT_IDLE_TIMEOUT_MS)
-      .argParser(integer("--idle-timeout", 1000, 24 * 3600_000)),
+      .argParser(integerFlag("--idle-timeout", 1000, 24 * 3600_000)),
   )
   .addOption(
     new Option("--max-connections <n>", "most simultaneous connections")
       .env("SSP_MAX_CONNECTIONS").default(DEFAULT_MAX_CONNECTIONS)
-      .argParser(integer("--max-connections", 1, 1_000_000)),
+      .argParser(integerFlag("--max-connections", 1, 1_000_000)),
   )
   .addOption(
     new Option("--max-message-bytes <n>", "largest message (encrypted envelope) accepted")
-      .env("SSP_MAX_MESSAGE_BYTES").default(DEFAULT_MAX_ENVELOPE_BYTES)
-      .argParser(integer("--max-message-bytes", 1024, MAX_ENVELOPE_BYTES_CEILING)),
+      .env("SSP_MAX_MESSAGE_BYTES").default(MAX_ENVELOPE_BYTES)
+      .argParser(integerFlag("--max-message-bytes", 1024, MAX_ENVELOPE_BYTES_CEILING)),
   )
   .addOption(
     new Option("--max-file-bytes <n>", "largest file accepted (encrypted size)")
       .env("SSP_MAX_FILE_BYTES").default(DEFAULT_MAX_FILE_BYTES)
-      .argParser(integer("--max-file-bytes", 1024, Number.MAX_SAFE_INTEGER)),
+      .argParser(integerFlag("--max-file-bytes", 1024, Number.MAX_SAFE_INTEGER)),
   )
   .addOption(
     new Option("--quota-bytes <n>", "storage quota per account (all its files)")
       .env("SSP_QUOTA_BYTES").default(DEFAULT_QUOTA_BYTES)
-      .argParser(integer("--quota-bytes", 0, Number.MAX_SAFE_INTEGER)),
+      .argParser(integerFlag("--quota-bytes", 0, Number.MAX_SAFE_INTEGER)),
   )
   .addOption(
     new Option(
       "--message-quota-bytes <n>",
       "storage per account for its messages (kept as history, so this is a lifetime total)",
     ).env("SSP_MESSAGE_QUOTA_BYTES").default(DEFAULT_MESSAGE_QUOTA_BYTES)
-      .argParser(integer("--message-quota-bytes", 0, Number.MAX_SAFE_INTEGER)),
+      .argParser(integerFlag("--message-quota-bytes", 0, Number.MAX_SAFE_INTEGER)),
   )
   .addOption(
     new Option("--send-rate <n>", "messages one account may send per minute (and in one burst)")
       .env("SSP_SEND_RATE").default(DEFAULT_SEND_RATE)
-      .argParser(integer("--send-rate", 1, 1_000_000_000)),
+      .argParser(integerFlag("--send-rate", 1, 1_000_000_000)),
   )
   .addOption(
     new Option("--registrations-per-address <n>", "new accounts one IP address may create per hour")
       .env("SSP_REGISTRATIONS_PER_ADDRESS").default(DEFAULT_REGISTRATIONS_PER_ADDRESS)
-      .argParser(integer("--registrations-per-address", 1, 1_000_000_000)),
+      .argParser(integerFlag("--registrations-per-address", 1, 1_000_000_000)),
   )
   .addOption(
     new Option("--registrations-per-hour <n>", "new accounts per hour from all addresses together")
       .env("SSP_REGISTRATIONS_PER_HOUR").default(DEFAULT_REGISTRATIONS_PER_HOUR)
-      .argParser(integer("--registrations-per-hour", 1, 1_000_000_000)),
+      .argParser(integerFlag("--registrations-per-hour", 1, 1_000_000_000)),
   )
   .addOption(
     new Option(
       "--login-throttle-entries <n>",
       "numbers, addresses and known-device numbers each login throttle table remembers",
     ).env("SSP_LOGIN_THROTTLE_ENTRIES").default(DEFAULT_THROTTLE_ENTRIES)
-      .argParser(integer("--login-throttle-entries", 1, 100_000_000)),
+      .argParser(integerFlag("--login-throttle-entries", 1, 100_000_000)),
   )
   .addOption(
     new Option("--log-format <format>", "log lines for people or machines")
@@ -247,7 +238,7 @@ program.command("dhparam")
   )
   .addOption(
     new Option("--bits <n>", "size of the prime p").default(2048)
-      .argParser(integer("--bits", MIN_PRIME_BITS, MAX_PRIME_BITS)),
+      .argParser(integerFlag("--bits", MIN_PRIME_BITS, MAX_PRIME_BITS)),
   )
   .addOption(subcommandDataOption())
   .option("--json", "print JSON")

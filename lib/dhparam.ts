@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { concatBytes, toHex } from "./bytes.ts";
+import { concatBytes, fromHex, toHex } from "./bytes.ts";
 import { DhError } from "./errors.ts";
 
 /** A prime modulus p and generator g, as stored in a DH parameters file. */
@@ -51,8 +51,7 @@ function derInteger(n: bigint): Uint8Array {
   if (hex.length % 2 === 1) hex = "0" + hex;
   // A leading 0x00 keeps the two's complement value positive when the top bit is set.
   if (parseInt(hex.slice(0, 2), 16) >= 0x80) hex = "00" + hex;
-  const body = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < body.length; i++) body[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  const body = fromHex(hex);
   return concatBytes(Uint8Array.of(TAG_INTEGER), derLength(body.length), body);
 }
 

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { connect } from "../lib/client/connect.ts";
 import { RpcConnection, ServerError } from "../lib/client/rpc.ts";
-import { newEnvelopeId, sealEnvelope } from "../lib/e2e/envelope.ts";
+import { sealEnvelope } from "../lib/e2e/envelope.ts";
+import { newMessageId } from "../lib/protocol/mod.ts";
 import { generateIdentityKeys } from "../lib/e2e/keys.ts";
 import { SspError } from "../lib/errors.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
@@ -104,7 +105,7 @@ Deno.test("a tampered envelope, a forged sender and a replay are refused by the 
     // 2. Mallory signs an envelope that claims to come from Alice.
     const [bobKeys] = await server.store.getPublicKeys([BOB]);
     const forged = await sealEnvelope({
-      id: newEnvelopeId(),
+      id: newMessageId(),
       from: ALICE,
       to: [BOB],
       timestamp: Date.now(),
@@ -163,7 +164,7 @@ Deno.test("a key substituted by the server is flagged: sending stops, messages a
     // A message signed with the substituted key is shown, but marked unverified.
     const [bobKeys] = await server.store.getPublicKeys([BOB]);
     const envelope = await sealEnvelope({
-      id: newEnvelopeId(),
+      id: newMessageId(),
       from: ALICE,
       to: [BOB],
       timestamp: Date.now(),
@@ -201,7 +202,7 @@ Deno.test("a send retried after a dropped connection is stored and delivered exa
   const alice = await newUser(server, ALICE);
   const bob = await newUser(server, BOB);
   try {
-    const id = newEnvelopeId();
+    const id = newMessageId();
     const first = alice.session.messenger.send([BOB], { kind: "text", text: "only once" }, id);
     // The request leaves, then the connection drops before the acknowledgement arrives.
     await new Promise((resolve) => setTimeout(resolve, 0));

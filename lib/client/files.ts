@@ -20,9 +20,8 @@ import {
   sealChunkParts,
 } from "../e2e/stream.ts";
 import { EnvelopeError, SspError } from "../errors.ts";
-import type { FileChunk, FileData, FileFailed } from "../protocol/mod.ts";
+import { type FileChunk, type FileData, type FileFailed, newMessageId } from "../protocol/mod.ts";
 import type { Session } from "./session.ts";
-import { newMessageId } from "./messenger.ts";
 
 /** A download fails (resumable) after this long without a chunk. */
 export const STALL_MS = 120_000;

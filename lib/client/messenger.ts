@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { constantTimeEqual, toHex } from "../bytes.ts";
+import { constantTimeEqual } from "../bytes.ts";
 import type { Content } from "../e2e/content.ts";
 import { openEnvelope, type ParsedEnvelope, parseEnvelope, sealEnvelope } from "../e2e/envelope.ts";
 import { EnvelopeError, SspError } from "../errors.ts";
-import { type Deliver, MAX_RECIPIENTS } from "../protocol/mod.ts";
+import { type Deliver, MAX_RECIPIENTS, newMessageId } from "../protocol/mod.ts";
 import type { Account } from "./account.ts";
 import type { RpcConnection } from "./rpc.ts";
 import type { ClientState, Contact } from "./state.ts";
@@ -313,9 +313,4 @@ const TEMPORARY_CODES = new Set(["storage_unavailable", "shutting_down", "rate_l
 
 function isTemporary(incoming: Incoming | Redelivered): boolean {
   return "rejected" in incoming && TEMPORARY_CODES.has(incoming.rejected.error.code);
-}
-
-/** A fresh message id: 16 random bytes as hex. */
-export function newMessageId(): string {
-  return toHex(crypto.getRandomValues(new Uint8Array(16)));
 }

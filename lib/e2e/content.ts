@@ -13,17 +13,12 @@ import { Decoder, encode } from "@msgpack/msgpack";
 import { z } from "zod";
 import { utf8 } from "../bytes.ts";
 import { EnvelopeError } from "../errors.ts";
+import { messageId } from "../protocol/common.ts";
 
 /** Longest text message, in UTF-8 bytes. */
 export const MAX_TEXT_BYTES = 64 * 1024;
 /** Most message ids one receipt may acknowledge. */
 export const MAX_RECEIPT_IDS = 512;
-
-/** An envelope id: 16 random bytes as 32 lowercase hex digits. */
-export const envelopeIdSchema: z.ZodType<string> = z.string().regex(
-  /^[0-9a-f]{32}$/,
-  "expected 32 lowercase hex digits",
-);
 
 const textSchema = z.object({
   kind: z.literal("text"),
@@ -36,7 +31,7 @@ const textSchema = z.object({
 const receiptSchema = z.object({
   kind: z.literal("receipt"),
   receipt: z.enum(["delivered", "read"]),
-  ids: z.array(envelopeIdSchema).min(1).max(MAX_RECEIPT_IDS),
+  ids: z.array(messageId).min(1).max(MAX_RECEIPT_IDS),
 });
 
 /** Smallest plaintext chunk of a file (STREAM), in bytes. */
@@ -53,7 +48,7 @@ export const MAX_FILE_NAME_BYTES = 1024;
 const fileSchema = z.object({
   kind: z.literal("file"),
   /** The server's id of the encrypted upload (32 hex digits). */
-  fileId: envelopeIdSchema,
+  fileId: messageId,
   /** The file's name (no directories), as the sender had it. */
   name: z.string().min(1).refine(
     (name) =>

@@ -25,9 +25,11 @@
  */
 import { Decoder, encode } from "@msgpack/msgpack";
 import { z } from "zod";
-import { concatBytes, toHex, utf8 } from "../bytes.ts";
+import { concatBytes, utf8 } from "../bytes.ts";
 import { bytes, uint } from "../codec.ts";
 import { EnvelopeError } from "../errors.ts";
+import { MAX_RECIPIENTS, messageId as idSchema, phone as phoneSchema } from "../protocol/common.ts";
+import { MAX_ENVELOPE_BYTES } from "../protocol/messaging.ts";
 import { sign, verify } from "../sign.ts";
 import {
   chacha20Poly1305Open,
@@ -36,17 +38,11 @@ import {
   NONCE_BYTES,
   TAG_BYTES,
 } from "../xor.ts";
-import { type Content, decodeContent, encodeContent, envelopeIdSchema } from "./content.ts";
+import { type Content, decodeContent, encodeContent } from "./content.ts";
 import { HPKE_PUBLIC_KEY_BYTES, HPKE_TAG_BYTES, hpkeOpen, hpkeSeal } from "./hpke.ts";
 
 /** The envelope format version, the first element of the signed array. */
 export const ENVELOPE_VERSION = 1;
-/** Default limit on an envelope's size on the wire, in bytes. */
-export const MAX_ENVELOPE_BYTES = 256 * 1024;
-/** Most recipients one envelope may name in `to`. */
-export const MAX_RECIPIENTS = 256;
-/** Length of an envelope id before hex encoding, in bytes. */
-export const ENVELOPE_ID_BYTES = 16;
 
 const SIGNATURE_CONTEXT = utf8("ssp/1 envelope\0");
 const CONTENT_KEY_INFO = utf8("ssp/1 content key");
@@ -72,7 +68,7 @@ export interface EnvelopeRecipient {
 
 /** Input to {@linkcode sealEnvelope}. */
 export interface SealEnvelopeOptions {
-  /** 32 lowercase hex digits, from {@linkcode newEnvelopeId}. */
+  /** 32 lowercase hex digits, from `newMessageId()` (lib/protocol/common.ts). */
   id: string;
   /** The sender's number, E.164. */
   from: string;
@@ -86,7 +82,7 @@ export interface SealEnvelopeOptions {
   signingKey: Uint8Array;
   /** A key for every number in `to` and for `from`, each number exactly once. */
   recipients: readonly EnvelopeRecipient[];
-  /** Size limit; defaults to {@linkcode MAX_ENVELOPE_BYTES}. */
+  /** Size limit; defaults to `MAX_ENVELOPE_BYTES` (lib/protocol/messaging.ts). */
   maxBytes?: number;
 }
 
@@ -125,8 +121,6 @@ export interface OpenEnvelopeOptions {
   senderSigningKey: Uint8Array;
 }
 
-const phoneSchema = z.string().regex(/^\+[1-9][0-9]{1,14}$/, "expected an E.164 number");
-
 const wrappedKeySchema = z.strictObject({
   phone: phoneSchema,
   enc: bytes(HPKE_PUBLIC_KEY_BYTES),
@@ -135,7 +129,7 @@ const wrappedKeySchema = z.strictObject({
 
 const signedSchema = z.tuple([
   z.literal(ENVELOPE_VERSION),
-  envelopeIdSchema,
+  idSchema,
   phoneSchema,
   z.array(phoneSchema).min(1).max(MAX_RECIPIENTS),
   uint(),
@@ -145,11 +139,6 @@ const signedSchema = z.tuple([
 ]);
 
 const wireSchema = z.strictObject({ s: bytes(1, Number.MAX_SAFE_INTEGER), sig: bytes(64) });
-
-/** A fresh random envelope id: 16 random bytes as 32 lowercase hex digits. */
-export function newEnvelopeId(): string {
-  return toHex(crypto.getRandomValues(new Uint8Array(ENVELOPE_ID_BYTES)));
-}
 
 /**
  * Encrypts and signs `options.content` for `options.recipients`.
@@ -163,7 +152,7 @@ export function newEnvelopeId(): string {
 export async function sealEnvelope(options: SealEnvelopeOptions): Promise<Uint8Array> {
   const { id, from, to, timestamp, content, signingKey, recipients } = options;
   const maxBytes = checkMaxBytes(options.maxBytes);
-  check(envelopeIdSchema, id, "id");
+  check(idSchema, id, "id");
   check(phoneSchema, from, "from");
   check(z.array(phoneSchema).min(1).max(MAX_RECIPIENTS), to, "to");
   check(uint(), timestamp, "timestamp");
@@ -214,7 +203,7 @@ export async function sealEnvelope(options: SealEnvelopeOptions): Promise<Uint8A
  * numbers, id format, and one wrapped key for each of `to` and `from`.
  * Checks no signature: see {@linkcode openEnvelope}.
  *
- * @param options.maxBytes Size limit; defaults to {@linkcode MAX_ENVELOPE_BYTES}.
+ * @param options.maxBytes Size limit; defaults to `MAX_ENVELOPE_BYTES` (lib/protocol/messaging.ts).
  * @throws {EnvelopeError} `too_large`, `unsupported_version` or `malformed`.
  */
 export function parseEnvelope(

@@ -5,14 +5,8 @@ import { concatBytes, utf8 } from "../bytes.ts";
 import { EnvelopeError } from "../errors.ts";
 import { sign } from "../sign.ts";
 import type { Content } from "./content.ts";
-import {
-  MAX_ENVELOPE_BYTES,
-  newEnvelopeId,
-  openEnvelope,
-  parseEnvelope,
-  sealEnvelope,
-  type SealEnvelopeOptions,
-} from "./envelope.ts";
+import { MAX_ENVELOPE_BYTES, MAX_RECIPIENTS, newMessageId } from "../protocol/mod.ts";
+import { openEnvelope, parseEnvelope, sealEnvelope, type SealEnvelopeOptions } from "./envelope.ts";
 import { generateIdentityKeys, type IdentityKeys } from "./keys.ts";
 
 interface User {
@@ -36,7 +30,7 @@ function recipient(user: User) {
 /** Options for `sender` to send `content` to `to`, with the sender's own copy. */
 function options(sender: User, to: User[], content: Content = HELLO): SealEnvelopeOptions {
   return {
-    id: newEnvelopeId(),
+    id: newMessageId(),
     from: sender.phone,
     to: to.map((u) => u.phone),
     timestamp: 1_790_000_000_000,
@@ -83,7 +77,7 @@ Deno.test("an envelope to one recipient opens for the recipient and the sender",
 });
 
 Deno.test("an envelope to several recipients opens for each of them and the sender", async () => {
-  const receipt: Content = { kind: "receipt", receipt: "read", ids: [newEnvelopeId()] };
+  const receipt: Content = { kind: "receipt", receipt: "read", ids: [newMessageId()] };
   const wire = await sealEnvelope(options(alice, [bob, carol, dave], receipt));
   for (const reader of [bob, carol, dave, alice]) {
     assert.deepEqual(await openAs(wire, reader, alice), receipt);
@@ -207,6 +201,27 @@ Deno.test("parseEnvelope() enforces the size limit before decoding", async () =>
   );
   assert.ok(big.length <= MAX_ENVELOPE_BYTES);
   assert.equal((await openAs(big, bob, alice) as { text: string }).text.length, 64 * 1024);
+});
+
+Deno.test("an envelope names at most MAX_RECIPIENTS recipients, like the send request", async () => {
+  // Distinct numbers sharing Bob's key: the limit counts numbers, not keys.
+  const numbers = Array.from({ length: MAX_RECIPIENTS + 1 }, (_, i) => `+1555100${1000 + i}`);
+  const sealFor = (to: string[]) =>
+    sealEnvelope({
+      ...options(alice, []),
+      to,
+      recipients: [...to, alice.phone].map((phone) => ({
+        phone,
+        encryptionKey: phone === alice.phone
+          ? alice.keys.encryption.publicKey
+          : bob.keys.encryption.publicKey,
+      })),
+    });
+  const full = await sealFor(numbers.slice(0, MAX_RECIPIENTS));
+  assert.equal(parseEnvelope(full).to.length, MAX_RECIPIENTS);
+  await assert.rejects(sealFor(numbers), TypeError);
+  const tooMany = tamper(full, (signed) => signed[3] = numbers);
+  assert.throws(() => parseEnvelope(tooMany), hasCode("malformed"));
 });
 
 Deno.test("parseEnvelope() rejects an unknown version", async () => {

@@ -42,12 +42,8 @@ export {
   type TextContent,
 } from "./content.ts";
 export {
-  ENVELOPE_ID_BYTES,
   ENVELOPE_VERSION,
   type EnvelopeRecipient,
-  MAX_ENVELOPE_BYTES,
-  MAX_RECIPIENTS,
-  newEnvelopeId,
   openEnvelope,
   type OpenEnvelopeOptions,
   type ParsedEnvelope,

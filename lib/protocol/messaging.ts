@@ -8,6 +8,12 @@ import { z } from "zod";
 import { bytes, uint } from "../codec.ts";
 import { MAX_HISTORY_PAGE, MAX_RECIPIENTS, messageId, phone, requestId, seq } from "./common.ts";
 
+/**
+ * Default limit on an envelope's size on the wire, in bytes: what a client
+ * seals and parses, and the server's `--max-message-bytes` default.
+ */
+export const MAX_ENVELOPE_BYTES = 256 * 1024;
+
 /** Ceiling for a configured envelope limit (must fit a record with room to spare). */
 export const MAX_ENVELOPE_BYTES_CEILING = 900 * 1024;
 

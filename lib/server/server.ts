@@ -23,14 +23,10 @@ import { type AccountLimits, Accounts } from "./accounts.ts";
 import { DeviceTokens } from "./device_tokens.ts";
 import { DEFAULT_MESSAGE_QUOTA_BYTES, MessageQuota } from "./message_quota.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { MAX_ENVELOPE_BYTES } from "../protocol/mod.ts";
 import type { Logger } from "./log.ts";
 import { OnlineUsers } from "./online.ts";
-import {
-  ClientSession,
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_ENVELOPE_BYTES,
-  type SessionContext,
-} from "./session.ts";
+import { ClientSession, DEFAULT_IDLE_TIMEOUT_MS, type SessionContext } from "./session.ts";
 
 /** Longest a graceful shutdown waits for in-flight sends to commit. */
 const DRAIN_TIMEOUT_MS = 5000;
@@ -122,7 +118,7 @@ export function startServer(config: ServerConfig): RunningServer {
     ),
     online: new OnlineUsers(),
     log: config.log,
-    maxEnvelopeBytes: config.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
+    maxEnvelopeBytes: config.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES,
     idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     files: config.files,
     watchers: new FileWatchers(),

@@ -31,9 +31,6 @@ import type { RateLimiter } from "./rate_limit.ts";
 /** Default idle time after which a connection is closed: 5 minutes. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
-/** Default largest envelope accepted: 256 KiB. */
-export const DEFAULT_MAX_ENVELOPE_BYTES = 256 * 1024;
-
 /** Sends one session may have waiting for their commit. */
 const MAX_SENDS_IN_FLIGHT = 1024;
 

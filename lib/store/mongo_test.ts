@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import { dropDatabase, type FerretDb, startFerretDb } from "../../scripts/ferretdb.ts";
-import { generateIdentityKeys, newEnvelopeId, sealEnvelope } from "../e2e/mod.ts";
+import { generateIdentityKeys, sealEnvelope } from "../e2e/mod.ts";
+import { newMessageId } from "../protocol/mod.ts";
 import { StorageError } from "../errors.ts";
 import { storeContract } from "./contract.ts";
 import { openStore } from "./mod.ts";
@@ -180,7 +181,7 @@ Deno.test("MongoStore stores no plaintext: only sealed envelopes and opaque back
     const marker = "PLAINTEXT-MARKER-7f3a";
     const [alice, bob] = await Promise.all([generateIdentityKeys(), generateIdentityKeys()]);
     const body = await sealEnvelope({
-      id: newEnvelopeId(),
+      id: newMessageId(),
       from: ALICE,
       to: [BOB],
       timestamp: Date.now(),
@@ -191,7 +192,7 @@ Deno.test("MongoStore stores no plaintext: only sealed envelopes and opaque back
         { phone: BOB, encryptionKey: bob.encryption.publicKey },
       ],
     });
-    await store.appendEnvelopes([envelope(newEnvelopeId(), body)]);
+    await store.appendEnvelopes([envelope(newMessageId(), body)]);
     await store.setDeliveredSeq(BOB, 1);
 
     const client = new MongoClient(url);

@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { openSession, type Session } from "../../lib/client/session.ts";
-import { newMessageId } from "../../lib/client/messenger.ts";
+import { newMessageId } from "../../lib/protocol/mod.ts";
 import { startFerretDb } from "../ferretdb.ts";
 import { Proc } from "./_procs.ts";
 
