@@ -5,8 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { SspError } from "../lib/errors.ts";
+import { openEmbeddedStore } from "../lib/store/mod.ts";
+import type { Store } from "../lib/store/types.ts";
+import { until } from "../lib/testing/until.ts";
 import { walk } from "./walk.ts";
-import { startTestServer } from "./harness.ts";
+import { startTestServer, tempDir } from "./harness.ts";
 import { newUser, PASSWORD, textsOf, userSession } from "./users.ts";
 
 const ALICE = "+12015550101";
@@ -66,6 +69,45 @@ Deno.test("a group message reaches every member, and delivery receipts come back
   } finally {
     for (const u of [alice, bob, carol]) u!.session.close();
     await server.stop();
+  }
+});
+
+Deno.test("a message pushed live carries its stored time, the same that history shows", async () => {
+  const dataDir = await tempDir("ssp-server-");
+  const embedded = await openEmbeddedStore(dataDir);
+  // The store holds each acknowledgement until the clock has passed the commit time, so a push
+  // that took the time again, instead of passing on the stored one, would show a later time.
+  const store = new Proxy(embedded, {
+    get(target, key) {
+      if (key === "appendEnvelopes") {
+        return async (...args: Parameters<Store["appendEnvelopes"]>) => {
+          const results = await target.appendEnvelopes(...args);
+          const latest = Math.max(...results.map((r) => r.storedAt));
+          await until(() => Date.now() > latest, { what: "the clock to pass the commit time" });
+          return results;
+        };
+      }
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const server = await startTestServer({ dataDir, store });
+  const alice = await newUser(server, ALICE);
+  const bob = await newUser(server, BOB);
+  try {
+    const { id } = await alice.session.messenger.send([BOB], { kind: "text", text: "when?" });
+    const [live] = await bob.texts(1);
+    assert.equal(live!.id, id);
+    const page = await bob.session.messenger.history([ALICE], { limit: 10 });
+    const stored = page.flatMap((i) => "message" in i && i.message.id === id ? [i.message] : []);
+    assert.equal(stored.length, 1);
+    assert.equal(live!.storedAt, stored[0]!.storedAt);
+    assert.equal(live!.seq, stored[0]!.seq);
+  } finally {
+    alice.session.close();
+    bob.session.close();
+    await server.stop();
+    await embedded.close();
   }
 });
 

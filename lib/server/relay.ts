@@ -100,7 +100,8 @@ export async function storeAndDeliver(
   }
   if (!result) throw new StorageError("storage_failed", "store returned no result");
   if (!result.duplicate) {
-    const item: StoredEnvelope = { ...envelope, seq: result.seq, storedAt: Date.now() };
+    // The stored time, not the time of this push: `history` must show the same one.
+    const item: StoredEnvelope = { ...envelope, seq: result.seq, storedAt: result.storedAt };
     for (const recipient of envelope.recipients) context.online.deliver(recipient, item);
   }
   return result;

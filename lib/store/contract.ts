@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { until } from "../testing/until.ts";
 import type { AccountRecord, NewEnvelope, Store, StoredEnvelope } from "./types.ts";
 
 /** A fresh, empty store and how to dispose of it. */
@@ -144,7 +145,11 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       envelope(ALICE, "m1", [BOB]),
       envelope(BOB, "m1", [ALICE]), // same clientId, other sender: not a duplicate
     ]);
-    assert.deepEqual(again[0], { seq: original!.seq, duplicate: true });
+    assert.deepEqual(again[0], {
+      seq: original!.seq,
+      storedAt: original!.storedAt,
+      duplicate: true,
+    });
     assert.equal(again[1]!.duplicate, false);
     assert.deepEqual(seqs(await s.mailbox(BOB, 0, 10)), [original!.seq]);
   });
@@ -157,7 +162,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     ]);
     assert.equal(results[0]!.duplicate, false);
     assert.equal(results[1]!.duplicate, false);
-    assert.deepEqual(results[2], { seq: results[0]!.seq, duplicate: true });
+    assert.deepEqual(results[2], { ...results[0]!, duplicate: true });
     assert.equal((await s.mailbox(BOB, 0, 10)).length, 2);
   });
 
@@ -206,12 +211,27 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     const got = await s.mailbox(BOB, 0, 10);
     assert.equal(got.length, 2);
     for (const [i, stored] of got.entries()) {
-      const { storedAt, ...rest } = stored;
-      assert.deepEqual(rest, { ...sent[i]!, seq: acks[i]!.seq });
+      assert.deepEqual(stored, { ...sent[i]!, seq: acks[i]!.seq, storedAt: acks[i]!.storedAt });
       assert.ok(stored.body instanceof Uint8Array);
-      assert.ok(storedAt >= before - 1000 && storedAt <= Date.now() + 1000);
+      assert.ok(stored.storedAt >= before - 1000 && stored.storedAt <= Date.now() + 1000);
     }
     assert.deepEqual(await s.mailbox(CAROL, 0, 10), got.slice(0, 1));
+  });
+
+  test("appendEnvelopes() returns the storedAt that mailbox() and history() give back", async (s) => {
+    const [first] = await s.appendEnvelopes([envelope(ALICE, "m1", [BOB])]);
+    // Let the clock move on, so that a time taken again (not the stored one) would differ.
+    await until(() => Date.now() > first!.storedAt + 1, { what: "the clock to advance" });
+    const [second, again] = await s.appendEnvelopes([
+      envelope(ALICE, "m2", [BOB]),
+      envelope(ALICE, "m1", [BOB]),
+    ]);
+    assert.ok(second!.storedAt > first!.storedAt);
+    assert.deepEqual(again, { ...first!, duplicate: true });
+    const times = (items: StoredEnvelope[]) => items.map((e) => [e.seq, e.storedAt]);
+    const expected = [[first!.seq, first!.storedAt], [second!.seq, second!.storedAt]];
+    assert.deepEqual(times(await s.mailbox(BOB, 0, 10)), expected);
+    assert.deepEqual(times(await s.history(ALICE, `${ALICE},${BOB}`, { limit: 10 })), expected);
   });
 
   test("history() shows a member the conversation's envelopes oldest first", async (s) => {

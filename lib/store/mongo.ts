@@ -382,7 +382,7 @@ export class MongoStore implements Store {
         const failed = await this.#insertOrdered(docs);
         const written = failed ?? pending.length;
         for (let k = 0; k < written; k++) {
-          results[pending[k]!] = { seq: next + k, duplicate: false };
+          results[pending[k]!] = { seq: next + k, storedAt, duplicate: false };
         }
         this.#nextSeq = next + written;
         if (failed === null) break;
@@ -392,11 +392,15 @@ export class MongoStore implements Store {
         const item = pending[failed]!;
         const { sender, clientId } = items[item]!;
         const existing = await this.#envelopes.findOne({ sender, clientId }, {
-          projection: { _id: 1 },
+          projection: { _id: 1, storedAt: 1 },
         });
         if (existing !== null) {
           const seq = seqOf(existing, "_id");
-          results[item] = { seq, duplicate: tried.get(seq) !== item };
+          results[item] = {
+            seq,
+            storedAt: seqOf(existing, "storedAt"),
+            duplicate: tried.get(seq) !== item,
+          };
           this.#nextSeq = next + failed + 1;
           pending = pending.slice(failed + 1);
         } else {
@@ -418,7 +422,7 @@ export class MongoStore implements Store {
       throw storageError(`append ${items.length} envelopes`, error);
     }
     for (const [copy, original] of copies) {
-      results[copy] = { seq: results[original]!.seq, duplicate: true };
+      results[copy] = { ...results[original]!, duplicate: true };
     }
     return results;
   }

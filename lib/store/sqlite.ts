@@ -38,7 +38,7 @@ const SQL = {
   publicKeys: "SELECT phone, encryption_key, signing_key FROM accounts WHERE phone = ?",
   insertEnvelope: "INSERT INTO envelopes (sender, client_id, conversation, recipients, body, " +
     "stored_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sender, client_id) DO NOTHING RETURNING seq",
-  existingSeq: "SELECT seq FROM envelopes WHERE sender = ? AND client_id = ?",
+  existingSeq: "SELECT seq, stored_at FROM envelopes WHERE sender = ? AND client_id = ?",
   insertRecipient: "INSERT OR IGNORE INTO envelope_recipients (recipient, seq) VALUES (?, ?)",
   mailbox: `SELECT ${ENVELOPE_COLUMNS} FROM envelope_recipients m JOIN envelopes e ` +
     "ON e.seq = m.seq WHERE m.recipient = ? AND m.seq > ? ORDER BY m.seq LIMIT ?",
@@ -243,11 +243,15 @@ export class SqliteStore implements Store {
           // Same (sender, clientId) already stored, by an earlier batch or
           // earlier in this one: a retry, so report the original seq.
           const existing = sql.existingSeq.get(e.sender, e.clientId) as Row;
-          return { seq: existing.seq as number, duplicate: true };
+          return {
+            seq: existing.seq as number,
+            storedAt: existing.stored_at as number,
+            duplicate: true,
+          };
         }
         const seq = inserted.seq as number;
         for (const recipient of e.recipients) sql.insertRecipient.run(recipient, seq);
-        return { seq, duplicate: false };
+        return { seq, storedAt, duplicate: false };
       });
       this.#db.exec("COMMIT");
       return results;

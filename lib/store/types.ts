@@ -74,6 +74,11 @@ export interface StoredEnvelope extends NewEnvelope {
 export interface AppendResult {
   /** The envelope's sequence number (the original one for a duplicate). */
   seq: number;
+  /**
+   * When it was committed, ms since the epoch (the original's time for a
+   * duplicate): the same `storedAt` that `mailbox()` and `history()` return.
+   */
+  storedAt: number;
   /** True if (sender, clientId) was already stored: nothing new was written. */
   duplicate: boolean;
 }
