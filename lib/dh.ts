@@ -25,6 +25,7 @@ import {
   DEFAULT_ROUNDS,
   modPow,
   randomBigIntInRange,
+  type RandomSource,
 } from "./primes.ts";
 
 /** Names of the groups ssp can negotiate; `"custom"` is a server-supplied finite-field group. */
@@ -256,9 +257,16 @@ function makeKeyPair(
  * A fresh key pair in `group`. For finite-field groups the private exponent x is uniform in
  * [2, q − 2] (full size rather than a short exponent, so no assumption about short-exponent
  * discrete logs is needed) and the public value is g^x mod p.
+ *
+ * `random` is for known-answer tests: given one, an X25519 scalar is its next 32 bytes and x
+ * is drawn from it; without one, WebCrypto makes the X25519 key and x comes from the system
+ * CSPRNG.
  */
-export async function generateKeyPair(group: DhGroup): Promise<DhKeyPair> {
+export async function generateKeyPair(group: DhGroup, random?: RandomSource): Promise<DhKeyPair> {
   assertKnownGroup(group);
+  if (group.name === "x25519" && random) {
+    return await importPrivateKey(group, random(new Uint8Array(X25519_KEY_LENGTH)));
+  }
   if (group.name === "x25519") {
     const pair = await crypto.subtle.generateKey({ name: "X25519" }, false, [
       "deriveBits",
@@ -266,7 +274,7 @@ export async function generateKeyPair(group: DhGroup): Promise<DhKeyPair> {
     const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
     return makeKeyPair(group, pair.privateKey, raw);
   }
-  const x = randomBigIntInRange(2n, group.q - 2n);
+  const x = randomBigIntInRange(2n, group.q - 2n, random);
   return makeKeyPair(group, x, encodeFixed(modPow(group.g, x, group.p), publicValueLength(group)));
 }
 

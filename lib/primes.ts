@@ -51,12 +51,22 @@ export function bitLength(n: bigint): number {
   return (hex.length - 1) * 4 + parseInt(hex[0]!, 16).toString(2).length;
 }
 
-/** A uniformly random `bigint` in [0, 2^bits), from `crypto.getRandomValues`. */
-export function randomBits(bits: number): bigint {
+/**
+ * Fills `buffer` with random bytes and returns it, like `crypto.getRandomValues`
+ * (at most 65 536 bytes a call). Functions that draw randomness take one so that
+ * known-answer tests can pass a seeded generator; everything else uses
+ * {@linkcode systemRandom}.
+ */
+export type RandomSource = (buffer: Uint8Array) => Uint8Array;
+
+/** The system CSPRNG, `crypto.getRandomValues`. */
+export const systemRandom: RandomSource = (buffer) => crypto.getRandomValues(buffer);
+
+/** A uniformly random `bigint` in [0, 2^bits), from `random`. */
+export function randomBits(bits: number, random: RandomSource = systemRandom): bigint {
   if (!Number.isInteger(bits) || bits < 0) throw new RangeError(`invalid bit count: ${bits}`);
   if (bits === 0) return 0n;
-  const bytes = new Uint8Array(Math.ceil(bits / 8));
-  crypto.getRandomValues(bytes);
+  const bytes = random(new Uint8Array(Math.ceil(bits / 8)));
   // Clear the excess high bits so every value below 2^bits is equally likely.
   bytes[0]! &= 0xff >> (bytes.length * 8 - bits);
   let hex = "";
@@ -68,12 +78,16 @@ export function randomBits(bits: number): bigint {
  * A uniformly random `bigint` in [min, max] (both inclusive), by rejection sampling so that
  * there is no modulo bias.
  */
-export function randomBigIntInRange(min: bigint, max: bigint): bigint {
+export function randomBigIntInRange(
+  min: bigint,
+  max: bigint,
+  random: RandomSource = systemRandom,
+): bigint {
   if (max < min) throw new RangeError("randomBigIntInRange() needs min <= max");
   const span = max - min + 1n;
   const bits = bitLength(span - 1n);
   for (;;) {
-    const r = randomBits(bits);
+    const r = randomBits(bits, random);
     if (r < span) return min + r;
   }
 }

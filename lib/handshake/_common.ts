@@ -68,10 +68,6 @@ export function signedContent(transcriptHash: Uint8Array, identity: Uint8Array):
   return concatBytes(SIGNATURE_CONTEXT, transcriptHash, identity);
 }
 
-export function randomBytes(n: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(n));
-}
-
 /** Decodes the expected message, turning a peer's alert into a HandshakeError. */
 export function expect<T extends { t: string }>(
   schema: z.ZodType<T>,

@@ -16,6 +16,7 @@ import {
 } from "../dh.ts";
 import { DhError, HandshakeError } from "../errors.ts";
 import { hmacSha256 } from "../kdf.ts";
+import { type RandomSource, systemRandom } from "../primes.ts";
 import { verify } from "../sign.ts";
 import {
   expect,
@@ -23,7 +24,6 @@ import {
   type HandshakeResult,
   type KeySchedule,
   keySchedule,
-  randomBytes,
   signedContent,
   Transcript,
 } from "./_common.ts";
@@ -53,6 +53,11 @@ export interface ClientHandshakeOptions {
    * key), so the costly primality checks can be skipped (§3.4).
    */
   validatedGroupIds?: ReadonlySet<string>;
+  /**
+   * Where the client random and the ephemeral key come from (default: the system CSPRNG).
+   * Only known-answer tests pass another (docs/protocol.md Appendix D).
+   */
+  random?: RandomSource;
 }
 
 /** The client side of the handshake. */
@@ -83,7 +88,7 @@ export class ClientHandshake {
         t: "client_hello",
         versions: [...(this.#options.versions ?? SUPPORTED_VERSIONS)],
         groups: [...(this.#options.groups ?? GROUP_NAMES)],
-        random: randomBytes(RANDOM_BYTES),
+        random: (this.#options.random ?? systemRandom)(new Uint8Array(RANDOM_BYTES)),
       } satisfies ClientHello,
     );
     this.#transcript.add(body);
@@ -115,7 +120,7 @@ export class ClientHandshake {
       }
       this.#transcript.add(body);
       const group = this.#acceptGroup(hello);
-      this.#keyPair = await generateKeyPair(group);
+      this.#keyPair = await generateKeyPair(group, this.#options.random);
       const secret = await computeSharedSecret(this.#keyPair, hello.share);
       const share = encodeMessage(
         { t: "client_share", share: this.#keyPair.publicKey } satisfies ClientShare,

@@ -14,6 +14,7 @@ import {
 } from "../dh.ts";
 import { HandshakeError } from "../errors.ts";
 import { hmacSha256 } from "../kdf.ts";
+import { type RandomSource, systemRandom } from "../primes.ts";
 import { sign } from "../sign.ts";
 import {
   expect,
@@ -21,7 +22,6 @@ import {
   type HandshakeResult,
   type KeySchedule,
   keySchedule,
-  randomBytes,
   signedContent,
   Transcript,
 } from "./_common.ts";
@@ -59,6 +59,11 @@ export interface ServerHandshakeOptions {
   groups: readonly DhGroup[];
   /** Versions the server speaks (default: all this build speaks). */
   versions?: readonly number[];
+  /**
+   * Where the server random and the ephemeral key come from (default: the system CSPRNG).
+   * Only known-answer tests pass another (docs/protocol.md Appendix D).
+   */
+  random?: RandomSource;
 }
 
 /** The server side of the handshake. */
@@ -108,7 +113,7 @@ export class ServerHandshake {
         );
       }
       this.#transcript.add(body);
-      this.#keyPair = await generateKeyPair(group);
+      this.#keyPair = await generateKeyPair(group, this.#options.random);
       const reply = encodeMessage(
         {
           t: "server_hello",
@@ -117,7 +122,7 @@ export class ServerHandshake {
           ...(group.name === "custom"
             ? { p: bigIntToBytes(group.p), g: bigIntToBytes(group.g) }
             : {}),
-          random: randomBytes(RANDOM_BYTES),
+          random: (this.#options.random ?? systemRandom)(new Uint8Array(RANDOM_BYTES)),
           share: this.#keyPair.publicKey,
         } satisfies ServerHello,
       );
