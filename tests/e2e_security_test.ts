@@ -11,7 +11,8 @@ import { sealEnvelope } from "../lib/e2e/envelope.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
 import { generateIdentityKeys } from "../lib/e2e/keys.ts";
 import { SspError } from "../lib/errors.ts";
-import { startTestServer, tempDir, type TestServer } from "./harness.ts";
+import { until } from "../lib/testing/until.ts";
+import { afterAppend, startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { newUser, textsOf, userSession } from "./users.ts";
 
 const ALICE = "+12015550101";
@@ -198,17 +199,26 @@ Deno.test("a key substituted by the server is flagged: sending stops, messages a
 });
 
 Deno.test("a send retried after a dropped connection is stored and delivered exactly once", async () => {
-  const server = await startTestServer();
+  // While `held` is set, the server commits a message but acknowledges it only once released.
+  let held: Promise<void> | null = null;
+  const server = await startTestServer({
+    wrapStore: (store) => afterAppend(store, async () => void await held),
+  });
   const alice = await newUser(server, ALICE);
   const bob = await newUser(server, BOB);
   try {
     const id = newMessageId();
+    const release = Promise.withResolvers<void>();
+    held = release.promise;
     const first = alice.session.messenger.send([BOB], { kind: "text", text: "only once" }, id);
-    // The request leaves, then the connection drops before the acknowledgement arrives.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    await alice.session.rpc.channel.flush();
+    // The message is stored, then the connection drops before the acknowledgement is sent.
+    await until(async () => (await mailboxOf(server, BOB)).some((e) => e.clientId === id), {
+      what: "the first send to be stored",
+    });
     alice.session.close();
-    await first.catch(() => {});
+    await assert.rejects(first, "the first send was never acknowledged");
+    held = null;
+    release.resolve();
     const retry = await userSession(server, ALICE, { dataDir: alice.dataDir });
     const result = await retry.session.messenger.send(
       [BOB],

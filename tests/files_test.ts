@@ -10,6 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import { deleteFile, getFile, listFiles, sendFile, shareFile } from "../lib/client/files.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/stream.ts";
 import { SspError } from "../lib/errors.ts";
+import { until } from "../lib/testing/until.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { newUser, type TestUser, userSession } from "./users.ts";
 import { walk } from "./walk.ts";
@@ -140,18 +141,23 @@ Deno.test("a recipient can fetch while the upload is still running", async () =>
   const src = await tempDir();
   try {
     const path = await writeRandom(src, "live.bin", 64 * CHUNK);
-    const announced = new Promise<string>((resolve) => {
-      const check = () => {
-        const [file] = fileMessages(bob);
-        if (file && file.content.kind === "file") resolve(file.content.fileId);
-        else setTimeout(check, 5);
-      };
-      check();
+    const out = await tempDir();
+    let download: ReturnType<typeof getFile> | undefined;
+    let received = 0;
+    // Half-way, the upload waits until Bob's download has received chunks of it: the download
+    // provably runs while the upload is unfinished.
+    await sendFile(alice.session, path, [BOB], async (done) => {
+      if (done < 32 * CHUNK || download) return;
+      await until(() => fileMessages(bob).length > 0, { what: "Bob to see the file announced" });
+      const [file] = fileMessages(bob);
+      assert.ok(file?.content.kind === "file");
+      download = getFile(bob.session, file.content.fileId, out, (got) => void (received = got));
+      await until(() => received >= 16 * CHUNK, {
+        what: "Bob's download to receive 16 chunks of the unfinished upload",
+      });
     });
-    const upload = sendFile(alice.session, path, [BOB]);
-    const fileId = await announced;
-    const download = getFile(bob.session, fileId, await tempDir());
-    const [, got] = await Promise.all([upload, download]);
+    assert.ok(download, "the upload got half-way");
+    const got = await download;
     assert.equal(await sha256(got.path), await sha256(path));
   } finally {
     alice.session.close();
@@ -213,7 +219,7 @@ Deno.test("an over-limit file and an over-quota user are refused before any data
     const big = await writeRandom(src, "big.bin", 3 * CHUNK + 1);
     let sentBytes = 0;
     await assert.rejects(
-      sendFile(alice.session, big, [BOB], (done) => sentBytes = done),
+      sendFile(alice.session, big, [BOB], (done) => void (sentBytes = done)),
       (e: unknown) => e instanceof SspError && e.code === "file_too_large",
     );
     assert.equal(sentBytes, 0);
@@ -265,15 +271,15 @@ Deno.test("a file cannot be deleted while it is being uploaded", async () => {
   const [alice, bob] = await pair(server);
   const src = await tempDir();
   try {
-    // Large enough that the upload is still running when the delete (two requests) arrives.
-    const path = await writeRandom(src, "busy.bin", 256 * CHUNK);
+    const path = await writeRandom(src, "busy.bin", 16 * CHUNK);
     const other = await userSession(server, ALICE, { dataDir: alice.dataDir });
     let deleting: Promise<unknown> | undefined;
-    const sent = await sendFile(alice.session, path, [BOB], (done) => {
-      deleting ??= done >= 8 * CHUNK
-        ? listFiles(other.session).then(([file]) => deleteFile(other.session, file!.fileId))
-          .catch((e) => e)
-        : undefined;
+    // Half-way, the upload waits until Alice's other device has tried to delete the file.
+    const sent = await sendFile(alice.session, path, [BOB], async (done) => {
+      if (done < 8 * CHUNK || deleting) return;
+      deleting = listFiles(other.session).then(([file]) => deleteFile(other.session, file!.fileId))
+        .catch((e) => e);
+      await deleting;
     }).then((r) => r, (e) => e);
     assert.ok(deleting, "the upload got far enough to try");
     const error = await deleting;

@@ -13,7 +13,8 @@ import { type RunningServer, startServer } from "../lib/server/server.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
 import { DiskFileStore } from "../lib/store/disk_files.ts";
 import type { FileStore } from "../lib/store/files.ts";
-import type { Store } from "../lib/store/types.ts";
+import type { AppendResult, NewEnvelope, Store } from "../lib/store/types.ts";
+import { within } from "../lib/testing/until.ts";
 
 /** A server started for one test. */
 export interface TestServer {
@@ -25,8 +26,11 @@ export interface TestServer {
   store: Store;
   /** Every event the server logged, in order. */
   events: LogFields[];
-  /** Resolves with the first logged event that matches. */
-  waitForEvent(match: (event: LogFields) => boolean): Promise<LogFields>;
+  /**
+   * Resolves with the first logged event that matches; rejects if none has
+   * come within 10 s (or `deadlineMs`).
+   */
+  waitForEvent(match: (event: LogFields) => boolean, deadlineMs?: number): Promise<LogFields>;
   stop(): Promise<void>;
 }
 
@@ -45,6 +49,8 @@ export interface TestServerOptions extends ChannelOptions {
   accountLimits?: AccountLimits;
   /** A store to use instead of a fresh embedded one in the data dir. */
   store?: Store;
+  /** Wraps the store the server uses, e.g. in {@linkcode afterAppend}. */
+  wrapStore?: (store: Store) => Store;
   /** A file store to use instead of a fresh one on disk in the data dir. */
   files?: FileStore;
 }
@@ -58,7 +64,8 @@ export async function tempDir(prefix = "ssp-test-"): Promise<string> {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? await tempDir("ssp-server-");
   const identity = await loadOrCreateIdentity(dataDir);
-  const store = options.store ?? await openEmbeddedStore(dataDir);
+  const opened = options.store ?? await openEmbeddedStore(dataDir);
+  const store = options.wrapStore?.(opened) ?? opened;
   const files = options.files ?? await DiskFileStore.open(`${dataDir}/files`);
   const events: LogFields[] = [];
   const waiters: { match: (e: LogFields) => boolean; resolve: (e: LogFields) => void }[] = [];
@@ -87,18 +94,47 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     dataDir,
     store,
     events,
-    waitForEvent(match) {
+    waitForEvent(match, deadlineMs) {
       const seen = events.find(match);
       if (seen) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ match, resolve }));
+      const logged = new Promise<LogFields>((resolve) => waiters.push({ match, resolve }));
+      return within(logged, {
+        what: `a server log event matching ${match}`,
+        ...(deadlineMs === undefined ? {} : { deadlineMs }),
+      });
     },
     async stop() {
       await server.shutdown();
-      if (!options.store) await store.close();
+      if (!options.store) await opened.close();
       if (!options.files) await files.close();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * `store`, except that each `appendEnvelopes` runs `hook` once the envelopes
+ * are committed and resolves only after it: the server acknowledges nothing
+ * (and pushes nothing) until the hook is done. A test uses it to act at a
+ * known point between a commit and its acknowledgement.
+ */
+export function afterAppend(
+  store: Store,
+  hook: (results: AppendResult[]) => Promise<void>,
+): Store {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === "appendEnvelopes") {
+        return async (envelopes: NewEnvelope[]) => {
+          const results = await target.appendEnvelopes(envelopes);
+          await hook(results);
+          return results;
+        };
+      }
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /** How a TamperingConnection rewrites one write: returns the bytes to send, in order. */

@@ -5,11 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { SspError } from "../lib/errors.ts";
-import { openEmbeddedStore } from "../lib/store/mod.ts";
-import type { Store } from "../lib/store/types.ts";
 import { until } from "../lib/testing/until.ts";
 import { walk } from "./walk.ts";
-import { startTestServer, tempDir } from "./harness.ts";
+import { afterAppend, startTestServer } from "./harness.ts";
 import { newUser, PASSWORD, textsOf, userSession } from "./users.ts";
 
 const ALICE = "+12015550101";
@@ -55,17 +53,13 @@ Deno.test("a group message reaches every member, and delivery receipts come back
       assert.deepEqual(message!.with, member === bob ? [ALICE, CAROL] : [ALICE, BOB]);
     }
     // Each recipient's client answers with an end-to-end "delivered" receipt.
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        const receipts = alice!.received.filter((m) =>
-          m.content.kind === "receipt" && m.content.receipt === "delivered" &&
-          m.content.ids.includes(id)
-        );
-        if (receipts.length === 2) resolve();
-        else setTimeout(check, 20);
-      };
-      check();
-    });
+    const receipts = () =>
+      alice!.received.filter((m) =>
+        m.content.kind === "receipt" && m.content.receipt === "delivered" &&
+        m.content.ids.includes(id)
+      );
+    await until(() => receipts().length >= 2, { what: "Bob's and Carol's delivered receipts" });
+    assert.equal(receipts().length, 2);
   } finally {
     for (const u of [alice, bob, carol]) u!.session.close();
     await server.stop();
@@ -73,25 +67,15 @@ Deno.test("a group message reaches every member, and delivery receipts come back
 });
 
 Deno.test("a message pushed live carries its stored time, the same that history shows", async () => {
-  const dataDir = await tempDir("ssp-server-");
-  const embedded = await openEmbeddedStore(dataDir);
-  // The store holds each acknowledgement until the clock has passed the commit time, so a push
-  // that took the time again, instead of passing on the stored one, would show a later time.
-  const store = new Proxy(embedded, {
-    get(target, key) {
-      if (key === "appendEnvelopes") {
-        return async (...args: Parameters<Store["appendEnvelopes"]>) => {
-          const results = await target.appendEnvelopes(...args);
-          const latest = Math.max(...results.map((r) => r.storedAt));
-          await until(() => Date.now() > latest, { what: "the clock to pass the commit time" });
-          return results;
-        };
-      }
-      const value = Reflect.get(target, key, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+  // Each acknowledgement waits until the clock has passed the commit time, so a push that took
+  // the time again, instead of passing on the stored one, would show a later time.
+  const server = await startTestServer({
+    wrapStore: (store) =>
+      afterAppend(store, async (results) => {
+        const latest = Math.max(...results.map((r) => r.storedAt));
+        await until(() => Date.now() > latest, { what: "the clock to pass the commit time" });
+      }),
   });
-  const server = await startTestServer({ dataDir, store });
   const alice = await newUser(server, ALICE);
   const bob = await newUser(server, BOB);
   try {
@@ -107,7 +91,6 @@ Deno.test("a message pushed live carries its stored time, the same that history 
     alice.session.close();
     bob.session.close();
     await server.stop();
-    await embedded.close();
   }
 });
 

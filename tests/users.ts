@@ -6,6 +6,7 @@
  */
 import type { Incoming, ReceivedMessage, RejectedMessage } from "../lib/client/messenger.ts";
 import { openSession, type Session } from "../lib/client/session.ts";
+import { within } from "../lib/testing/until.ts";
 import { tempDir, type TestServer } from "./harness.ts";
 
 /** A logged-in user and everything delivered to it. */
@@ -43,11 +44,15 @@ export async function userSession(
   const received: ReceivedMessage[] = [];
   const rejected: RejectedMessage[] = [];
   const waiters: (() => void)[] = [];
-  const until = (ready: () => boolean) =>
-    new Promise<void>((resolve) => {
-      const check = () => ready() ? resolve() : waiters.push(check);
-      check();
-    });
+  /** Resolves once `ready()` holds, checked after each incoming message; fails after 10 s. */
+  const until = (ready: () => boolean, what: string) =>
+    within(
+      new Promise<void>((resolve) => {
+        const check = () => ready() ? resolve() : waiters.push(check);
+        check();
+      }),
+      { what: `${what} for ${phone}` },
+    );
   const texts = () => received.filter((m) => m.content.kind === "text");
   session.messenger.onIncoming = (incoming: Incoming) => {
     if ("message" in incoming) received.push(incoming.message);
@@ -62,11 +67,11 @@ export async function userSession(
     received,
     rejected,
     async texts(count) {
-      await until(() => texts().length >= count);
+      await until(() => texts().length >= count, `${count} text messages`);
       return texts();
     },
     async refusals(count) {
-      await until(() => rejected.length >= count);
+      await until(() => rejected.length >= count, `${count} refused messages`);
       return rejected;
     },
   };

@@ -48,12 +48,16 @@ export interface FileEntry {
   content: FileContent;
 }
 
-/** Uploads `path` to `to` (one upload for all recipients); resumes an interrupted one. */
+/**
+ * Uploads `path` to `to` (one upload for all recipients); resumes an interrupted one.
+ * `onProgress` runs after each chunk is handed to the connection; if it returns a
+ * promise, the upload waits for it before the next chunk.
+ */
 export async function sendFile(
   session: Session,
   path: string,
   to: string[],
-  onProgress: OnProgress = () => {},
+  onProgress: (done: number, total: number) => void | Promise<void> = () => {},
 ): Promise<{ fileId: string; name: string; size: number; resumedAt: number }> {
   const info = await Deno.stat(path);
   if (!info.isFile) throw new SspError("not_a_file", `${path} is not a regular file`);
@@ -118,10 +122,10 @@ export async function sendFile(
         "data",
         data,
       );
-      onProgress(Math.min(size, index * chunkBytes + length), size);
+      await onProgress(Math.min(size, index * chunkBytes + length), size);
     }
     await writing;
-    if (chunks === ready.committed) onProgress(size, size);
+    if (chunks === ready.committed) await onProgress(size, size);
     await session.rpc.request({ t: "file_end", fileId: upload.fileId });
     if (failure) throw transferFailed(failure);
   } finally {

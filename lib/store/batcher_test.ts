@@ -25,17 +25,20 @@ Deno.test("GroupCommitter flushes submits made in the same macrotask together", 
 
 Deno.test("GroupCommitter collects submits that arrive during a flush into the next one", async () => {
   const batches: number[][] = [];
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
+  const flushing = Promise.withResolvers<void>();
+  const gate = Promise.withResolvers<void>();
   const committer = new GroupCommitter(async (items: number[]) => {
     batches.push(items);
-    if (batches.length === 1) await gate;
+    if (batches.length === 1) {
+      flushing.resolve();
+      await gate.promise;
+    }
     return double(items);
   });
   const first = committer.submit([1]);
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await flushing.promise; // the first flush has begun and is held
   const later = [committer.submit([2]), committer.submit([3]), committer.submit([4])];
-  release();
+  gate.resolve();
   assert.deepEqual(await first, [2]);
   assert.deepEqual(await Promise.all(later), [[4], [6], [8]]);
   assert.deepEqual(batches, [[1], [2, 3, 4]]);

@@ -11,6 +11,7 @@ import { dropDatabase, type FerretDb, startFerretDb } from "../../scripts/ferret
 import { generateIdentityKeys, sealEnvelope } from "../e2e/mod.ts";
 import { newMessageId } from "../protocol/mod.ts";
 import { StorageError } from "../errors.ts";
+import { until } from "../testing/until.ts";
 import { storeContract } from "./contract.ts";
 import { openStore } from "./mod.ts";
 import type { Keyed } from "./_mongo_docs.ts";
@@ -249,13 +250,8 @@ Deno.test({
         }
       };
       const workers = Array.from({ length: 8 }, (_, w) => worker(w));
-      const waitFor = async (what: string, done: () => boolean, timeoutMs = 30_000) => {
-        const deadline = Date.now() + timeoutMs;
-        while (!done()) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-      };
+      const waitFor = (what: string, done: () => boolean) =>
+        until(done, { what, deadlineMs: 30_000 });
 
       try {
         await waitFor("acks before the outage", () => acked.size >= 200);
