@@ -19,6 +19,12 @@ export const MAX_HANDSHAKE_FRAME_BYTES = 16 * 1024;
 /** Largest DH public value or prime, in bytes (8192 bits). */
 export const MAX_DH_VALUE_BYTES = 1024;
 
+/** Longest error or alert `code`, in characters (also of `error` and `file_failed`). */
+export const MAX_CODE_CHARS = 64;
+
+/** Longest error or alert `message` (and `hint`), in characters. */
+export const MAX_MESSAGE_CHARS = 1024;
+
 /** Group names as they appear on the wire. */
 export const GROUP_NAMES = ["x25519", "ffdhe2048", "ffdhe3072", "ffdhe4096", "custom"] as const;
 
@@ -81,8 +87,8 @@ export type ClientFinished = z.infer<typeof ClientFinished>;
 /** Either side, at any time: why the sender is closing the connection. */
 export const Alert = z.object({
   t: z.literal("alert"),
-  code: z.string().max(64),
-  message: z.string().max(1024),
+  code: z.string().max(MAX_CODE_CHARS),
+  message: z.string().max(MAX_MESSAGE_CHARS),
 });
 /** Either side: why the sender is closing. */
 export type Alert = z.infer<typeof Alert>;

@@ -10,9 +10,16 @@ import { z } from "zod";
 import { bytes, uint } from "../codec.ts";
 import { MAX_RECIPIENTS, messageId, phone, requestId } from "./common.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./messaging.ts";
+import { MAX_CODE_CHARS, MAX_MESSAGE_CHARS } from "../handshake/messages.ts";
 
 /** Largest ciphertext chunk on the wire: 512 KiB of plaintext plus its tag. */
 export const MAX_FILE_CHUNK_BYTES = 512 * 1024 + 16;
+
+/** Most files one `files` reply lists. */
+export const MAX_LISTED_FILES = 1000;
+
+/** Most announcements listed per file in a `files` reply (the newest). */
+export const MAX_LISTED_ANNOUNCEMENTS = 64;
 
 /** Client → server: starts (or resumes) an upload; announces it to `readers` with `envelope`. */
 export const FileBegin = z.object({
@@ -64,8 +71,8 @@ export type FileDone = z.infer<typeof FileDone>;
 export const FileFailed = z.object({
   t: z.literal("file_failed"),
   fileId: messageId,
-  code: z.string().max(64),
-  message: z.string().max(1024),
+  code: z.string().max(MAX_CODE_CHARS),
+  message: z.string().max(MAX_MESSAGE_CHARS),
 });
 /** Server → client: a transfer failed. */
 export type FileFailed = z.infer<typeof FileFailed>;
@@ -143,8 +150,8 @@ export const FileListReply = z.object({
     chunks: uint(),
     committed: uint(),
     createdAt: uint(),
-    envelopes: z.array(bytes(1, MAX_ENVELOPE_BYTES_CEILING)).max(64),
-  })).max(1000),
+    envelopes: z.array(bytes(1, MAX_ENVELOPE_BYTES_CEILING)).max(MAX_LISTED_ANNOUNCEMENTS),
+  })).max(MAX_LISTED_FILES),
 });
 /** Server → client: file list. */
 export type FileListReply = z.infer<typeof FileListReply>;

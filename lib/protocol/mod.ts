@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { decodeMessage, encodeMessage, uint } from "../codec.ts";
-import { Alert } from "../handshake/mod.ts";
+import { Alert, MAX_CODE_CHARS, MAX_MESSAGE_CHARS } from "../handshake/mod.ts";
 import { ChangePassword, Login, LoginReply, Prelogin, PreloginReply, Register } from "./account.ts";
 import { requestId } from "./common.ts";
 import {
@@ -60,12 +60,12 @@ export type OkReply = z.infer<typeof OkReply>;
 export const ErrorReply = z.object({
   t: z.literal("error"),
   id: requestId,
-  code: z.string().max(64),
-  message: z.string().max(1024),
+  code: z.string().max(MAX_CODE_CHARS),
+  message: z.string().max(MAX_MESSAGE_CHARS),
   /** For `rate_limited` and `storage_unavailable`: when to try again. */
   retryAfterMs: uint().optional(),
   /** What the user can do about it. */
-  hint: z.string().max(1024).optional(),
+  hint: z.string().max(MAX_MESSAGE_CHARS).optional(),
 });
 /** Server → client: a request failed. */
 export type ErrorReply = z.infer<typeof ErrorReply>;

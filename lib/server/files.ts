@@ -7,14 +7,16 @@
  */
 import type { SecureChannel } from "../channel.ts";
 import { AuthError, ProtocolError, SspError } from "../errors.ts";
-import type {
-  FileBegin,
-  FileChunk,
-  FileDelete,
-  FileEnd,
-  FileGet,
-  FileShare,
-  ServerMessage,
+import {
+  type FileBegin,
+  type FileChunk,
+  type FileDelete,
+  type FileEnd,
+  type FileGet,
+  type FileShare,
+  MAX_LISTED_ANNOUNCEMENTS,
+  MAX_LISTED_FILES,
+  type ServerMessage,
 } from "../protocol/mod.ts";
 import { chunkLength, type FileRecord, type FileStore, mayRead } from "../store/files.ts";
 import { checkEnvelope, type RelayContext, storeAndDeliver } from "./relay.ts";
@@ -257,14 +259,14 @@ export class FileTransfers {
     return {
       t: "files",
       id,
-      files: files.slice(0, 1000).map((f) => ({
+      files: files.slice(0, MAX_LISTED_FILES).map((f) => ({
         fileId: f.fileId,
         owner: f.owner,
         cipherSize: f.cipherSize,
         chunks: f.chunks,
         committed: f.committed,
         createdAt: f.createdAt,
-        envelopes: f.announcements.slice(-64),
+        envelopes: f.announcements.slice(-MAX_LISTED_ANNOUNCEMENTS),
       })),
     };
   }
