@@ -15,6 +15,9 @@ export const KDF_SALT_BYTES = 16;
 /** Bytes of the auth key derived from the password. */
 export const AUTH_KEY_BYTES = 32;
 
+/** Longest KDF description (`kdf`: the client's password KDF and its parameters), in characters. */
+export const MAX_KDF_CHARS = 256;
+
 /** Largest encrypted key backup accepted. */
 export const MAX_KEY_BACKUP_BYTES = 4096;
 
@@ -28,7 +31,7 @@ export const PreloginReply = z.object({
   t: z.literal("prelogin_ok"),
   id: requestId,
   salt: bytes(KDF_SALT_BYTES),
-  kdf: z.string().max(256),
+  kdf: z.string().max(MAX_KDF_CHARS),
 });
 /** Server → client: the KDF salt and parameters. */
 export type PreloginReply = z.infer<typeof PreloginReply>;
@@ -39,7 +42,7 @@ export const Register = z.object({
   id: requestId,
   phone,
   salt: bytes(KDF_SALT_BYTES),
-  kdf: z.string().max(256),
+  kdf: z.string().max(MAX_KDF_CHARS),
   authKey: bytes(AUTH_KEY_BYTES),
   encryptionKey: bytes(32),
   signingKey: bytes(32),
@@ -81,7 +84,7 @@ export const ChangePassword = z.object({
   id: requestId,
   oldAuthKey: bytes(AUTH_KEY_BYTES),
   salt: bytes(KDF_SALT_BYTES),
-  kdf: z.string().max(256),
+  kdf: z.string().max(MAX_KDF_CHARS),
   authKey: bytes(AUTH_KEY_BYTES),
   keyBackup: bytes(1, MAX_KEY_BACKUP_BYTES),
 });

@@ -9,13 +9,16 @@ import fc from "fast-check";
 import { z } from "zod";
 import { toHex } from "../bytes.ts";
 import { decodeMessage, encodeMessage } from "../codec.ts";
+import { FrameError } from "../errors.ts";
 import {
   Alert,
   ClientFinished,
   ClientHello,
   ClientShare,
   GROUP_NAMES,
+  MAX_CODE_CHARS,
   MAX_DH_VALUE_BYTES,
+  MAX_MESSAGE_CHARS,
   RANDOM_BYTES,
   ServerAuth,
   ServerHello,
@@ -29,6 +32,7 @@ import {
   KDF_SALT_BYTES,
   MAX_FILE_CHUNK_BYTES,
   MAX_HISTORY_PAGE,
+  MAX_KDF_CHARS,
   MAX_KEY_BACKUP_BYTES,
   MAX_RECIPIENTS,
   MESSAGE_ID_BYTES,
@@ -48,7 +52,9 @@ const messageId = fc.uint8Array({ minLength: MESSAGE_ID_BYTES, maxLength: MESSAG
 const bytes = (min: number, max = min) => fc.uint8Array({ minLength: min, maxLength: max });
 /** Envelopes are opaque bytes to these schemas; short ones keep the runs fast. */
 const envelope = bytes(1, 600);
-const text = (maxLength: number) => fc.string({ maxLength, unit: "grapheme" });
+/** Unicode text of at most `maxLength` UTF-16 code units (what the schemas count). */
+const text = (maxLength: number) =>
+  fc.string({ maxLength, unit: "grapheme" }).filter((s) => s.length <= maxLength);
 const code = text(64);
 const kdf = text(256);
 const keyBackup = bytes(1, MAX_KEY_BACKUP_BYTES);
@@ -327,6 +333,34 @@ Deno.test("every handshake message round-trips through its schema", () => {
         assert.deepEqual(encodeMessage(decoded), bytes);
       }),
       { numRuns: 50 },
+    );
+  }
+});
+
+Deno.test("each named text and list limit admits its maximum and refuses one more", () => {
+  const error = { t: "error", id: 1, code: "x", message: "m" } as const;
+  const prelogin = { t: "prelogin_ok", id: 1, salt: new Uint8Array(KDF_SALT_BYTES), kdf: "" };
+  const chars = (n: number) => "é".repeat(n);
+  const cases: [AppMessage, string, (n: number) => unknown, number][] = [
+    [error, "code", chars, MAX_CODE_CHARS],
+    [error, "message", chars, MAX_MESSAGE_CHARS],
+    [error, "hint", chars, MAX_MESSAGE_CHARS],
+    [prelogin as AppMessage, "kdf", chars, MAX_KDF_CHARS],
+    [
+      { t: "get_keys", id: 1, phones: [] },
+      "phones",
+      (n) => Array(n).fill("+15551230001"),
+      MAX_RECIPIENTS,
+    ],
+  ];
+  for (const [base, field, value, max] of cases) {
+    const sized = (n: number) => ({ ...base, [field]: value(n) }) as AppMessage;
+    assertRoundTrips(sized(max));
+    const decode = clientTypes.has(base.t) ? decodeClientMessage : decodeServerMessage;
+    assert.throws(
+      () => decode(encodeAppMessage(sized(max + 1))),
+      (e: unknown) => e instanceof FrameError && e.code === "bad_message",
+      `${base.t}.${field} of ${max + 1}`,
     );
   }
 });
