@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { connect } from "../lib/client/connect.ts";
-import { newMessageId } from "../lib/client/messenger.ts";
+import { newMessageId } from "../lib/protocol/mod.ts";
 import { RpcConnection, ServerError } from "../lib/client/rpc.ts";
 import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../lib/e2e/password.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
