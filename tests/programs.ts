@@ -4,7 +4,12 @@
  *
  * @module
  */
+import { within } from "../lib/testing/until.ts";
+
 export const ROOT = new URL("..", import.meta.url).pathname;
+/** How long a spawned server has to start listening (a cold npm cache included). */
+const SPAWN_DEADLINE_MS = 120_000;
+
 export const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
 export interface Run {
@@ -50,29 +55,42 @@ export async function spawnServer(script: string, dataDir: string) {
   const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
   const log: Record<string, unknown>[] = [];
-  for (;;) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`server exited before listening:\n${buffered}`);
-    buffered += value;
-    const complete = buffered.split("\n");
-    buffered = complete.pop()!;
-    // Deno may print other lines on stderr before the server's own (for example
-    // "Download https://…" while it fills an empty npm cache): keep only JSON.
-    for (const line of complete) {
-      const event = parseLogLine(line);
-      if (event) log.push(event);
+  const listening = async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`server exited before listening:\n${buffered}`);
+      buffered += value;
+      const complete = buffered.split("\n");
+      buffered = complete.pop()!;
+      // Deno may print other lines on stderr before the server's own (for example
+      // "Download https://…" while it fills an empty npm cache): keep only JSON.
+      for (const line of complete) {
+        const event = parseLogLine(line);
+        if (event) log.push(event);
+      }
+      const listening = log.find((e) => e.event === "listening");
+      if (listening) {
+        const rest = (async () => {
+          for (;;) {
+            const { value, done } = await lines.read();
+            if (done) return buffered;
+            buffered += value;
+          }
+        })();
+        return { child, port: listening.port as number, fingerprint: listening.fingerprint, rest };
+      }
     }
-    const listening = log.find((e) => e.event === "listening");
-    if (listening) {
-      const rest = (async () => {
-        for (;;) {
-          const { value, done } = await lines.read();
-          if (done) return buffered;
-          buffered += value;
-        }
-      })();
-      return { child, port: listening.port as number, fingerprint: listening.fingerprint, rest };
-    }
+  };
+  try {
+    // A cold start may first download npm packages: generous, but bounded.
+    return await within(listening(), {
+      what: `${script} to log "listening"`,
+      deadlineMs: SPAWN_DEADLINE_MS,
+    });
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw error;
   }
 }
 
