@@ -5,7 +5,14 @@
  * @module
  */
 export const ROOT = new URL("..", import.meta.url).pathname;
-export const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+/** What `deno task server` and `deno task client` grant (FFI: libcrypto, see lib/aead_backend.ts). */
+export const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+];
 
 export interface Run {
   code: number;
