@@ -107,6 +107,7 @@ export class SecureChannel {
    * Sends `message` with one more field, `field`, holding the bytes `parts`
    * joined (see `encodeMessageWithBytes`): a sealed file chunk is encrypted
    * from where it lies straight into the record's frame, never joined first.
+   * The parts are sealed before this returns: the caller may reuse them at once.
    */
   sendMessageWithBytes<T extends { readonly t: string }>(
     message: T,
