@@ -25,9 +25,10 @@ export async function run(
   args: string[],
   env: Record<string, string> = {},
   stdin?: string,
+  permissions: readonly string[] = PERMISSIONS,
 ): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, script, ...args],
+    args: ["run", ...permissions, script, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdin: stdin === undefined ? "null" : "piped",
@@ -78,7 +79,14 @@ export async function spawnServer(script: string, dataDir: string) {
           buffered += value;
         }
       })();
-      return { child, port: listening.port as number, fingerprint: listening.fingerprint, rest };
+      return {
+        child,
+        port: listening.port as number,
+        fingerprint: listening.fingerprint,
+        /** The `crypto` event: which AEAD backend the server runs. */
+        crypto: log.find((e) => e.event === "crypto"),
+        rest,
+      };
     }
   }
 }
