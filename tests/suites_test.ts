@@ -75,7 +75,7 @@ Deno.test("a server that accepts only ChaCha20-Poly1305 chooses it for a client 
 Deno.test("a client_hello without suites, as from older clients, gets the unchanged ChaCha20 handshake", async () => {
   const server = await startTestServer({ suites: [...BOTH] });
   const seen: Record<string, unknown>[] = [];
-  const proxy = startFrameProxy(server.port, (direction, index, body) => {
+  const proxy = startFrameProxy(server.port, (_direction, index, body) => {
     if (index === 0) seen.push(decode(body) as Record<string, unknown>);
     return body;
   });
