@@ -1,19 +1,30 @@
 /**
- * Record cipher throughput: ssp's RecordSealer/RecordOpener (ChaCha20-Poly1305
- * from node:crypto) against AES-256-GCM from WebCrypto and from node:crypto,
- * sealing and opening 16, 64 and 256 KiB records; and the whole path of a
- * 256 KiB file chunk out of a sender (end-to-end seal, encoding, record seal)
- * with the pieces joined into one buffer at each step, or kept apart.
+ * Record cipher throughput: every AEAD backend (OpenSSL's libcrypto through
+ * FFI, node:crypto) and suite (ChaCha20-Poly1305, AES-256-GCM), bare at the
+ * boundary of lib/aead_backend.ts (into caller-owned buffers) and through
+ * ssp's RecordSealer/RecordOpener, beside WebCrypto AES-256-GCM and
+ * `openssl speed`, sealing and opening 16, 64 and 256 KiB records; and the
+ * whole path of a 256 KiB file chunk out of a sender (end-to-end seal,
+ * encoding, record seal).
  *
  * Run with `deno task bench cipher`, or alone with
- * `deno run scripts/bench/cipher.ts` (it needs no permissions).
+ * `deno run --allow-ffi --allow-run=openssl scripts/bench/cipher.ts`. Without
+ * `--allow-ffi` the OpenSSL rows read "not loaded"; without `--allow-run` the
+ * `openssl speed` rows are left out.
  *
  * @module
  */
-import { createCipheriv, createDecipheriv } from "node:crypto";
+import {
+  AEAD_SUITES,
+  type AeadBackend,
+  aeadBackend,
+  type AeadSuite,
+  loadOpensslBackend,
+  NODE_BACKEND,
+} from "../../lib/aead_backend.ts";
 import { concatBytes } from "../../lib/bytes.ts";
 import { encodeMessageTransient, encodeMessageWithBytes } from "../../lib/codec.ts";
-import { sealChunk, sealChunkParts } from "../../lib/e2e/stream.ts";
+import { sealChunk, sealChunkInPlace, sealChunkParts } from "../../lib/e2e/stream.ts";
 import { encodeFrameHeader } from "../../lib/frames.ts";
 import { RecordOpener, RecordSealer, TAG_BYTES } from "../../lib/xor.ts";
 import { median, randomBytes } from "./_sample.ts";
@@ -50,19 +61,78 @@ function counterNonce(counter: number): Uint8Array<ArrayBuffer> {
   return nonce;
 }
 
-const CONTENDERS: Contender[] = [
-  {
-    name: "ssp RecordSealer/Opener (node:crypto chacha20-poly1305)",
+const OPENSSL = loadOpensslBackend();
+
+/**
+ * A backend at its boundary: each record sealed into, and opened into, one
+ * buffer the caller keeps (no allocation per record), with counter nonces.
+ */
+function bare(backend: AeadBackend | string, suite: AeadSuite, name: string): Contender {
+  return {
+    name: `${name} ${suite}, into caller-owned buffers`,
     channel() {
-      const key = crypto.getRandomValues(new Uint8Array(32));
-      const sealer = new RecordSealer(key);
-      const opener = new RecordOpener(key);
+      if (typeof backend === "string") return Promise.reject(new Error(backend));
+      const key = randomBytes(32);
+      const out = new Uint8Array(256 * KIB + TAG_BYTES);
+      const tag = new Uint8Array(TAG_BYTES);
+      let sent = 0;
+      let received = 0;
+      return Promise.resolve({
+        seal(plaintext) {
+          const sealed = out.subarray(0, plaintext.length + TAG_BYTES);
+          backend.sealInto(
+            suite,
+            key,
+            counterNonce(sent++),
+            HEADER,
+            [plaintext],
+            [sealed.subarray(0, plaintext.length)],
+            tag,
+          );
+          sealed.set(tag, plaintext.length);
+          return sealed; // reused by the next call: openRate() copies what it keeps
+        },
+        open(sealed) {
+          const length = sealed.length - TAG_BYTES;
+          const plaintext = out.subarray(0, length);
+          backend.openInto(
+            suite,
+            key,
+            counterNonce(received++),
+            HEADER,
+            [sealed.subarray(0, length)],
+            sealed.subarray(length),
+            [plaintext],
+          );
+          return plaintext;
+        },
+      });
+    },
+  };
+}
+
+/** ssp's record layer with this process's backend: one new buffer per sealed or opened record. */
+function records(suite: AeadSuite): Contender {
+  return {
+    name: `ssp RecordSealer/Opener, ${aeadBackend().info.name} ${suite}`,
+    channel() {
+      const key = randomBytes(32);
+      const sealer = new RecordSealer(key, undefined, suite);
+      const opener = new RecordOpener(key, undefined, suite);
       return Promise.resolve({
         seal: (plaintext) => sealer.seal(HEADER, plaintext),
         open: (sealed) => opener.open(HEADER, sealed),
       });
     },
-  },
+  };
+}
+
+const CONTENDERS: Contender[] = [
+  ...AEAD_SUITES.flatMap((suite) => [
+    bare(OPENSSL, suite, "OpenSSL (FFI)"),
+    bare(NODE_BACKEND, suite, "node:crypto"),
+    records(suite),
+  ]),
   {
     name: "WebCrypto AES-256-GCM",
     async channel() {
@@ -92,34 +162,6 @@ const CONTENDERS: Contender[] = [
       };
     },
   },
-  {
-    name: "node:crypto aes-256-gcm",
-    channel() {
-      const key = crypto.getRandomValues(new Uint8Array(32));
-      let sent = 0;
-      let received = 0;
-      return Promise.resolve({
-        seal(plaintext) {
-          const cipher = createCipheriv("aes-256-gcm", key, counterNonce(sent++));
-          cipher.setAAD(HEADER);
-          const body = cipher.update(plaintext);
-          cipher.final();
-          const out = new Uint8Array(body.length + 16);
-          out.set(body);
-          out.set(cipher.getAuthTag(), body.length);
-          return out;
-        },
-        open(sealed) {
-          const decipher = createDecipheriv("aes-256-gcm", key, counterNonce(received++));
-          decipher.setAAD(HEADER);
-          decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-          const body = decipher.update(sealed.subarray(0, sealed.length - 16));
-          decipher.final();
-          return new Uint8Array(body);
-        },
-      });
-    },
-  },
 ];
 
 /** Seals `size`-byte records for up to CELL_MS / CELL_BYTES; returns MiB/s. */
@@ -147,7 +189,7 @@ async function openRate(contender: Contender, size: number): Promise<number> {
   let elapsed = 0;
   while (elapsed < CELL_MS && bytes < CELL_BYTES) {
     const batch: Uint8Array[] = [];
-    for (let i = 0; i < batchRecords; i++) batch.push(await channel.seal(plaintext));
+    for (let i = 0; i < batchRecords; i++) batch.push((await channel.seal(plaintext)).slice());
     const start = performance.now();
     for (const sealed of batch) {
       const opened = channel.open(sealed);
@@ -168,10 +210,16 @@ async function medianOf(measure: () => Promise<number>): Promise<number> {
 
 const FILE_ID = "0123456789abcdef0123456789abcdef";
 
-/** The sender's work for chunk `index`, returning the frame's bytes as one array or as pieces. */
+/** The sender's work for chunk `index`, returning the frame's length. */
 const CHUNK_PATHS: {
   name: string;
-  frame(sealer: RecordSealer, key: Uint8Array, index: number, chunk: Uint8Array): number;
+  frame(
+    sealer: RecordSealer,
+    key: Uint8Array,
+    index: number,
+    chunk: Uint8Array,
+    tag: Uint8Array,
+  ): number;
 }[] = [
   {
     name: "joined: sealChunk, encodeMessage, RecordSealer.seal (one frame buffer)",
@@ -183,7 +231,7 @@ const CHUNK_PATHS: {
     },
   },
   {
-    name: "in pieces: sealChunkParts, encodeMessageWithBytes, RecordSealer.sealParts",
+    name: "in pieces: sealChunkParts, encodeMessageWithBytes, RecordSealer.sealFrame",
     frame(sealer, key, index, chunk) {
       const pieces = encodeMessageWithBytes(
         { t: "file_chunk", fileId: FILE_ID, index },
@@ -191,8 +239,20 @@ const CHUNK_PATHS: {
         sealChunkParts(key, index, false, chunk),
       );
       const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
-      const sealed = sealer.sealParts(encodeFrameHeader(length + TAG_BYTES), pieces);
-      return sealed.reduce((sum, piece) => sum + piece.length, 0);
+      return sealer.sealFrame(encodeFrameHeader(length + TAG_BYTES), pieces).length;
+    },
+  },
+  {
+    name: "in place (as ssp sends): sealChunkInPlace, encodeMessageWithBytes, sealFrame",
+    frame(sealer, key, index, chunk, tag) {
+      sealChunkInPlace(key, index, false, chunk, tag);
+      const pieces = encodeMessageWithBytes(
+        { t: "file_chunk", fileId: FILE_ID, index },
+        "data",
+        [chunk, tag],
+      );
+      const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+      return sealer.sealFrame(encodeFrameHeader(length + TAG_BYTES), pieces).length;
     },
   },
 ];
@@ -202,9 +262,10 @@ function chunkPathMicros(path: (typeof CHUNK_PATHS)[number]): number {
   const sealer = new RecordSealer(randomBytes(32));
   const key = randomBytes(32);
   const chunk = randomBytes(256 * KIB);
+  const tag = new Uint8Array(TAG_BYTES);
   const started = performance.now();
   let index = 0;
-  while (performance.now() - started < CELL_MS) path.frame(sealer, key, index++, chunk);
+  while (performance.now() - started < CELL_MS) path.frame(sealer, key, index++, chunk, tag);
   return (performance.now() - started) * 1000 / index;
 }
 
@@ -212,16 +273,70 @@ function chunkPathMicros(path: (typeof CHUNK_PATHS)[number]): number {
  * Measures every contender at every record size and returns the results as a
  * Markdown section (medians of three runs, MiB/s of plaintext).
  */
+/**
+ * `openssl speed -elapsed -evp NAME -bytes SIZE` (encrypt, then with
+ * `-decrypt`), in MiB/s, or undefined without `--allow-run` or an `openssl` binary.
+ */
+async function opensslSpeed(
+  evp: string,
+  size: number,
+  decrypt: boolean,
+): Promise<number | undefined> {
+  if ((await Deno.permissions.query({ name: "run", command: "openssl" })).state !== "granted") {
+    return undefined;
+  }
+  try {
+    const { code, stdout } = await new Deno.Command("openssl", {
+      args: [
+        "speed",
+        ...(decrypt ? ["-decrypt"] : []),
+        "-evp",
+        evp,
+        "-bytes",
+        `${size}`,
+        "-seconds",
+        "1",
+        // Wall-clock time, as the rows above: openssl speed counts CPU time by default,
+        // which on a loaded machine flatters it.
+        "-elapsed",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const last = new TextDecoder().decode(stdout).trim().split("\n").at(-1) ?? "";
+    const kilobytes = /\s([\d.]+)k$/.exec(last);
+    return code === 0 && kilobytes ? Number(kilobytes[1]) * 1000 / MIB : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function run(): Promise<string> {
   const rows: string[] = [];
   for (const contender of CONTENDERS) {
     const cells: string[] = [];
     for (const size of RECORD_SIZES) {
-      const seal = await medianOf(() => sealRate(contender, size));
-      const open = await medianOf(() => openRate(contender, size));
-      cells.push(`${seal.toFixed(0)} / ${open.toFixed(0)}`);
+      try {
+        const seal = await medianOf(() => sealRate(contender, size));
+        const open = await medianOf(() => openRate(contender, size));
+        cells.push(`${seal.toFixed(0)} / ${open.toFixed(0)}`);
+      } catch {
+        cells.push("not loaded");
+      }
     }
     rows.push(`| ${contender.name} | ${cells.join(" | ")} |`);
+  }
+  for (const suite of AEAD_SUITES) {
+    const cells: string[] = [];
+    for (const size of RECORD_SIZES) {
+      const seal = await opensslSpeed(suite, size, false);
+      const open = await opensslSpeed(suite, size, true);
+      if (seal === undefined || open === undefined) break;
+      cells.push(`${seal.toFixed(0)} / ${open.toFixed(0)}`);
+    }
+    if (cells.length === RECORD_SIZES.length) {
+      rows.push(`| \`openssl speed -evp ${suite}\` (C, no JavaScript) | ${cells.join(" | ")} |`);
+    }
   }
   const pathRows: string[] = [];
   for (const path of CHUNK_PATHS) {
@@ -236,7 +351,8 @@ export async function run(): Promise<string> {
     "",
     `Seal / open, MiB/s of plaintext, median of ${REPEATS} runs of ~${CELL_MS / 1000} s or ` +
     `${CELL_BYTES / MIB} MiB each. Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
-    `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs.`,
+    `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs; this ` +
+    `process's backend: ${aeadBackend().info.detail}, hardware AES ${aeadBackend().info.hardwareAes}.`,
     "",
     `| cipher | ${sizes.join(" | ")} |`,
     `| --- | ${sizes.map(() => "---:").join(" | ")} |`,
