@@ -31,7 +31,12 @@ export const TAG_BYTES = 16;
  * EVP API counts in C `int`s. ssp's records and chunks stay far below it.
  */
 export const MAX_AEAD_BYTES = 2 ** 31 - 1;
-/** The library name the dynamic loader resolves when `SSP_LIBCRYPTO` is unset. */
+/**
+ * The library name the dynamic loader resolves when `SSP_LIBCRYPTO` is unset,
+ * on Linux. Elsewhere there is no name that is safe to guess (macOS's
+ * /usr/lib/libcrypto.dylib is LibreSSL and aborts a process that loads it), so
+ * ssp uses libcrypto there only when `SSP_LIBCRYPTO` names it.
+ */
 export const DEFAULT_LIBCRYPTO = "libcrypto.so.3";
 
 /** Which implementation runs, and why. */
@@ -161,6 +166,13 @@ export function aeadBackend(): AeadBackend {
   const setting = readSetting();
   if (setting === "none") {
     active = withDetail(NODE_BACKEND, "node:crypto (SSP_LIBCRYPTO=none)");
+    return active;
+  }
+  if (setting === undefined && Deno.build.os !== "linux") {
+    active = withDetail(
+      NODE_BACKEND,
+      `node:crypto (on ${Deno.build.os}, set SSP_LIBCRYPTO to the path of libcrypto 3)`,
+    );
     return active;
   }
   const loaded = loadOpensslBackend(setting ?? DEFAULT_LIBCRYPTO);
