@@ -13,23 +13,13 @@ import {
   TAG_BYTES,
 } from "./aead_backend.ts";
 import { hardwareAes } from "./_aead_openssl.ts";
+import { aeadGroups } from "./_test_wycheproof.ts";
 
 const openssl = loadOpensslBackend();
 const OPENSSL = typeof openssl === "string" ? undefined : openssl;
 /** Every backend this process can run: node always, OpenSSL where libcrypto 3 loads. */
 const BACKENDS: AeadBackend[] = [NODE_BACKEND, ...(OPENSSL ? [OPENSSL] : [])];
 const noOpenssl = OPENSSL === undefined;
-
-interface AeadCase {
-  tcId: number;
-  key: string;
-  iv: string;
-  aad: string;
-  msg: string;
-  ct: string;
-  tag: string;
-  result: "valid" | "invalid" | "acceptable";
-}
 
 const VECTORS: Record<AeadSuite, { file: string; cases: number }> = {
   "chacha20-poly1305": { file: "chacha20_poly1305_test.json", cases: 325 },
@@ -86,9 +76,7 @@ for (const backend of [NODE_BACKEND, OPENSSL]) {
       async fn() {
         const b = backend!;
         const { file, cases } = VECTORS[suite];
-        const url = new URL(`../testdata/wycheproof/${file}`, import.meta.url);
-        const groups: { keySize: number; ivSize: number; tests: AeadCase[] }[] =
-          JSON.parse(await Deno.readTextFile(url)).testGroups;
+        const groups = await aeadGroups(file);
         let checked = 0;
         for (const group of groups) {
           for (const t of group.tests) {

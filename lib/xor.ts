@@ -72,7 +72,11 @@ export function chacha20Poly1305SealParts(
   parts: readonly Uint8Array[],
 ): Uint8Array[] {
   for (const part of parts) checkBytes(part, "plaintext");
-  const sealed = sealWithPrefix(CHACHA, key, nonce, aad, parts, EMPTY);
+  return splitLike(sealWithPrefix(CHACHA, key, nonce, aad, parts, EMPTY), parts);
+}
+
+/** Views of `sealed` (`ciphertext || tag`): one per part, of its length, then the tag. */
+function splitLike(sealed: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
   const pieces: Uint8Array[] = [];
   let offset = 0;
   for (const part of parts) {
@@ -333,15 +337,7 @@ export class RecordSealer extends RecordStream {
    * @throws {TypeError} If an argument is not a `Uint8Array`.
    */
   sealParts(header: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
-    const sealed = this.#seal(header, parts, EMPTY);
-    const pieces: Uint8Array[] = [];
-    let offset = 0;
-    for (const part of parts) {
-      pieces.push(sealed.subarray(offset, offset + part.length));
-      offset += part.length;
-    }
-    pieces.push(sealed.subarray(offset));
-    return pieces;
+    return splitLike(this.#seal(header, parts, EMPTY), parts);
   }
 
   /**
