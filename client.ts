@@ -27,6 +27,7 @@ import {
 import { interactive } from "./lib/client/interactive.ts";
 import { defaultClientDataDir } from "./lib/client/paths.ts";
 import { ping } from "./lib/client/ping.ts";
+import { aeadBackend } from "./lib/aead_backend.ts";
 import { GROUP_NAMES, type WireGroupName } from "./lib/handshake/mod.ts";
 import { MAX_HISTORY_PAGE } from "./lib/protocol/mod.ts";
 import { integerFlag } from "./lib/ui/flags.ts";
@@ -215,12 +216,14 @@ connectionOptions(
           pin: connection.pin,
           group: channel.session.group.name,
           version: channel.session.version,
+          suite: channel.session.suite,
+          crypto: aeadBackend().info.detail,
           seq: i,
           rttMs: Number(rtt.toFixed(3)),
         },
         `pong from ${server}: seq=${i} time=${
           rtt.toFixed(2)
-        } ms  key ${fingerprint} (${channel.session.group.name})`,
+        } ms  key ${fingerprint} (${channel.session.group.name}, ${channel.session.suite}, ${aeadBackend().info.name})`,
       );
     }
   } finally {

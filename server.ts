@@ -5,6 +5,7 @@
  * @module
  */
 import { Command, Option } from "commander";
+import { aeadBackend, preferredSuites } from "./lib/aead_backend.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel.ts";
 import { MAX_PRIME_BITS, MIN_PRIME_BITS } from "./lib/dh.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/frames.ts";
@@ -199,6 +200,14 @@ const program = new Command("ssp-server")
       handshakeTimeoutMs: options.handshakeTimeout,
       maxConnections: options.maxConnections,
       log,
+    });
+    const aead = aeadBackend().info;
+    log({
+      event: "crypto",
+      backend: aead.name,
+      detail: aead.detail,
+      hardware_aes: aead.hardwareAes,
+      suites: preferredSuites().join(","),
     });
     log({
       event: "listening",

@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { concatBytes } from "./bytes.ts";
 import { encodeMessage, encodeMessageTransient, encodeMessageWithBytes } from "./codec.ts";
 import { HandshakeError, RecordError, SspError } from "./errors.ts";
 import {
@@ -75,8 +74,8 @@ export class SecureChannel {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     reader.maxFrameBytes = this.#maxFrameBytes;
     reader.reuseBodies = true; // receive() opens each body at once (see FrameReader.reuseBodies)
-    this.#sealer = new RecordSealer(session.sendKey, options.recordLimits);
-    this.#opener = new RecordOpener(session.receiveKey, options.recordLimits);
+    this.#sealer = new RecordSealer(session.sendKey, options.recordLimits, session.suite);
+    this.#opener = new RecordOpener(session.receiveKey, options.recordLimits, session.suite);
     // The record layer keeps (and ratchets) its own copies; wipe these so a
     // later memory disclosure cannot recover earlier epochs' keys from them.
     session.sendKey.fill(0);
@@ -107,7 +106,8 @@ export class SecureChannel {
   /**
    * Sends `message` with one more field, `field`, holding the bytes `parts`
    * joined (see `encodeMessageWithBytes`): a sealed file chunk is encrypted
-   * and written where it lies, never copied into a bigger buffer.
+   * from where it lies straight into the record's frame, never joined first.
+   * The parts are sealed before this returns: the caller may reuse them at once.
    */
   sendMessageWithBytes<T extends { readonly t: string }>(
     message: T,
@@ -127,10 +127,9 @@ export class SecureChannel {
       );
     }
     const header = encodeFrameHeader(length + TAG_BYTES);
-    const frame = coalesce([header, ...this.#sealer.sealParts(header, parts)]);
-    const write = this.#writing.then(async () => {
-      for (const piece of frame) await writeAll(this.#conn, piece);
-    });
+    // The whole frame in one buffer, the parts encrypted straight into it: one write.
+    const frame = this.#sealer.sealFrame(header, parts);
+    const write = this.#writing.then(() => writeAll(this.#conn, frame));
     this.#writing = write.catch(() => {});
     return write;
   }
@@ -237,36 +236,6 @@ export async function serverHandshake(
       throw error;
     }
   });
-}
-
-/** Pieces up to this size are joined before writing; larger ones are written where they lie. */
-const COALESCE_BYTES = 16 * 1024;
-
-/**
- * Joins runs of small pieces of a frame, so that a record takes few writes
- * (one if it is small) while large pieces are never copied.
- */
-function coalesce(pieces: Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let run: Uint8Array[] = [];
-  let runBytes = 0;
-  const flush = () => {
-    if (run.length > 0) out.push(run.length === 1 ? run[0]! : concatBytes(...run));
-    run = [];
-    runBytes = 0;
-  };
-  for (const piece of pieces) {
-    if (piece.length === 0) continue;
-    if (piece.length > COALESCE_BYTES || runBytes + piece.length > COALESCE_BYTES) flush();
-    if (piece.length > COALESCE_BYTES) {
-      out.push(piece);
-    } else {
-      run.push(piece);
-      runBytes += piece.length;
-    }
-  }
-  flush();
-  return out;
 }
 
 function writeFrame(conn: Connection, body: Uint8Array): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The record cipher: "XOR encryption" made sound. Each record is XORed with a
- * ChaCha20 keystream and authenticated with a Poly1305 tag, the
- * ChaCha20-Poly1305 AEAD of RFC 8439, taken from node:crypto.
+ * keystream and authenticated with a tag: ChaCha20-Poly1305 (RFC 8439), the
+ * mandatory suite, or AES-256-GCM where the handshake chose it (§3.2). The
+ * primitives come from `aead_backend.ts` (OpenSSL's libcrypto, or node:crypto).
  *
  * {@linkcode RecordSealer} and {@linkcode RecordOpener} add what a bare AEAD
  * leaves to the caller: implicit never-repeating nonces, the frame header as
@@ -10,20 +11,25 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv } from "node:crypto";
-import { concatBytes, utf8 } from "./bytes.ts";
+import {
+  AEAD_SUITES,
+  aeadBackend,
+  type AeadSuite,
+  authFailed,
+  checkAeadArguments,
+  KEY_BYTES,
+  NONCE_BYTES,
+  TAG_BYTES,
+} from "./aead_backend.ts";
+import { utf8 } from "./bytes.ts";
 import { RecordError } from "./errors.ts";
 import { hkdfSha256 } from "./kdf.ts";
 
-/** ChaCha20-Poly1305 key length, in bytes. */
-export const KEY_BYTES = 32;
-/** ChaCha20-Poly1305 nonce length (RFC 8439 §2.8), in bytes. */
-export const NONCE_BYTES = 12;
-/** Poly1305 tag length, in bytes. */
-export const TAG_BYTES = 16;
+export { KEY_BYTES, NONCE_BYTES, TAG_BYTES };
 
-const ALGORITHM = "chacha20-poly1305";
+const CHACHA = "chacha20-poly1305";
 const REKEY_INFO = utf8("ssp/1 rekey");
+const EMPTY = new Uint8Array(0);
 
 /**
  * Encrypts and authenticates `plaintext` and authenticates `aad` (RFC 8439 §2.8).
@@ -45,16 +51,16 @@ export function chacha20Poly1305Seal(
   prefix: Uint8Array = EMPTY,
 ): Uint8Array {
   checkBytes(prefix, "prefix");
-  // One allocation for prefix || ciphertext || tag.
-  return concatBytes(prefix, ...chacha20Poly1305SealParts(key, nonce, aad, [plaintext]));
+  checkBytes(plaintext, "plaintext");
+  return sealWithPrefix(CHACHA, key, nonce, aad, [plaintext], prefix);
 }
 
 /**
  * {@linkcode chacha20Poly1305Seal} of a plaintext given in pieces, without
  * joining them: the result is the ciphertext of each piece, in order, then
  * the tag. ChaCha20 is a stream cipher, so the concatenation of the result is
- * exactly the sealing of the joined plaintext; large pieces are encrypted
- * where they are, never copied.
+ * exactly the sealing of the joined plaintext. The pieces are views of one
+ * new buffer, `ciphertext || tag`.
  *
  * @throws {TypeError} If an argument is not a `Uint8Array`.
  * @throws {RangeError} If the key is not 32 bytes or the nonce not 12.
@@ -65,27 +71,26 @@ export function chacha20Poly1305SealParts(
   aad: Uint8Array,
   parts: readonly Uint8Array[],
 ): Uint8Array[] {
-  checkAeadArgs(key, nonce, aad, EMPTY, "plaintext");
-  let length = 0;
-  for (const part of parts) {
-    checkBytes(part, "plaintext");
-    length += part.length;
-  }
-  const cipher = createCipheriv(ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
-  cipher.setAAD(aad, { plaintextLength: length });
-  const sealed: Uint8Array[] = parts.map((part) => cipher.update(part));
-  const tail = cipher.final(); // empty for a stream cipher, kept for correctness
-  if (tail.length > 0) sealed.push(tail);
-  sealed.push(cipher.getAuthTag());
-  return sealed;
+  for (const part of parts) checkBytes(part, "plaintext");
+  return splitLike(sealWithPrefix(CHACHA, key, nonce, aad, parts, EMPTY), parts);
 }
 
-const EMPTY = new Uint8Array(0);
+/** Views of `sealed` (`ciphertext || tag`): one per part, of its length, then the tag. */
+function splitLike(sealed: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    pieces.push(sealed.subarray(offset, offset + part.length));
+    offset += part.length;
+  }
+  pieces.push(sealed.subarray(offset));
+  return pieces;
+}
 
 /**
  * Verifies and decrypts `ciphertext || tag` produced by {@linkcode chacha20Poly1305Seal}.
  *
- * @returns The plaintext, released only once the tag has verified.
+ * @returns The plaintext, a new array, released only once the tag has verified.
  * @throws {RecordError} `record_auth_failed` if the tag, nonce, key or `aad` do not match,
  *   or `sealed` is shorter than a tag.
  * @throws {TypeError} If an argument is not a `Uint8Array`.
@@ -97,27 +102,61 @@ export function chacha20Poly1305Open(
   aad: Uint8Array,
   sealed: Uint8Array,
 ): Uint8Array {
-  checkAeadArgs(key, nonce, aad, sealed, "sealed");
-  if (sealed.length < TAG_BYTES) throw authFailed();
-  const ciphertext = sealed.subarray(0, sealed.length - TAG_BYTES);
-  const decipher = createDecipheriv(ALGORITHM, key, nonce, { authTagLength: TAG_BYTES });
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-  decipher.setAAD(aad, { plaintextLength: ciphertext.length });
-  // node's update() hands back plaintext before final() has checked the tag. Hold it
-  // here and wipe it on failure, so unauthenticated bytes never reach the caller.
-  const head = decipher.update(ciphertext);
-  try {
-    const tail = decipher.final();
-    if (tail.length > 0) return concatBytes(head, tail);
-    // Small node Buffers are slices of a shared pool; hand out a standalone array so no
-    // consumer (libraries that read `.buffer`) can see neighbouring bytes. Large ones are
-    // already standalone and are returned without a copy.
-    const standalone = head.byteOffset === 0 && head.buffer.byteLength === head.length;
-    return standalone ? new Uint8Array(head.buffer) : new Uint8Array(head);
-  } catch (cause) {
-    head.fill(0);
-    throw authFailed(cause);
+  return openSealed(CHACHA, key, nonce, aad, sealed);
+}
+
+/**
+ * Seals `parts` joined into one new buffer `prefix || ciphertext || tag`:
+ * one allocation, the pieces encrypted straight into it.
+ */
+function sealWithPrefix(
+  suite: AeadSuite,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  parts: readonly Uint8Array[],
+  prefix: Uint8Array,
+): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(prefix.length + length + TAG_BYTES);
+  out.set(prefix);
+  const outputs: Uint8Array[] = [];
+  let offset = prefix.length;
+  for (const part of parts) {
+    outputs.push(out.subarray(offset, offset + part.length));
+    offset += part.length;
   }
+  aeadBackend().sealInto(suite, key, nonce, aad, parts, outputs, out.subarray(offset));
+  return out;
+}
+
+/** Opens `ciphertext || tag` into a new array. */
+function openSealed(
+  suite: AeadSuite,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array {
+  checkBytes(sealed, "sealed");
+  if (sealed.length < TAG_BYTES) {
+    // Still check the other arguments, so a misuse is a TypeError/RangeError, not a forgery.
+    checkAeadArguments(suite, key, nonce, aad);
+    throw authFailed();
+  }
+  const length = sealed.length - TAG_BYTES;
+  const plaintext = new Uint8Array(length);
+  aeadBackend().openInto(
+    suite,
+    key,
+    nonce,
+    aad,
+    [sealed.subarray(0, length)],
+    sealed.subarray(length),
+    [plaintext],
+  );
+  return plaintext;
 }
 
 /** When a channel rekeys and when it gives up. Both directions must use the same limits. */
@@ -146,6 +185,11 @@ export interface RecordLimits {
  * - 2^20 records × 2^32 epochs = 2^52 records, and 2^30 × 2^32 = 2^62 bytes,
  *   so every counter stays an exact JavaScript integer (< 2^53 records) and the
  *   64-bit nonce counter restarts long before it could wrap.
+ *
+ * The same limits suit AES-256-GCM, which does have a birthday bound: one key
+ * seals under 2^30 bytes plus one record (< 2^31 bytes, 2^27 blocks), so the
+ * distinguishing advantage stays below 2^54 / 2^128 = 2^-74, and the counter
+ * nonces never repeat (draft-irtf-cfrg-aead-limits §5.1).
  */
 export const DEFAULT_RECORD_LIMITS: Readonly<RecordLimits> = Object.freeze({
   rekeyAfterRecords: 2 ** 20,
@@ -229,20 +273,28 @@ class Direction {
 
 /**
  * What a sealer and an opener share: one direction's key schedule and
- * counters, and the error that ended it for good, if any.
+ * counters, its suite, and the error that ended it for good, if any.
  */
 abstract class RecordStream {
   protected readonly direction: Direction;
+  protected readonly suite: AeadSuite;
   protected failure: RecordError | undefined;
 
   /**
    * @param key The 32-byte traffic key for this direction; copied.
    * @param limits Rekey and exhaustion limits; must match the peer's.
+   * @param suite The record suite the handshake chose (§3.2); must match the peer's.
    * @throws {TypeError} If `key` is not a `Uint8Array`.
-   * @throws {RangeError} If `key` is not 32 bytes or a limit is out of range.
+   * @throws {RangeError} If `key` is not 32 bytes, a limit is out of range or the suite unknown.
    */
-  constructor(key: Uint8Array, limits: RecordLimits = DEFAULT_RECORD_LIMITS) {
+  constructor(
+    key: Uint8Array,
+    limits: RecordLimits = DEFAULT_RECORD_LIMITS,
+    suite: AeadSuite = CHACHA,
+  ) {
+    if (!AEAD_SUITES.includes(suite)) throw new RangeError(`unknown record suite ${suite}`);
     this.direction = new Direction(key, limits);
+    this.suite = suite;
   }
 
   /** Number of rekeys so far. */
@@ -259,7 +311,7 @@ abstract class RecordStream {
 /**
  * Seals the records of one direction of a channel. Use one sealer per direction,
  * with a key no other sealer uses; the peer opens with a {@linkcode RecordOpener}
- * built from the same key and limits.
+ * built from the same key, limits and suite.
  */
 export class RecordSealer extends RecordStream {
   /**
@@ -272,19 +324,36 @@ export class RecordSealer extends RecordStream {
    * @throws {TypeError} If an argument is not a `Uint8Array`.
    */
   seal(header: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    return concatBytes(...this.sealParts(header, [plaintext]));
+    return this.#seal(header, [plaintext], EMPTY);
   }
 
   /**
    * Encrypts the next record, whose body is `parts` joined, without joining
-   * them: returns the ciphertext of each part, then the tag (see
-   * {@linkcode chacha20Poly1305SealParts}). Their concatenation is what
-   * {@linkcode seal} returns for the joined body.
+   * them first: returns the ciphertext of each part, then the tag, as views
+   * of one new buffer. Their concatenation is what {@linkcode seal} returns
+   * for the joined body.
    *
    * @throws {RecordError} `channel_exhausted` once every epoch is used, then on every call.
    * @throws {TypeError} If an argument is not a `Uint8Array`.
    */
   sealParts(header: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[] {
+    return splitLike(this.#seal(header, parts, EMPTY), parts);
+  }
+
+  /**
+   * Encrypts the next record, whose body is `parts` joined, into one new
+   * buffer holding the whole frame, `header || ciphertext || tag`: the parts
+   * are encrypted straight into it, so a record costs one allocation and one
+   * write.
+   *
+   * @throws {RecordError} `channel_exhausted` once every epoch is used, then on every call.
+   * @throws {TypeError} If an argument is not a `Uint8Array`.
+   */
+  sealFrame(header: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+    return this.#seal(header, parts, header);
+  }
+
+  #seal(header: Uint8Array, parts: readonly Uint8Array[], prefix: Uint8Array): Uint8Array {
     if (this.failure) throw this.failure;
     checkBytes(header, "header");
     let length = 0;
@@ -300,7 +369,7 @@ export class RecordSealer extends RecordStream {
       this.failure = error as RecordError;
       throw error;
     }
-    const sealed = chacha20Poly1305SealParts(step.key, step.nonce, header, parts);
+    const sealed = sealWithPrefix(this.suite, step.key, step.nonce, header, parts, prefix);
     this.direction.advance(length);
     return sealed;
   }
@@ -317,7 +386,7 @@ export class RecordOpener extends RecordStream {
    *
    * @param header The frame header the record arrived with.
    * @param sealed `ciphertext || tag` as produced by {@linkcode RecordSealer.seal}.
-   * @returns The plaintext, only after its tag verified.
+   * @returns The plaintext, a new array, only after its tag verified.
    * @throws {RecordError} `record_auth_failed` for a record that does not verify,
    *   `channel_exhausted` once every epoch is used, and `channel_failed` on every
    *   call after any failure.
@@ -333,7 +402,7 @@ export class RecordOpener extends RecordStream {
       checkBytes(header, "header");
       checkBytes(sealed, "sealed");
       const { key, nonce } = this.direction.next();
-      const plaintext = chacha20Poly1305Open(key, nonce, header, sealed);
+      const plaintext = openSealed(this.suite, key, nonce, header, sealed);
       this.direction.advance(plaintext.length);
       return plaintext;
     } catch (error) {
@@ -345,33 +414,6 @@ export class RecordOpener extends RecordStream {
       this.direction.wipe();
       throw error;
     }
-  }
-}
-
-function authFailed(cause?: unknown): RecordError {
-  return new RecordError(
-    "record_auth_failed",
-    "a record failed authentication: it was forged, corrupted, replayed or reordered",
-    { hint: "the connection is not trustworthy; reconnect", cause },
-  );
-}
-
-function checkAeadArgs(
-  key: Uint8Array,
-  nonce: Uint8Array,
-  aad: Uint8Array,
-  data: Uint8Array,
-  dataName: string,
-): void {
-  checkBytes(key, "key");
-  checkBytes(nonce, "nonce");
-  checkBytes(aad, "aad");
-  checkBytes(data, dataName);
-  if (key.length !== KEY_BYTES) {
-    throw new RangeError(`key must be ${KEY_BYTES} bytes, got ${key.length}`);
-  }
-  if (nonce.length !== NONCE_BYTES) {
-    throw new RangeError(`nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
   }
 }
 

@@ -14,17 +14,7 @@ import {
   TAG_BYTES,
 } from "./xor.ts";
 import { pseudoRandomBytes } from "./_test_bytes.ts";
-
-interface AeadCase {
-  tcId: number;
-  key: string;
-  iv: string;
-  aad: string;
-  msg: string;
-  ct: string;
-  tag: string;
-  result: "valid" | "invalid" | "acceptable";
-}
+import { aeadGroups } from "./_test_wycheproof.ts";
 
 const KEY_A = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
 const KEY_B = fromHex("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f");
@@ -46,12 +36,7 @@ function nonceFor(counter: number): Uint8Array {
 }
 
 Deno.test("chacha20Poly1305Seal/Open agree with every Wycheproof ChaCha20-Poly1305 case", async () => {
-  const url = new URL(
-    "../testdata/wycheproof/chacha20_poly1305_test.json",
-    import.meta.url,
-  );
-  const groups: { ivSize: number; tests: AeadCase[] }[] =
-    JSON.parse(await Deno.readTextFile(url)).testGroups;
+  const groups = await aeadGroups("chacha20_poly1305_test.json");
   let checked = 0;
   for (const group of groups) {
     for (const t of group.tests) {

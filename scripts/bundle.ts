@@ -21,6 +21,6 @@ for (const [entry, name] of ENTRIES) {
     Deno.exit(code);
   }
   console.log(
-    `${output}  (run: deno run --allow-net --allow-read --allow-write --allow-env ${output})`,
+    `${output}  (run: deno run --allow-net --allow-read --allow-write --allow-env --allow-ffi ${output})`,
   );
 }

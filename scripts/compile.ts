@@ -20,6 +20,9 @@ export const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys=osRelease,uid", // the MongoDB driver reads these (ssp-server --mongo)
+  // The system's libcrypto for the record and file ciphers (lib/aead_backend.ts); loaded by
+  // its soname, so the grant cannot name a path that holds on every distribution.
+  "--allow-ffi",
 ] as const;
 
 /** The targets a release is built for: Linux and macOS on x64 and arm64, Windows on x64. */

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { tempDir } from "./harness.ts";
-import { ROOT, run, spawnServer, stopServer } from "./programs.ts";
+import { aeadBackend, preferredSuites } from "../lib/aead_backend.ts";
+import { PERMISSIONS, ROOT, run, spawnServer, stopServer } from "./programs.ts";
 
 async function pingThroughPrograms(serverScript: string, clientScript: string): Promise<void> {
   const serverDir = await tempDir("ssp-server-");
@@ -31,6 +32,15 @@ async function pingThroughPrograms(serverScript: string, clientScript: string): 
     assert.equal(results[0].pin, "first_use");
     assert.equal(results[1].seq, 2);
     assert.ok(results[1].rttMs >= 0);
+    // Both programs run the same backend as this test (the same permissions, the same
+    // machine), say so, and agree on the suite it prefers.
+    const backend = aeadBackend().info;
+    assert.equal(server.crypto?.backend, backend.name);
+    assert.match(
+      results[0].crypto,
+      new RegExp(`^${backend.name === "openssl" ? "OpenSSL" : "node"}`),
+    );
+    assert.equal(results[0].suite, preferredSuites()[0]);
   } finally {
     const { code, log } = await stopServer(server, serverDir, clientDir);
     assert.equal(code, 0, log);
@@ -79,6 +89,29 @@ async function fileThroughPrograms(serverScript: string, clientScript: string): 
 
 Deno.test("ssp-server and ssp-client ping each other, and the server stops cleanly on SIGTERM", async () => {
   await pingThroughPrograms("server.ts", "client.ts");
+});
+
+Deno.test("a client run without --allow-ffi falls back to node:crypto and ChaCha20-Poly1305", async () => {
+  const serverDir = await tempDir("ssp-server-");
+  const clientDir = await tempDir("ssp-client-");
+  const server = await spawnServer("server.ts", serverDir);
+  try {
+    const ping = await run(
+      "client.ts",
+      ["ping", "--server", `127.0.0.1:${server.port}`, "--json"],
+      { SSP_CLIENT_DATA: clientDir },
+      undefined,
+      PERMISSIONS.filter((flag) => flag !== "--allow-ffi"),
+    );
+    assert.equal(ping.code, 0, ping.stderr);
+    const result = JSON.parse(ping.stdout.trim());
+    assert.match(result.crypto, /^node:crypto \(no --allow-ffi permission for libcrypto\.so\.3\)$/);
+    assert.equal(result.suite, "chacha20-poly1305");
+    assert.ok(result.rttMs >= 0);
+  } finally {
+    const { code, log } = await stopServer(server, serverDir, clientDir);
+    assert.equal(code, 0, log);
+  }
 });
 
 Deno.test("the single-file bundles built by `deno task bundle` run the same way", async () => {

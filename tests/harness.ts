@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AeadSuite } from "../lib/aead_backend.ts";
 import { type DhGroup, namedGroup } from "../lib/dh.ts";
 import type { ChannelOptions, Connection } from "../lib/channel.ts";
 import type { AccountLimits } from "../lib/server/accounts.ts";
@@ -37,6 +38,8 @@ export interface TestServer {
 /** Options for a test server. */
 export interface TestServerOptions extends ChannelOptions {
   groups?: DhGroup[];
+  /** Record suites the server accepts, best first (default: the machine's, §3.2). */
+  suites?: AeadSuite[];
   dataDir?: string;
   port?: number;
   maxConnections?: number;

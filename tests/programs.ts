@@ -10,7 +10,14 @@ export const ROOT = new URL("..", import.meta.url).pathname;
 /** How long a spawned server has to start listening (a cold npm cache included). */
 const SPAWN_DEADLINE_MS = 120_000;
 
-export const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+/** What `deno task server` and `deno task client` grant (FFI: libcrypto, see lib/aead_backend.ts). */
+export const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+];
 
 export interface Run {
   code: number;
@@ -77,7 +84,14 @@ export async function spawnServer(script: string, dataDir: string) {
             buffered += value;
           }
         })();
-        return { child, port: listening.port as number, fingerprint: listening.fingerprint, rest };
+        return {
+          child,
+          port: listening.port as number,
+          fingerprint: listening.fingerprint,
+          /** The `crypto` event: which AEAD backend the server runs. */
+          crypto: log.find((e) => e.event === "crypto"),
+          rest,
+        };
       }
     }
   };

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { AeadSuite } from "../aead_backend.ts";
 import { clientHandshake, type SecureChannel } from "../channel.ts";
 import type { WireGroupName } from "../handshake/mod.ts";
 import { SspError } from "../errors.ts";
@@ -22,6 +23,8 @@ export interface ConnectConfig {
   groups?: readonly WireGroupName[];
   /** Handshake time limit in milliseconds. */
   handshakeTimeoutMs?: number;
+  /** Record suites to offer, best first (default: what this machine runs fast, §3.2). */
+  suites?: readonly AeadSuite[];
 }
 
 /** An open, verified connection. */
@@ -54,6 +57,7 @@ export async function connect(config: ConnectConfig): Promise<ServerConnection> 
   let pin: PinResult = "match";
   const channel = await clientHandshake(conn, {
     ...(config.groups ? { groups: config.groups } : {}),
+    ...(config.suites ? { suites: config.suites } : {}),
     ...(config.handshakeTimeoutMs ? { handshakeTimeoutMs: config.handshakeTimeoutMs } : {}),
     validatedGroupIds: knownHosts.validatedGroups(server),
     checkServerIdentity: async (identity, session) => {

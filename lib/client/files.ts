@@ -16,8 +16,8 @@ import {
   chunkCount,
   cipherSize,
   DEFAULT_CHUNK_BYTES,
-  openChunk,
-  sealChunkParts,
+  openChunkInPlace,
+  sealChunkInPlace,
 } from "../e2e/stream.ts";
 import { EnvelopeError, SspError } from "../errors.ts";
 import { type FileChunk, type FileData, type FileFailed, newMessageId } from "../protocol/mod.ts";
@@ -103,24 +103,23 @@ export async function sendFile(
     using file = await Deno.open(path, { read: true });
     await file.seek(ready.committed * chunkBytes, Deno.SeekMode.Start);
     const buffer = new Uint8Array(chunkBytes);
+    const tag = new Uint8Array(CHUNK_OVERHEAD);
     // One chunk is written to the socket while the next is read and sealed; waiting for the
-    // write before going further keeps memory flat and lets the network set the pace.
+    // write before going further keeps memory flat and lets the network set the pace. Each
+    // chunk is sealed in `buffer` and then into its record's frame before notifyWithBytes()
+    // returns, so the next chunk can be read into the same buffer at once.
     let writing: Promise<void> = Promise.resolve();
     for (let index = ready.committed; index < chunks; index++) {
       if (failure) throw transferFailed(failure);
       const length = Math.min(chunkBytes, size - index * chunkBytes);
-      readFully(file, buffer.subarray(0, length), path);
-      const data = sealChunkParts(
-        upload.key,
-        index,
-        index === chunks - 1,
-        buffer.subarray(0, length),
-      );
+      const chunk = buffer.subarray(0, length);
+      readFully(file, chunk, path);
+      sealChunkInPlace(upload.key, index, index === chunks - 1, chunk, tag);
       await writing;
       writing = session.rpc.notifyWithBytes<FileChunk, "data">(
         { t: "file_chunk", fileId: upload.fileId, index },
         "data",
-        data,
+        [chunk, tag],
       );
       await onProgress(Math.min(size, index * chunkBytes + length), size);
     }
@@ -254,7 +253,8 @@ export async function getFile(
             `expected chunk ${next}, got ${message.index}`,
           );
         }
-        const plain = openChunk(content.key, next, next === chunks - 1, message.data);
+        // The chunk arrived in a record of its own, so it is opened where it lies.
+        const plain = openChunkInPlace(content.key, next, next === chunks - 1, message.data);
         let written = 0;
         while (written < plain.length) written += part.writeSync(plain.subarray(written));
         next++;

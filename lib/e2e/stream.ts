@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { aeadBackend } from "../aead_backend.ts";
 import { concatBytes } from "../bytes.ts";
 import { chacha20Poly1305Open, chacha20Poly1305SealParts, NONCE_BYTES, TAG_BYTES } from "../xor.ts";
 import { EnvelopeError, RecordError } from "../errors.ts";
@@ -39,6 +40,7 @@ export const CHUNK_OVERHEAD = TAG_BYTES;
 
 const EMPTY = new Uint8Array(0);
 const LAST_CHUNK_FLAG = 0x01;
+const SUITE = "chacha20-poly1305";
 
 /** Where a chunk's plaintext lies in the file. */
 export interface ChunkRange {
@@ -131,6 +133,32 @@ export function sealChunkParts(
   isLast: boolean,
   plaintext: Uint8Array,
 ): Uint8Array[] {
+  checkChunk(key, index, isLast, plaintext);
+  return chacha20Poly1305SealParts(key, chunkNonce(index, isLast), EMPTY, [plaintext]);
+}
+
+/**
+ * {@linkcode sealChunk} into memory the caller owns, allocating nothing:
+ * encrypts `chunk` where it lies and writes its tag into `tag`, so that
+ * `chunk || tag` (after the call) is what `sealChunk` returns. A sender that
+ * reads every chunk into one buffer seals it there.
+ *
+ * @param tag 16 bytes, not overlapping `chunk`.
+ * @throws As {@linkcode sealChunk}; RangeError for a tag of another length.
+ */
+export function sealChunkInPlace(
+  key: Uint8Array,
+  index: number,
+  isLast: boolean,
+  chunk: Uint8Array,
+  tag: Uint8Array,
+): void {
+  checkChunk(key, index, isLast, chunk);
+  aeadBackend().sealInto(SUITE, key, chunkNonce(index, isLast), EMPTY, [chunk], [chunk], tag);
+}
+
+/** The checks of a chunk to seal: key, index, and a length an honest file has. */
+function checkChunk(key: Uint8Array, index: number, isLast: boolean, plaintext: Uint8Array): void {
   checkKey(key);
   checkIndex(index);
   if (!(plaintext instanceof Uint8Array)) throw new TypeError("plaintext must be a Uint8Array");
@@ -150,7 +178,6 @@ export function sealChunkParts(
       `the last chunk may be empty only in an empty file, not as chunk ${index}`,
     );
   }
-  return chacha20Poly1305SealParts(key, chunkNonce(index, isLast), EMPTY, [plaintext]);
 }
 
 /**
@@ -178,6 +205,57 @@ export function openChunk(
   isLast: boolean,
   sealed: Uint8Array,
 ): Uint8Array {
+  return openChecked(
+    key,
+    index,
+    isLast,
+    sealed,
+    () => chacha20Poly1305Open(key, chunkNonce(index, isLast), EMPTY, sealed),
+  );
+}
+
+/**
+ * {@linkcode openChunk} in place, allocating nothing: decrypts `sealed`
+ * where it lies and returns the plaintext as a view of its first
+ * `sealed.length - 16` bytes. On any failure those bytes are wiped, so no
+ * unauthenticated plaintext is left behind. For a receiver that owns the
+ * sealed chunk (e.g. it arrived in its own record).
+ *
+ * @throws As {@linkcode openChunk}.
+ */
+export function openChunkInPlace(
+  key: Uint8Array,
+  index: number,
+  isLast: boolean,
+  sealed: Uint8Array,
+): Uint8Array {
+  return openChecked(key, index, isLast, sealed, () => {
+    if (sealed.length < TAG_BYTES) {
+      return chacha20Poly1305Open(key, chunkNonce(index, isLast), EMPTY, sealed);
+    }
+    const length = sealed.length - TAG_BYTES;
+    const plaintext = sealed.subarray(0, length);
+    aeadBackend().openInto(
+      SUITE,
+      key,
+      chunkNonce(index, isLast),
+      EMPTY,
+      [plaintext],
+      sealed.subarray(length),
+      [plaintext],
+    );
+    return plaintext;
+  });
+}
+
+/** Argument checks, the error of a chunk that fails, and the empty-last-chunk rule. */
+function openChecked(
+  key: Uint8Array,
+  index: number,
+  isLast: boolean,
+  sealed: Uint8Array,
+  open: () => Uint8Array,
+): Uint8Array {
   checkKey(key);
   checkIndex(index);
   if (!(sealed instanceof Uint8Array)) throw new TypeError("sealed must be a Uint8Array");
@@ -190,7 +268,7 @@ export function openChunk(
   }
   let plaintext: Uint8Array;
   try {
-    plaintext = chacha20Poly1305Open(key, chunkNonce(index, isLast), EMPTY, sealed);
+    plaintext = open();
   } catch (error) {
     if (!(error instanceof RecordError)) throw error;
     throw new EnvelopeError(

@@ -13,7 +13,9 @@ import {
   MAX_CHUNK_BYTES,
   MIN_CHUNK_BYTES,
   openChunk,
+  openChunkInPlace,
   sealChunk,
+  sealChunkInPlace,
 } from "./stream.ts";
 import { pseudoRandomBytes } from "../_test_bytes.ts";
 
@@ -244,6 +246,51 @@ Deno.test("sealChunk()/openChunk() check their arguments", () => {
   assert.throws(() => openChunk(KEY, 0, true, [1, 2] as unknown as Uint8Array), TypeError);
   assert.throws(
     () => openChunk(KEY, 0, true, new Uint8Array(MAX_CHUNK_BYTES + CHUNK_OVERHEAD + 1)),
+    RangeError,
+  );
+});
+
+Deno.test("sealChunkInPlace()/openChunkInPlace() give exactly the bytes of sealChunk()/openChunk()", () => {
+  for (const [size, index, isLast] of [[CHUNK, 3, false], [1, 4, true], [0, 0, true]] as const) {
+    const plaintext = pseudoRandomBytes(size, size + 1);
+    const expected = sealChunk(KEY, index, isLast, plaintext);
+    const buffer = new Uint8Array(size + CHUNK_OVERHEAD);
+    buffer.set(plaintext);
+    sealChunkInPlace(KEY, index, isLast, buffer.subarray(0, size), buffer.subarray(size));
+    assert.deepEqual(buffer, expected);
+    const opened = openChunkInPlace(KEY, index, isLast, buffer);
+    assert.deepEqual(opened, plaintext);
+    assert.equal(opened.buffer, buffer.buffer, "opened where it lay");
+  }
+});
+
+Deno.test("openChunkInPlace() refuses a tampered chunk and wipes what it decrypted", () => {
+  const plaintext = pseudoRandomBytes(CHUNK, 9);
+  const sealed = sealChunk(KEY, 2, false, plaintext);
+  sealed[100]! ^= 1;
+  assert.throws(
+    () => openChunkInPlace(KEY, 2, false, sealed),
+    (e: unknown) => e instanceof EnvelopeError && e.code === "chunk_auth_failed",
+  );
+  assert.ok(sealed.subarray(0, CHUNK).every((b) => b === 0), "no unauthenticated plaintext left");
+  // The same checks as openChunk(): too short, wrong key length, the empty last chunk rule.
+  assert.throws(() => openChunkInPlace(KEY, 0, true, new Uint8Array(15)), EnvelopeError);
+  assert.throws(() => openChunkInPlace(KEY.subarray(1), 0, true, new Uint8Array(16)), RangeError);
+  const emptyLast = sealChunk(KEY, 0, true, new Uint8Array(0));
+  assert.deepEqual(openChunkInPlace(KEY, 0, true, emptyLast), new Uint8Array(0));
+});
+
+Deno.test("sealChunkInPlace() refuses the chunks sealChunk() refuses, and a bad tag buffer", () => {
+  const tag = new Uint8Array(CHUNK_OVERHEAD);
+  assert.throws(() => sealChunkInPlace(KEY, 0, false, new Uint8Array(10), tag), RangeError);
+  assert.throws(() => sealChunkInPlace(KEY, 1, true, new Uint8Array(0), tag), RangeError);
+  assert.throws(
+    () => sealChunkInPlace(KEY, 0, true, new Uint8Array(10), tag.subarray(1)),
+    RangeError,
+  );
+  const buffer = new Uint8Array(64);
+  assert.throws(
+    () => sealChunkInPlace(KEY, 0, true, buffer.subarray(0, 32), buffer.subarray(24, 40)),
     RangeError,
   );
 });

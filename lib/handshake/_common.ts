@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import type { AeadSuite } from "../aead_backend.ts";
 import { concatBytes, sha256, utf8 } from "../bytes.ts";
 import { decodeMessage } from "../codec.ts";
 import type { DhGroup } from "../dh.ts";
@@ -21,6 +22,8 @@ export interface HandshakeResult {
   group: DhGroup;
   /** Stable identifier of the group's parameters (see dh.ts `groupId`). */
   groupId: string;
+  /** The record suite (§3.2): how both directions' records are sealed. */
+  suite: AeadSuite;
   /** Key for records this side sends. */
   sendKey: Uint8Array;
   /** Key for records this side receives. */

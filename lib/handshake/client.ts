@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { type AeadSuite, preferredSuites } from "../aead_backend.ts";
 import { bytesToBigInt, concatBytes, constantTimeEqual } from "../bytes.ts";
 import { encodeMessage } from "../codec.ts";
 import {
@@ -32,6 +33,7 @@ import {
   type ClientHello,
   type ClientShare,
   GROUP_NAMES,
+  MANDATORY_SUITE,
   RANDOM_BYTES,
   ServerAuth,
   ServerHello,
@@ -58,6 +60,13 @@ export interface ClientHandshakeOptions {
    * Only known-answer tests pass another (docs/protocol.md Appendix D).
    */
   random?: RandomSource;
+  /**
+   * Record suites to offer, best first (default: AES-256-GCM first where
+   * libcrypto runs on hardware AES, then ChaCha20-Poly1305). Offering only
+   * ChaCha20-Poly1305 leaves `suites` out of client_hello, exactly as clients
+   * before suite negotiation did.
+   */
+  suites?: readonly AeadSuite[];
 }
 
 /** The client side of the handshake. */
@@ -67,6 +76,8 @@ export class ClientHandshake {
   readonly #transcript = new Transcript();
   #version = 0;
   #group: DhGroup | undefined;
+  #suites: readonly AeadSuite[] | undefined;
+  #suite: AeadSuite = MANDATORY_SUITE;
   #keyPair: DhKeyPair | undefined;
   #schedule: KeySchedule | undefined;
   #thShares: Uint8Array | undefined;
@@ -83,12 +94,15 @@ export class ClientHandshake {
   /** §3.1: builds client_hello. */
   clientHello(): Uint8Array {
     this.#assertState("start", "client_hello");
+    const suites = this.#options.suites ?? preferredSuites();
+    this.#suites = suites.length === 1 && suites[0] === MANDATORY_SUITE ? undefined : suites;
     const body = encodeMessage(
       {
         t: "client_hello",
         versions: [...(this.#options.versions ?? SUPPORTED_VERSIONS)],
         groups: [...(this.#options.groups ?? GROUP_NAMES)],
         random: (this.#options.random ?? systemRandom)(new Uint8Array(RANDOM_BYTES)),
+        ...(this.#suites === undefined ? {} : { suites: [...this.#suites] }),
       } satisfies ClientHello,
     );
     this.#transcript.add(body);
@@ -118,6 +132,7 @@ export class ClientHandshake {
           `server chose group ${hello.group}, which this client did not offer`,
         );
       }
+      this.#suite = this.#acceptSuite(hello);
       this.#transcript.add(body);
       const group = this.#acceptGroup(hello);
       this.#keyPair = await generateKeyPair(group, this.#options.random);
@@ -186,6 +201,7 @@ export class ClientHandshake {
           version: this.#version,
           group: this.#group!,
           groupId: groupId(this.#group!),
+          suite: this.#suite,
           sendKey: schedule.clientToServer,
           receiveKey: schedule.serverToClient,
           serverIdentity: auth.identity,
@@ -196,6 +212,24 @@ export class ClientHandshake {
       this.#state = "failed";
       fail("server_auth", error);
     }
+  }
+
+  /**
+   * §3.2: the suite the server chose. A server_hello without `suite` means
+   * ChaCha20-Poly1305 (a server older than suites). A man in the middle who
+   * removes or changes either side's field changes the transcript, so the
+   * server's signature fails (§3.5): no downgrade.
+   */
+  #acceptSuite(hello: ServerHello): AeadSuite {
+    if (hello.suite === undefined) return MANDATORY_SUITE;
+    if (this.#suites === undefined || !this.#suites.includes(hello.suite)) {
+      throw new HandshakeError(
+        "suite_not_offered",
+        "server_hello",
+        `server chose record suite ${hello.suite}, which this client did not offer`,
+      );
+    }
+    return hello.suite;
   }
 
   /** §3.4: the group the server chose, validated unless already trusted. */

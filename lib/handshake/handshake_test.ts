@@ -168,3 +168,85 @@ Deno.test("a peer's alert during the handshake becomes a HandshakeError with its
     },
   );
 });
+
+Deno.test("both peers agree on the record suite: the server's first choice among those offered", async () => {
+  const id = await identity();
+  const cases = [
+    [["aes-256-gcm", "chacha20-poly1305"], ["aes-256-gcm", "chacha20-poly1305"], "aes-256-gcm"],
+    [["chacha20-poly1305", "aes-256-gcm"], ["aes-256-gcm", "chacha20-poly1305"], "aes-256-gcm"],
+    [["aes-256-gcm", "chacha20-poly1305"], ["chacha20-poly1305"], "chacha20-poly1305"],
+    [["chacha20-poly1305"], ["aes-256-gcm", "chacha20-poly1305"], "chacha20-poly1305"],
+    // ChaCha20-Poly1305 is mandatory: accepted even if the server's list omits it.
+    [["chacha20-poly1305"], ["aes-256-gcm"], "chacha20-poly1305"],
+  ] as const;
+  for (const [offered, accepted, expected] of cases) {
+    const client = new ClientHandshake({ suites: offered });
+    const server = new ServerHandshake({
+      identity: id,
+      groups: [namedGroup("x25519")],
+      suites: accepted,
+    });
+    const share = await client.onServerHello(await server.onClientHello(client.clientHello()));
+    const { clientFinished, result: c } = await client.onServerAuth(
+      await server.onClientShare(share),
+    );
+    const s = server.onClientFinished(clientFinished);
+    assert.equal(c.suite, expected, `${offered} to ${accepted}`);
+    assert.equal(s.suite, expected, `${offered} to ${accepted}`);
+  }
+});
+
+Deno.test("a client offering only ChaCha20-Poly1305 sends no suites field and gets no suite back", async () => {
+  const client = new ClientHandshake({ suites: ["chacha20-poly1305"] });
+  const server = new ServerHandshake({
+    identity: await identity(),
+    groups: [namedGroup("x25519")],
+    suites: ["aes-256-gcm", "chacha20-poly1305"],
+  });
+  const hello = client.clientHello();
+  assert.equal(decodeMessage(ClientHello, hello, "t").suites, undefined);
+  const reply = await server.onClientHello(hello);
+  assert.equal(decodeMessage(ServerHello, reply, "t").suite, undefined);
+});
+
+Deno.test("a server choosing a suite the client did not offer is refused", async () => {
+  const server = new ServerHandshake({
+    identity: await identity(),
+    groups: [namedGroup("x25519")],
+    suites: ["aes-256-gcm"],
+  });
+  // A server_hello choosing AES-256-GCM, answering an offer that named it...
+  const reply = await server.onClientHello(
+    new ClientHandshake({ suites: ["aes-256-gcm", "chacha20-poly1305"] }).clientHello(),
+  );
+  assert.equal(decodeMessage(ServerHello, reply, "t").suite, "aes-256-gcm");
+  // ...reaches a client that offered only ChaCha20-Poly1305.
+  const client = new ClientHandshake({ suites: ["chacha20-poly1305"] });
+  client.clientHello();
+  await assert.rejects(
+    client.onServerHello(reply),
+    rejectsAt("server_hello", "suite_not_offered"),
+  );
+  assert.equal(client.state, "failed");
+});
+
+Deno.test("a client offering no suite the server knows is refused with no_common_suite", async () => {
+  const server = new ServerHandshake({
+    identity: await identity(),
+    groups: [namedGroup("x25519")],
+  });
+  await assert.rejects(
+    server.onClientHello(encode({
+      t: "client_hello",
+      versions: [1],
+      groups: ["x25519"],
+      random: new Uint8Array(32),
+      suites: ["rot13"],
+    })),
+    (e: unknown) => {
+      rejectsAt("client_hello", "no_common_suite")(e);
+      assert.match((e as Error).message, /client offers rot13; server accepts .*chacha20-poly1305/);
+      return true;
+    },
+  );
+});

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { AEAD_SUITES, type AeadSuite } from "../aead_backend.ts";
 import { bytes, uint } from "../codec.ts";
 
 /** Protocol versions this build speaks, best first. */
@@ -33,12 +34,22 @@ export type WireGroupName = typeof GROUP_NAMES[number];
 
 const groupName = z.enum(GROUP_NAMES);
 
+/** Record suites as they appear on the wire (§3.2); ChaCha20-Poly1305 is mandatory. */
+export const SUITE_NAMES: readonly AeadSuite[] = AEAD_SUITES;
+/** The suite every peer speaks, and the one of a connection whose hellos name none. */
+export const MANDATORY_SUITE: AeadSuite = "chacha20-poly1305";
+
 /** Client → server, first message: what the client can speak. */
 export const ClientHello = z.object({
   t: z.literal("client_hello"),
   versions: z.array(uint(255)).min(1).max(16),
   groups: z.array(z.string().max(32)).min(1).max(16),
   random: bytes(RANDOM_BYTES),
+  /**
+   * Record suites the client accepts, best first; absent means ChaCha20-Poly1305
+   * only (as from clients older than the field). Unknown names are ignored.
+   */
+  suites: z.array(z.string().max(32)).min(1).max(16).optional(),
 });
 /** Client → server, first message. */
 export type ClientHello = z.infer<typeof ClientHello>;
@@ -54,6 +65,8 @@ export const ServerHello = z.object({
   g: bytes(1, MAX_DH_VALUE_BYTES).optional(),
   random: bytes(RANDOM_BYTES),
   share: bytes(1, MAX_DH_VALUE_BYTES),
+  /** The chosen record suite; present exactly when client_hello carried `suites`. */
+  suite: z.enum(AEAD_SUITES).optional(),
 });
 /** Server → client: chosen parameters and the server's share. */
 export type ServerHello = z.infer<typeof ServerHello>;

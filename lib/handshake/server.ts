@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { type AeadSuite, preferredSuites } from "../aead_backend.ts";
 import { bigIntToBytes, concatBytes, constantTimeEqual } from "../bytes.ts";
 import { encodeMessage } from "../codec.ts";
 import {
@@ -29,6 +30,7 @@ import {
   ClientFinished,
   ClientHello,
   ClientShare,
+  MANDATORY_SUITE,
   RANDOM_BYTES,
   type ServerAuth,
   type ServerHello,
@@ -64,6 +66,12 @@ export interface ServerHandshakeOptions {
    * Only known-answer tests pass another (docs/protocol.md Appendix D).
    */
   random?: RandomSource;
+  /**
+   * Record suites the server accepts, in its order of preference (default:
+   * AES-256-GCM first where libcrypto runs on hardware AES, then
+   * ChaCha20-Poly1305). ChaCha20-Poly1305 is always accepted.
+   */
+  suites?: readonly AeadSuite[];
 }
 
 /** The server side of the handshake. */
@@ -73,6 +81,7 @@ export class ServerHandshake {
   readonly #transcript = new Transcript();
   #version = 0;
   #group: DhGroup | undefined;
+  #suite: AeadSuite = MANDATORY_SUITE;
   #keyPair: DhKeyPair | undefined;
   #schedule: KeySchedule | undefined;
 
@@ -112,6 +121,7 @@ export class ServerHandshake {
           }; server accepts ${this.#options.groups.map((g) => g.name).join(", ")}`,
         );
       }
+      const suite = this.#chooseSuite(hello.suites);
       this.#transcript.add(body);
       this.#keyPair = await generateKeyPair(group, this.#options.random);
       const reply = encodeMessage(
@@ -124,11 +134,15 @@ export class ServerHandshake {
             : {}),
           random: (this.#options.random ?? systemRandom)(new Uint8Array(RANDOM_BYTES)),
           share: this.#keyPair.publicKey,
+          // Named only to a client that offered suites: an older client's
+          // connection stays byte for byte what it was (§3.2).
+          ...(hello.suites === undefined ? {} : { suite }),
         } satisfies ServerHello,
       );
       this.#transcript.add(reply);
       this.#version = version;
       this.#group = group;
+      this.#suite = suite;
       this.#state = "await_client_share";
       return reply;
     } catch (error) {
@@ -188,6 +202,7 @@ export class ServerHandshake {
         version: this.#version,
         group: this.#group!,
         groupId: groupId(this.#group!),
+        suite: this.#suite,
         sendKey: schedule.serverToClient,
         receiveKey: schedule.clientToServer,
         serverIdentity: this.#options.identity.publicKey,
@@ -197,6 +212,28 @@ export class ServerHandshake {
       this.#state = "failed";
       fail("client_finished", error);
     }
+  }
+
+  /**
+   * §3.2: the first of the server's suites that the client offered; a client
+   * that offers none gets ChaCha20-Poly1305.
+   */
+  #chooseSuite(offered: readonly string[] | undefined): AeadSuite {
+    if (offered === undefined) return MANDATORY_SUITE;
+    const own = this.#options.suites ?? preferredSuites();
+    const accepted = own.includes(MANDATORY_SUITE) ? own : [...own, MANDATORY_SUITE];
+    const suite = accepted.find((s) => offered.includes(s));
+    if (!suite) {
+      throw new HandshakeError(
+        "no_common_suite",
+        "client_hello",
+        `no common record suite: client offers ${offered.join(", ")}; server accepts ${
+          accepted.join(", ")
+        }`,
+        { hint: `every ssp peer must accept ${MANDATORY_SUITE}` },
+      );
+    }
+    return suite;
   }
 
   #assertState(expected: ServerState, stage: string): void {

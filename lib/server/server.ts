@@ -9,6 +9,7 @@
  * @module
  */
 import type { DhGroup } from "../dh.ts";
+import type { AeadSuite } from "../aead_backend.ts";
 import { type ChannelOptions, type SecureChannel, serverHandshake } from "../channel.ts";
 import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../e2e/password.ts";
 import { SspError } from "../errors.ts";
@@ -47,6 +48,8 @@ export interface ServerConfig extends ChannelOptions {
   identity: ServerIdentity;
   /** Groups offered, in order of preference. */
   groups: readonly DhGroup[];
+  /** Record suites accepted, in order of preference (default: see ServerHandshakeOptions). */
+  suites?: readonly AeadSuite[];
   /** Most simultaneous connections; more are closed at once. */
   maxConnections?: number;
   /** Where accounts and envelopes live. */
@@ -205,6 +208,7 @@ async function serveConnection(
     peer,
     version: channel.session.version,
     group: channel.session.group.name,
+    suite: channel.session.suite,
   });
   try {
     const address = peer.slice(0, peer.lastIndexOf(":"));

@@ -115,6 +115,8 @@ export async function workedExample(): Promise<WorkedExample> {
 
   const client = new ClientHandshake({
     groups: ["x25519", "ffdhe2048", "ffdhe3072", "ffdhe4096", "custom"],
+    // A ChaCha20-Poly1305 connection: no `suites` in client_hello (§3.1), whatever this machine has.
+    suites: ["chacha20-poly1305"],
     random: recording,
   });
   const server = new ServerHandshake({
@@ -297,7 +299,7 @@ async function finiteFieldHello(
   identity: { publicKey: Uint8Array; privateKeyPkcs8: Uint8Array },
   random: RandomSource,
 ): Promise<string> {
-  const client = new ClientHandshake({ random });
+  const client = new ClientHandshake({ suites: ["chacha20-poly1305"], random });
   const server = new ServerHandshake({ identity, groups: [group], random });
   const hello = await server.onClientHello(client.clientHello());
   const share = await client.onServerHello(hello);

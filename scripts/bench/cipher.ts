@@ -1,28 +1,44 @@
 /**
- * Record cipher throughput: ssp's RecordSealer/RecordOpener (ChaCha20-Poly1305
- * from node:crypto) against AES-256-GCM from WebCrypto and from node:crypto,
- * sealing and opening 16, 64 and 256 KiB records; and the whole path of a
- * 256 KiB file chunk out of a sender (end-to-end seal, encoding, record seal)
- * with the pieces joined into one buffer at each step, or kept apart.
+ * Record cipher throughput: every AEAD backend (OpenSSL's libcrypto through
+ * FFI, node:crypto) and suite (ChaCha20-Poly1305, AES-256-GCM), bare at the
+ * boundary of lib/aead_backend.ts (into caller-owned buffers) and through
+ * ssp's RecordSealer/RecordOpener, beside WebCrypto AES-256-GCM and
+ * `openssl speed`, sealing and opening 16, 64 and 256 KiB records; and the
+ * whole path of a 256 KiB file chunk out of a sender (end-to-end seal,
+ * encoding, record seal).
  *
  * Run with `deno task bench cipher`, or alone with
- * `deno run scripts/bench/cipher.ts` (it needs no permissions).
+ * `deno run --allow-ffi --allow-run=openssl scripts/bench/cipher.ts`. Without
+ * `--allow-ffi` the OpenSSL rows read "not loaded"; without `--allow-run` the
+ * `openssl speed` rows are left out.
  *
  * @module
  */
-import { createCipheriv, createDecipheriv } from "node:crypto";
+import {
+  AEAD_SUITES,
+  type AeadBackend,
+  aeadBackend,
+  type AeadSuite,
+  loadOpensslBackend,
+  NODE_BACKEND,
+} from "../../lib/aead_backend.ts";
 import { concatBytes } from "../../lib/bytes.ts";
 import { encodeMessageTransient, encodeMessageWithBytes } from "../../lib/codec.ts";
-import { sealChunk, sealChunkParts } from "../../lib/e2e/stream.ts";
+import { sealChunk, sealChunkInPlace, sealChunkParts } from "../../lib/e2e/stream.ts";
 import { encodeFrameHeader } from "../../lib/frames.ts";
 import { RecordOpener, RecordSealer, TAG_BYTES } from "../../lib/xor.ts";
 import { median, randomBytes } from "./_sample.ts";
+import process from "node:process";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
 /** Record sizes compared; 16 KiB is a TLS-sized record, 256 KiB a large file chunk. */
 const RECORD_SIZES = [16 * KIB, 64 * KIB, 256 * KIB];
-/** Each timed cell stops after this long or {@linkcode CELL_BYTES}, whichever comes first. */
+/**
+ * Each timed cell stops after this much CPU time or {@linkcode CELL_BYTES}, whichever comes
+ * first. Rates are per CPU second of this process (all its threads), as `openssl speed`
+ * reports by default: on a shared machine wall-clock rates mostly measure the other jobs.
+ */
 const CELL_MS = 1000;
 const CELL_BYTES = 256 * MIB;
 /** Records for `open` are sealed untimed in batches of about this many bytes. */
@@ -43,6 +59,12 @@ interface Contender {
   channel(): Promise<Channel>;
 }
 
+/** CPU time (user + system) this process has used, in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 /** 12-byte nonce = 4 zero bytes || 64-bit big-endian counter, as the record layer uses. */
 function counterNonce(counter: number): Uint8Array<ArrayBuffer> {
   const nonce = new Uint8Array(12);
@@ -50,19 +72,78 @@ function counterNonce(counter: number): Uint8Array<ArrayBuffer> {
   return nonce;
 }
 
-const CONTENDERS: Contender[] = [
-  {
-    name: "ssp RecordSealer/Opener (node:crypto chacha20-poly1305)",
+const OPENSSL = loadOpensslBackend();
+
+/**
+ * A backend at its boundary: each record sealed into, and opened into, one
+ * buffer the caller keeps (no allocation per record), with counter nonces.
+ */
+function bare(backend: AeadBackend | string, suite: AeadSuite, name: string): Contender {
+  return {
+    name: `${name} ${suite}, into caller-owned buffers`,
     channel() {
-      const key = crypto.getRandomValues(new Uint8Array(32));
-      const sealer = new RecordSealer(key);
-      const opener = new RecordOpener(key);
+      if (typeof backend === "string") return Promise.reject(new Error(backend));
+      const key = randomBytes(32);
+      const out = new Uint8Array(256 * KIB + TAG_BYTES);
+      const tag = new Uint8Array(TAG_BYTES);
+      let sent = 0;
+      let received = 0;
+      return Promise.resolve({
+        seal(plaintext) {
+          const sealed = out.subarray(0, plaintext.length + TAG_BYTES);
+          backend.sealInto(
+            suite,
+            key,
+            counterNonce(sent++),
+            HEADER,
+            [plaintext],
+            [sealed.subarray(0, plaintext.length)],
+            tag,
+          );
+          sealed.set(tag, plaintext.length);
+          return sealed; // reused by the next call: openRate() copies what it keeps
+        },
+        open(sealed) {
+          const length = sealed.length - TAG_BYTES;
+          const plaintext = out.subarray(0, length);
+          backend.openInto(
+            suite,
+            key,
+            counterNonce(received++),
+            HEADER,
+            [sealed.subarray(0, length)],
+            sealed.subarray(length),
+            [plaintext],
+          );
+          return plaintext;
+        },
+      });
+    },
+  };
+}
+
+/** ssp's record layer with this process's backend: one new buffer per sealed or opened record. */
+function records(suite: AeadSuite): Contender {
+  return {
+    name: `ssp RecordSealer/Opener, ${aeadBackend().info.name} ${suite}`,
+    channel() {
+      const key = randomBytes(32);
+      const sealer = new RecordSealer(key, undefined, suite);
+      const opener = new RecordOpener(key, undefined, suite);
       return Promise.resolve({
         seal: (plaintext) => sealer.seal(HEADER, plaintext),
         open: (sealed) => opener.open(HEADER, sealed),
       });
     },
-  },
+  };
+}
+
+const CONTENDERS: Contender[] = [
+  ...AEAD_SUITES.flatMap((suite) => [
+    bare(OPENSSL, suite, "OpenSSL (FFI)"),
+    bare(NODE_BACKEND, suite, "node:crypto"),
+    records(suite),
+  ]),
   {
     name: "WebCrypto AES-256-GCM",
     async channel() {
@@ -92,34 +173,6 @@ const CONTENDERS: Contender[] = [
       };
     },
   },
-  {
-    name: "node:crypto aes-256-gcm",
-    channel() {
-      const key = crypto.getRandomValues(new Uint8Array(32));
-      let sent = 0;
-      let received = 0;
-      return Promise.resolve({
-        seal(plaintext) {
-          const cipher = createCipheriv("aes-256-gcm", key, counterNonce(sent++));
-          cipher.setAAD(HEADER);
-          const body = cipher.update(plaintext);
-          cipher.final();
-          const out = new Uint8Array(body.length + 16);
-          out.set(body);
-          out.set(cipher.getAuthTag(), body.length);
-          return out;
-        },
-        open(sealed) {
-          const decipher = createDecipheriv("aes-256-gcm", key, counterNonce(received++));
-          decipher.setAAD(HEADER);
-          decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-          const body = decipher.update(sealed.subarray(0, sealed.length - 16));
-          decipher.final();
-          return new Uint8Array(body);
-        },
-      });
-    },
-  },
 ];
 
 /** Seals `size`-byte records for up to CELL_MS / CELL_BYTES; returns MiB/s. */
@@ -127,13 +180,13 @@ async function sealRate(contender: Contender, size: number): Promise<number> {
   const channel = await contender.channel();
   const plaintext = randomBytes(size);
   let bytes = 0;
-  const start = performance.now();
+  const start = cpuMs();
   let elapsed = 0;
   while (elapsed < CELL_MS && bytes < CELL_BYTES) {
     const sealed = channel.seal(plaintext);
     if (sealed instanceof Promise) await sealed;
     bytes += size;
-    elapsed = performance.now() - start;
+    elapsed = cpuMs() - start;
   }
   return bytes / MIB / (elapsed / 1000);
 }
@@ -147,15 +200,15 @@ async function openRate(contender: Contender, size: number): Promise<number> {
   let elapsed = 0;
   while (elapsed < CELL_MS && bytes < CELL_BYTES) {
     const batch: Uint8Array[] = [];
-    for (let i = 0; i < batchRecords; i++) batch.push(await channel.seal(plaintext));
-    const start = performance.now();
+    for (let i = 0; i < batchRecords; i++) batch.push((await channel.seal(plaintext)).slice());
+    const start = cpuMs();
     for (const sealed of batch) {
       const opened = channel.open(sealed);
       if (opened instanceof Promise) await opened;
       bytes += size;
       if (bytes >= CELL_BYTES) break;
     }
-    elapsed += performance.now() - start;
+    elapsed += cpuMs() - start;
   }
   return bytes / MIB / (elapsed / 1000);
 }
@@ -168,10 +221,16 @@ async function medianOf(measure: () => Promise<number>): Promise<number> {
 
 const FILE_ID = "0123456789abcdef0123456789abcdef";
 
-/** The sender's work for chunk `index`, returning the frame's bytes as one array or as pieces. */
+/** The sender's work for chunk `index`, returning the frame's length. */
 const CHUNK_PATHS: {
   name: string;
-  frame(sealer: RecordSealer, key: Uint8Array, index: number, chunk: Uint8Array): number;
+  frame(
+    sealer: RecordSealer,
+    key: Uint8Array,
+    index: number,
+    chunk: Uint8Array,
+    tag: Uint8Array,
+  ): number;
 }[] = [
   {
     name: "joined: sealChunk, encodeMessage, RecordSealer.seal (one frame buffer)",
@@ -183,7 +242,7 @@ const CHUNK_PATHS: {
     },
   },
   {
-    name: "in pieces: sealChunkParts, encodeMessageWithBytes, RecordSealer.sealParts",
+    name: "in pieces: sealChunkParts, encodeMessageWithBytes, RecordSealer.sealFrame",
     frame(sealer, key, index, chunk) {
       const pieces = encodeMessageWithBytes(
         { t: "file_chunk", fileId: FILE_ID, index },
@@ -191,8 +250,20 @@ const CHUNK_PATHS: {
         sealChunkParts(key, index, false, chunk),
       );
       const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
-      const sealed = sealer.sealParts(encodeFrameHeader(length + TAG_BYTES), pieces);
-      return sealed.reduce((sum, piece) => sum + piece.length, 0);
+      return sealer.sealFrame(encodeFrameHeader(length + TAG_BYTES), pieces).length;
+    },
+  },
+  {
+    name: "in place (as ssp sends): sealChunkInPlace, encodeMessageWithBytes, sealFrame",
+    frame(sealer, key, index, chunk, tag) {
+      sealChunkInPlace(key, index, false, chunk, tag);
+      const pieces = encodeMessageWithBytes(
+        { t: "file_chunk", fileId: FILE_ID, index },
+        "data",
+        [chunk, tag],
+      );
+      const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+      return sealer.sealFrame(encodeFrameHeader(length + TAG_BYTES), pieces).length;
     },
   },
 ];
@@ -202,26 +273,78 @@ function chunkPathMicros(path: (typeof CHUNK_PATHS)[number]): number {
   const sealer = new RecordSealer(randomBytes(32));
   const key = randomBytes(32);
   const chunk = randomBytes(256 * KIB);
-  const started = performance.now();
+  const tag = new Uint8Array(TAG_BYTES);
+  const started = cpuMs();
   let index = 0;
-  while (performance.now() - started < CELL_MS) path.frame(sealer, key, index++, chunk);
-  return (performance.now() - started) * 1000 / index;
+  while (cpuMs() - started < CELL_MS) path.frame(sealer, key, index++, chunk, tag);
+  return (cpuMs() - started) * 1000 / index;
 }
 
 /**
  * Measures every contender at every record size and returns the results as a
  * Markdown section (medians of three runs, MiB/s of plaintext).
  */
+/**
+ * `openssl speed -evp NAME -bytes SIZE` (encrypt, then with `-decrypt`),
+ * in MiB per CPU second (openssl speed's own measure), or undefined without `--allow-run` or an `openssl` binary.
+ */
+async function opensslSpeed(
+  evp: string,
+  size: number,
+  decrypt: boolean,
+): Promise<number | undefined> {
+  if ((await Deno.permissions.query({ name: "run", command: "openssl" })).state !== "granted") {
+    return undefined;
+  }
+  try {
+    const { code, stdout } = await new Deno.Command("openssl", {
+      args: [
+        "speed",
+        ...(decrypt ? ["-decrypt"] : []),
+        "-evp",
+        evp,
+        "-bytes",
+        `${size}`,
+        "-seconds",
+        "1",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const last = new TextDecoder().decode(stdout).trim().split("\n").at(-1) ?? "";
+    const kilobytes = /\s([\d.]+)k$/.exec(last);
+    return code === 0 && kilobytes ? Number(kilobytes[1]) * 1000 / MIB : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function run(): Promise<string> {
   const rows: string[] = [];
   for (const contender of CONTENDERS) {
     const cells: string[] = [];
     for (const size of RECORD_SIZES) {
-      const seal = await medianOf(() => sealRate(contender, size));
-      const open = await medianOf(() => openRate(contender, size));
-      cells.push(`${seal.toFixed(0)} / ${open.toFixed(0)}`);
+      try {
+        const seal = await medianOf(() => sealRate(contender, size));
+        const open = await medianOf(() => openRate(contender, size));
+        cells.push(`${seal.toFixed(0)} / ${open.toFixed(0)}`);
+      } catch {
+        cells.push("not loaded");
+      }
     }
     rows.push(`| ${contender.name} | ${cells.join(" | ")} |`);
+  }
+  for (const suite of AEAD_SUITES) {
+    const cells: string[] = [];
+    for (const size of RECORD_SIZES) {
+      const seal = await opensslSpeed(suite, size, false);
+      const open = await opensslSpeed(suite, size, true);
+      if (seal === undefined || open === undefined) break;
+      cells.push(`${seal.toFixed(0)} / ${open.toFixed(0)}`);
+    }
+    if (cells.length === RECORD_SIZES.length) {
+      rows.push(`| \`openssl speed -evp ${suite}\` (C, no JavaScript) | ${cells.join(" | ")} |`);
+    }
   }
   const pathRows: string[] = [];
   for (const path of CHUNK_PATHS) {
@@ -234,9 +357,11 @@ export async function run(): Promise<string> {
   return [
     "## Record cipher throughput",
     "",
-    `Seal / open, MiB/s of plaintext, median of ${REPEATS} runs of ~${CELL_MS / 1000} s or ` +
+    `Seal / open, MiB of plaintext per CPU second, median of ${REPEATS} runs of ` +
+    `~${CELL_MS / 1000} CPU s or ` +
     `${CELL_BYTES / MIB} MiB each. Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
-    `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs.`,
+    `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs; this ` +
+    `process's backend: ${aeadBackend().info.detail}, hardware AES ${aeadBackend().info.hardwareAes}.`,
     "",
     `| cipher | ${sizes.join(" | ")} |`,
     `| --- | ${sizes.map(() => "---:").join(" | ")} |`,
@@ -244,10 +369,10 @@ export async function run(): Promise<string> {
     "",
     "### A 256 KiB file chunk leaving the sender",
     "",
-    "End-to-end seal, message encoding and record seal of one `file_chunk`, median of " +
-    `${REPEATS} runs of ~${CELL_MS / 1000} s.`,
+    "End-to-end seal, message encoding and record seal of one `file_chunk`, CPU time, median " +
+    `of ${REPEATS} runs of ~${CELL_MS / 1000} CPU s.`,
     "",
-    "| path | µs per chunk | MiB/s |",
+    "| path | CPU µs per chunk | MiB per CPU s |",
     "| --- | ---: | ---: |",
     ...pathRows,
     "",

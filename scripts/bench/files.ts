@@ -33,7 +33,14 @@ import { median } from "./_sample.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DENO = Deno.execPath();
-const RUN = ["run", "--allow-net=127.0.0.1", "--allow-read", "--allow-write", "--allow-env"];
+const RUN = [
+  "run",
+  "--allow-net=127.0.0.1",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+];
 const SENDER = "+12015550101";
 const RECIPIENT = "+12015550102";
 const PASSWORD = "bench password, not secret";
