@@ -30,9 +30,10 @@ export async function run(
   args: string[],
   env: Record<string, string> = {},
   stdin?: string,
+  permissions: readonly string[] = PERMISSIONS,
 ): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, script, ...args],
+    args: ["run", ...permissions, script, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdin: stdin === undefined ? "null" : "piped",
