@@ -13,20 +13,36 @@ import { DEFAULT_PORT } from "./lib/address.ts";
 import { generateDhParamFile, loadServerGroups } from "./lib/server/groups.ts";
 import { loadIdentity, loadOrCreateIdentity } from "./lib/server/identity.ts";
 import { createLogger, type LogFormat } from "./lib/server/log.ts";
-import { DEFAULT_MAX_CONNECTIONS, DEFAULT_SEND_RATE, startServer } from "./lib/server/server.ts";
+import { DEFAULT_SEND_RATE, startServer } from "./lib/server/server.ts";
 import {
   DEFAULT_REGISTRATIONS_PER_ADDRESS,
   DEFAULT_REGISTRATIONS_PER_HOUR,
 } from "./lib/server/accounts.ts";
 import { DEFAULT_MESSAGE_QUOTA_BYTES } from "./lib/server/message_quota.ts";
 import { DEFAULT_THROTTLE_ENTRIES } from "./lib/server/throttle.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS } from "./lib/server/session.ts";
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_PRELOGIN_FRAME_BYTES,
+  DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_WRITE_TIMEOUT_MS,
+} from "./lib/server/session.ts";
+import {
+  DEFAULT_LOGIN_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+} from "./lib/server/slots.ts";
+import { DEFAULT_MAX_SESSIONS_PER_ACCOUNT } from "./lib/server/online.ts";
+import { DEFAULT_FFDH_MS_PER_ADDRESS, DEFAULT_FFDH_MS_PER_SECOND } from "./lib/server/dh_budget.ts";
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
 import { openEmbeddedStore } from "./lib/store/embedded.ts";
 import { DiskFileStore, EMBEDDED_FILES_DIR } from "./lib/store/disk_files.ts";
 import type { FileStore } from "./lib/store/files.ts";
 import type { Store } from "./lib/store/types.ts";
-import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "./lib/server/files.ts";
+import {
+  DEFAULT_MAX_DOWNLOADS,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_QUOTA_BYTES,
+} from "./lib/server/files.ts";
 import { join } from "node:path";
 import { fingerprint } from "./lib/sign.ts";
 import { integerFlag } from "./lib/ui/flags.ts";
@@ -122,6 +138,70 @@ const program = new Command("ssp-server")
       .argParser(integerFlag("--max-connections", 1, 1_000_000)),
   )
   .addOption(
+    new Option(
+      "--max-connections-per-address <n>",
+      "most simultaneous connections from one address (IPv6: one /64)",
+    )
+      .env("SSP_MAX_CONNECTIONS_PER_ADDRESS").default(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)
+      .argParser(integerFlag("--max-connections-per-address", 1, 1_000_000)),
+  )
+  .addOption(
+    new Option("--login-timeout <ms>", "time a client has from connecting to a completed login")
+      .env("SSP_LOGIN_TIMEOUT_MS").default(DEFAULT_LOGIN_TIMEOUT_MS)
+      .argParser(integerFlag("--login-timeout", 100, 3600_000)),
+  )
+  .addOption(
+    new Option("--max-prelogin-frame-bytes <n>", "largest frame accepted before login")
+      .env("SSP_MAX_PRELOGIN_FRAME_BYTES").default(DEFAULT_MAX_PRELOGIN_FRAME_BYTES)
+      .argParser(integerFlag("--max-prelogin-frame-bytes", 8 * 1024, 16 * 1024 * 1024)),
+  )
+  .addOption(
+    new Option(
+      "--max-queued-bytes <n>",
+      "bytes waiting for a slow reader past which its deliveries and requests pause",
+    )
+      .env("SSP_MAX_QUEUED_BYTES").default(DEFAULT_MAX_QUEUED_BYTES)
+      .argParser(integerFlag("--max-queued-bytes", 64 * 1024, 1024 * 1024 * 1024)),
+  )
+  .addOption(
+    new Option(
+      "--write-timeout <ms>",
+      "drop a client that reads nothing for this long while data waits",
+    )
+      .env("SSP_WRITE_TIMEOUT_MS").default(DEFAULT_WRITE_TIMEOUT_MS)
+      .argParser(integerFlag("--write-timeout", 100, 3600_000)),
+  )
+  .addOption(
+    new Option(
+      "--max-sessions-per-account <n>",
+      "most connections logged in to one account; a new login closes the oldest",
+    )
+      .env("SSP_MAX_SESSIONS_PER_ACCOUNT").default(DEFAULT_MAX_SESSIONS_PER_ACCOUNT)
+      .argParser(integerFlag("--max-sessions-per-account", 1, 10_000)),
+  )
+  .addOption(
+    new Option("--max-downloads <n>", "file downloads one connection may run at once")
+      .env("SSP_MAX_DOWNLOADS").default(DEFAULT_MAX_DOWNLOADS)
+      .argParser(integerFlag("--max-downloads", 1, 10_000)),
+  )
+  .addOption(
+    new Option(
+      "--ffdh-ms-per-second <ms>",
+      "CPU time per second all clients together may spend on finite-field key agreement " +
+        "(ffdhe*, custom); x25519 is not rationed",
+    )
+      .env("SSP_FFDH_MS_PER_SECOND").default(DEFAULT_FFDH_MS_PER_SECOND)
+      .argParser(integerFlag("--ffdh-ms-per-second", 0, 1000)),
+  )
+  .addOption(
+    new Option(
+      "--ffdh-ms-per-address <ms>",
+      "CPU time per second one client address may spend on finite-field key agreement",
+    )
+      .env("SSP_FFDH_MS_PER_ADDRESS").default(DEFAULT_FFDH_MS_PER_ADDRESS)
+      .argParser(integerFlag("--ffdh-ms-per-address", 0, 1000)),
+  )
+  .addOption(
     new Option("--max-message-bytes <n>", "largest message (encrypted envelope) accepted")
       .env("SSP_MAX_MESSAGE_BYTES").default(MAX_ENVELOPE_BYTES)
       .argParser(integerFlag("--max-message-bytes", 1024, MAX_ENVELOPE_BYTES_CEILING)),
@@ -199,6 +279,15 @@ const program = new Command("ssp-server")
       maxFrameBytes: options.maxFrameBytes,
       handshakeTimeoutMs: options.handshakeTimeout,
       maxConnections: options.maxConnections,
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress,
+      loginTimeoutMs: options.loginTimeout,
+      maxPreloginFrameBytes: options.maxPreloginFrameBytes,
+      maxQueuedBytes: options.maxQueuedBytes,
+      writeTimeoutMs: options.writeTimeout,
+      maxSessionsPerAccount: options.maxSessionsPerAccount,
+      maxDownloads: options.maxDownloads,
+      ffdhMsPerSecond: options.ffdhMsPerSecond,
+      ffdhMsPerAddress: options.ffdhMsPerAddress,
       log,
     });
     const aead = aeadBackend().info;

@@ -33,6 +33,9 @@ import { type RecordLimits, RecordOpener, RecordSealer, TAG_BYTES } from "./xor.
 /** Default time a peer has to complete the handshake: 10 s. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/** Longest `closeWithAlert` waits for the alert to be written. */
+const CLOSE_ALERT_TIMEOUT_MS = 1000;
+
 /** A connection the channel runs over: `Deno.Conn` is one. */
 export interface Connection extends ByteSource, ByteSink {
   /** Closes both directions. */
@@ -57,6 +60,8 @@ export class SecureChannel {
   readonly #opener: RecordOpener;
   readonly #maxFrameBytes: number;
   #writing: Promise<void> = Promise.resolve();
+  /** Bytes of frames sealed and not yet written to the connection. */
+  #queuedBytes = 0;
   #closed = false;
   #receiveError: unknown = undefined;
   /** What the handshake established. */
@@ -80,6 +85,42 @@ export class SecureChannel {
     // later memory disclosure cannot recover earlier epochs' keys from them.
     session.sendKey.fill(0);
     session.receiveKey.fill(0);
+  }
+
+  /**
+   * Largest record frame accepted from the peer from the next `receive()` on:
+   * a server lowers it until the client has logged in (pre-login requests are
+   * small), then sets it back with `null` (the channel's `maxFrameBytes`).
+   */
+  limitReceivedFrames(maxBytes: number | null): void {
+    this.#reader.maxFrameBytes = Math.min(maxBytes ?? this.#maxFrameBytes, this.#maxFrameBytes);
+  }
+
+  /** Largest record frame accepted from the peer now. */
+  get receiveLimit(): number {
+    return this.#reader.maxFrameBytes;
+  }
+
+  /** Bytes sealed and queued but not yet written: what a peer that does not read makes us hold. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /**
+   * Waits until every queued record has been written. Resolves to false if
+   * that takes longer than `timeoutMs` (the peer is not reading).
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.#queuedBytes === 0) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((resolve) =>
+      timer = setTimeout(() => resolve(false), timeoutMs)
+    );
+    try {
+      return await Promise.race([this.#writing.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Largest plaintext one record can carry. */
@@ -129,7 +170,9 @@ export class SecureChannel {
     const header = encodeFrameHeader(length + TAG_BYTES);
     // The whole frame in one buffer, the parts encrypted straight into it: one write.
     const frame = this.#sealer.sealFrame(header, parts);
-    const write = this.#writing.then(() => writeAll(this.#conn, frame));
+    this.#queuedBytes += frame.length;
+    const write = this.#writing.then(() => writeAll(this.#conn, frame))
+      .finally(() => this.#queuedBytes -= frame.length);
     this.#writing = write.catch(() => {});
     return write;
   }
@@ -157,11 +200,14 @@ export class SecureChannel {
     }
   }
 
-  /** Sends an alert record (best effort) and closes. */
+  /**
+   * Sends an alert record (best effort) and closes. A peer that does not
+   * read gets no goodbye: the close waits at most CLOSE_ALERT_TIMEOUT_MS.
+   */
   async closeWithAlert(code: string, message: string): Promise<void> {
-    try {
-      await this.send(encodeMessage({ t: "alert", code, message } satisfies Alert));
-    } catch { /* the peer may be gone already */ }
+    this.send(encodeMessage({ t: "alert", code, message } satisfies Alert))
+      .catch(() => {}); // the peer may be gone already
+    await this.drain(CLOSE_ALERT_TIMEOUT_MS);
     this.close();
   }
 

@@ -23,6 +23,17 @@ export const MAX_FRAME_BYTES_CEILING = 16 * 1024 * 1024;
 /** Size of the buffer each reader refills from the source. */
 const READ_CHUNK_BYTES = 64 * 1024;
 
+/**
+ * Largest reused body buffer kept while a reader waits for the next frame.
+ * A larger one (left by a large frame) is released after `releaseAfterMs`
+ * without a new frame, so an idle connection holds no more than this plus
+ * its read buffer, however large its last frame was.
+ */
+export const RETAINED_BODY_BYTES = 64 * 1024;
+
+/** Default wait for the next frame after which a large body buffer is released. */
+export const DEFAULT_RELEASE_AFTER_MS = 1000;
+
 /** Something frames can be read from: `Deno.Conn` is one. */
 export interface ByteSource {
   /** Reads into `p`; resolves to the number of bytes read, or null at end of stream. */
@@ -91,6 +102,8 @@ export class FrameReader {
    * transfers. Off by default (handshake bodies are kept in the transcript).
    */
   reuseBodies = false;
+  /** Wait for the next frame after which a body buffer over RETAINED_BODY_BYTES is released. */
+  releaseAfterMs = DEFAULT_RELEASE_AFTER_MS;
   #bodyBuffer = new Uint8Array(0);
 
   constructor(source: ByteSource, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
@@ -105,7 +118,7 @@ export class FrameReader {
    * announced length exceeds the limit.
    */
   async read(): Promise<Frame | null> {
-    const header = await this.#readExact(FRAME_HEADER_BYTES, "header");
+    const header = await this.#readHeader();
     if (header === null) return null;
     const length = new DataView(header.buffer).getUint32(0);
     if (length > this.maxFrameBytes) {
@@ -121,9 +134,34 @@ export class FrameReader {
     return { header, body };
   }
 
+  /** Bytes this reader holds in buffers between frames (read buffer and reused body buffer). */
+  get heldBytes(): number {
+    return this.#buffer.length + this.#bodyBuffer.length;
+  }
+
+  /**
+   * Reads a frame header. While it waits with a large body buffer, a timer
+   * releases that buffer: bulk transfers keep reusing it, idle connections
+   * give it back.
+   */
+  async #readHeader(): Promise<Uint8Array | null> {
+    const buffered = this.#end - this.#start >= FRAME_HEADER_BYTES;
+    if (buffered || this.#bodyBuffer.length <= RETAINED_BODY_BYTES) {
+      return await this.#readExact(FRAME_HEADER_BYTES, "header");
+    }
+    const timer = setTimeout(() => this.#bodyBuffer = new Uint8Array(0), this.releaseAfterMs);
+    try {
+      return await this.#readExact(FRAME_HEADER_BYTES, "header");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Reads exactly n bytes; null if the stream ended before the first byte. */
   async #readExact(n: number, part: string, reuse = false): Promise<Uint8Array | null> {
-    if (reuse && this.#bodyBuffer.length < n) this.#bodyBuffer = new Uint8Array(this.maxFrameBytes);
+    if (reuse && this.#bodyBuffer.length < n) {
+      this.#bodyBuffer = new Uint8Array(bodyBufferSize(n, this.maxFrameBytes));
+    }
     const out = reuse ? this.#bodyBuffer.subarray(0, n) : new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
@@ -151,6 +189,15 @@ export class FrameReader {
     }
     return out;
   }
+}
+
+/**
+ * A reused body buffer for an `n`-byte body: a power of two (so growing
+ * frames reallocate rarely), never above what the limit needs.
+ */
+function bodyBufferSize(n: number, max: number): number {
+  const power = Math.max(RETAINED_BODY_BYTES, 2 ** Math.ceil(Math.log2(n)));
+  return Math.min(power, Math.max(n, max));
 }
 
 function truncated(got: number, wanted: number, part: string): FrameError {

@@ -8,6 +8,7 @@ import {
   encodeFrameHeader,
   FRAME_HEADER_BYTES,
   FrameReader,
+  RETAINED_BODY_BYTES,
 } from "./frames.ts";
 import { chunkedSource, stallingSource } from "./testing/byte_source.ts";
 
@@ -101,4 +102,31 @@ Deno.test("a configured frame limit outside 64 bytes..16 MiB is refused", () => 
   assert.throws(() => checkMaxFrameBytes(63), RangeError);
   assert.throws(() => checkMaxFrameBytes(16 * 1024 * 1024 + 1), RangeError);
   assert.throws(() => new FrameReader(chunkedSource(new Uint8Array()), 1.5), RangeError);
+});
+
+Deno.test("FrameReader releases a large body buffer while it waits for the next frame", async () => {
+  const big = new Uint8Array(randomBytes(1024 * 1024));
+  const inner = chunkedSource(concat([encodeFrame(big), encodeFrame(new Uint8Array(10))]), [
+    65_536,
+  ]);
+  let end!: () => void;
+  const ended = new Promise<null>((resolve) => end = () => resolve(null));
+  // Serves two frames, then stays silent until the test ends the stream.
+  const reader = new FrameReader(
+    { read: async (p) => await inner.read(p) ?? await ended },
+    2 << 20,
+  );
+  reader.reuseBodies = true;
+  reader.releaseAfterMs = 10;
+  assert.deepEqual((await reader.read())?.body, big);
+  assert.ok(reader.heldBytes >= big.length, "bulk frames reuse one body buffer");
+  assert.equal((await reader.read())?.body.length, 10);
+  const next = reader.read(); // the peer goes quiet
+  const deadline = Date.now() + 5000;
+  while (reader.heldBytes > 2 * RETAINED_BODY_BYTES && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(reader.heldBytes <= 2 * RETAINED_BODY_BYTES, `still holds ${reader.heldBytes} bytes`);
+  end();
+  assert.equal(await next, null);
 });

@@ -11,6 +11,7 @@ import { ping } from "../lib/client/ping.ts";
 import { decodeMessage } from "../lib/codec.ts";
 import { encodeFrame, encodeFrameHeader, FrameReader } from "../lib/frames.ts";
 import { Alert } from "../lib/handshake/mod.ts";
+import { SspError } from "../lib/errors.ts";
 import { chunkedSource } from "../lib/testing/byte_source.ts";
 import {
   readUntilClosed,
@@ -19,6 +20,7 @@ import {
   tempDir,
   type TestServer,
 } from "./harness.ts";
+import { newUser } from "./users.ts";
 
 async function pingWorks(server: TestServer): Promise<void> {
   const { channel } = await connect({ server: server.address, dataDir: await tempDir() });
@@ -211,14 +213,17 @@ Deno.test("a silent client is disconnected at the handshake timeout", async () =
   }
 });
 
-Deno.test("connections over the limit are closed at once and others are unaffected", async () => {
+Deno.test("connections over the limit are refused at once when every slot is logged in", async () => {
   const server = await startTestServer({ maxConnections: 1 });
+  const holder = await newUser(server, "+12015550101");
   try {
-    const holder = await connect({ server: server.address, dataDir: await tempDir() });
-    await assert.rejects(connect({ server: server.address, dataDir: await tempDir() }), /closed/);
-    assert.ok((await ping(holder.channel, 1)) >= 0);
-    holder.channel.close();
+    await assert.rejects(
+      connect({ server: server.address, dataDir: await tempDir() }),
+      (e: unknown) => e instanceof SspError && e.code === "peer_server_busy",
+    );
+    assert.equal((await holder.session.rpc.request({ t: "ping" })).t, "pong");
   } finally {
+    holder.session.close();
     await server.stop();
   }
 });

@@ -43,6 +43,15 @@ export interface TestServerOptions extends ChannelOptions {
   dataDir?: string;
   port?: number;
   maxConnections?: number;
+  maxConnectionsPerAddress?: number;
+  loginTimeoutMs?: number;
+  maxPreloginFrameBytes?: number;
+  maxQueuedBytes?: number;
+  writeTimeoutMs?: number;
+  maxSessionsPerAccount?: number;
+  maxDownloads?: number;
+  ffdhMsPerSecond?: number;
+  ffdhMsPerAddress?: number;
   maxEnvelopeBytes?: number;
   idleTimeoutMs?: number;
   maxFileBytes?: number;

@@ -72,6 +72,13 @@ export interface ServerHandshakeOptions {
    * ChaCha20-Poly1305). ChaCha20-Poly1305 is always accepted.
    */
   suites?: readonly AeadSuite[];
+  /**
+   * Asked, in the server's order of preference, for each group both sides
+   * support until one is admitted (the server rations finite-field work
+   * with it, §3.8); a group it refuses is skipped. When it refuses every
+   * common group the handshake fails with `server_busy`. Default: admit all.
+   */
+  admitGroup?: (group: DhGroup) => boolean;
 }
 
 /** The server side of the handshake. */
@@ -111,8 +118,8 @@ export class ServerHandshake {
           { hint: "upgrade the older side" },
         );
       }
-      const group = this.#options.groups.find((g) => hello.groups.includes(g.name));
-      if (!group) {
+      const common = this.#options.groups.filter((g) => hello.groups.includes(g.name));
+      if (common.length === 0) {
         throw new HandshakeError(
           "no_common_group",
           "client_hello",
@@ -122,6 +129,19 @@ export class ServerHandshake {
         );
       }
       const suite = this.#chooseSuite(hello.suites);
+      // Admitted last, right before the work it pays for.
+      const admit = this.#options.admitGroup ?? (() => true);
+      const group = common.find(admit);
+      if (!group) {
+        throw new HandshakeError(
+          "server_busy",
+          "client_hello",
+          `the server is rationing key agreement in ${
+            common.map((g) => g.name).join(", ")
+          } and has none to spare now`,
+          { hint: "retry in a few seconds, or offer x25519" },
+        );
+      }
       this.#transcript.add(body);
       this.#keyPair = await generateKeyPair(group, this.#options.random);
       const reply = encodeMessage(

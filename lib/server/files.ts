@@ -27,6 +27,13 @@ export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 ** 3;
 /** Default storage quota per account (all its uploads): 32 GiB. */
 export const DEFAULT_QUOTA_BYTES = 32 * 1024 ** 3;
 
+/**
+ * Default most downloads one connection may run at once. Each waits for
+ * chunks and holds a chunk buffer, so an unbounded number would let one
+ * connection grow the server by `file_get`s of an unfinished upload.
+ */
+export const DEFAULT_MAX_DOWNLOADS = 16;
+
 /** Chunks written between commits (fsync), and so between wake-ups of live downloads. */
 const COMMIT_EVERY_CHUNKS = 16;
 
@@ -65,6 +72,8 @@ export interface FileContext extends RelayContext {
   activeUploads: Set<string>;
   maxFileBytes: number;
   quotaBytes: number;
+  /** Most downloads (`file_get` streams) one connection may run at once. */
+  maxDownloads: number;
 }
 
 interface Upload {
@@ -87,6 +96,8 @@ export class FileTransfers {
   readonly #channel: MessageChannel;
   readonly #uploads = new Map<string, Upload>();
   readonly #stop = new AbortController();
+  /** Downloads running on this connection (counted from the request on). */
+  #downloads = 0;
 
   constructor(
     context: FileContext,
@@ -230,21 +241,38 @@ export class FileTransfers {
 
   /** Replies with the layout, then streams chunks from `from` on in the background. */
   async get(request: FileGet): Promise<null> {
-    const file = await this.#context.files.getFile(request.fileId);
-    if (!file || !mayRead(file, this.#phone)) throw noSuchFile(request.fileId);
-    if (request.from > file.chunks) {
-      throw new ProtocolError("bad_request", `the file has ${file.chunks} chunks`);
+    const { maxDownloads } = this.#context;
+    if (this.#downloads >= maxDownloads) {
+      throw new SspError(
+        "too_many_downloads",
+        `${this.#downloads} downloads are running on this connection, the server's limit`,
+        { hint: "wait until a download has received its last chunk, then ask again" },
+      );
     }
-    await this.#channel.sendMessage({
-      t: "file_info",
-      id: request.id,
-      fileId: file.fileId,
-      cipherSize: file.cipherSize,
-      chunkBytes: file.chunkBytes,
-      chunks: file.chunks,
-      committed: file.committed,
-    });
-    this.#stream(file, request.from); // after the reply: `file_data` never precedes `file_info`
+    // Counted before the first await, so parallel requests cannot all pass the check.
+    this.#downloads++;
+    let streaming = false;
+    try {
+      const file = await this.#context.files.getFile(request.fileId);
+      if (!file || !mayRead(file, this.#phone)) throw noSuchFile(request.fileId);
+      if (request.from > file.chunks) {
+        throw new ProtocolError("bad_request", `the file has ${file.chunks} chunks`);
+      }
+      await this.#channel.sendMessage({
+        t: "file_info",
+        id: request.id,
+        fileId: file.fileId,
+        cipherSize: file.cipherSize,
+        chunkBytes: file.chunkBytes,
+        chunks: file.chunks,
+        committed: file.committed,
+      });
+      // After the reply: `file_data` never precedes `file_info`.
+      this.#stream(file, request.from).finally(() => this.#downloads--);
+      streaming = true;
+    } finally {
+      if (!streaming) this.#downloads--;
+    }
     return null;
   }
 
@@ -307,7 +335,7 @@ export class FileTransfers {
     try {
       let committed = file.committed;
       let sending: Promise<void> = Promise.resolve();
-      const buffer = new Uint8Array(file.chunkBytes);
+      let buffer: Uint8Array | null = null; // allocated once there is a chunk to send
       for (let index = from; index < file.chunks; index++) {
         while (index >= committed && !this.#stop.signal.aborted) {
           const waiting = watchers.next(file.fileId, this.#stop.signal); // subscribe before reading
@@ -320,7 +348,11 @@ export class FileTransfers {
         if (this.#stop.signal.aborted) return;
         // One buffer serves every chunk: sending seals the chunk at once (the channel writes
         // only its ciphertext), so the buffer is free again by the next read.
-        const data = await files.readChunk(file.fileId, index, buffer);
+        const data = await files.readChunk(
+          file.fileId,
+          index,
+          buffer ??= new Uint8Array(file.chunkBytes),
+        );
         // Read the next chunk while this one is written; at most two are held.
         await sending;
         sending = this.#channel.sendMessageWithBytes(

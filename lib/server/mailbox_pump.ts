@@ -4,17 +4,34 @@
  * live as they are committed.
  *
  * Flow control: at most DELIVERY_WINDOW envelopes may be sent and not yet
- * acknowledged; then delivery pauses until the client acks. Live pushes
- * that arrive while catching up or paused only wake the pump, which later
- * reads them from the store in order — so nothing is skipped or sent twice,
- * and a slow client cannot make either side buffer without bound.
+ * acknowledged, and the connection may hold only so many bytes not yet
+ * written (the session's `Flow`); past either, delivery pauses until the
+ * client acks or reads. Live pushes that arrive while catching up or paused
+ * only wake the pump, which later reads them from the store in order — so
+ * nothing is skipped or sent twice, and a slow client cannot make either
+ * side buffer without bound. A client that reads nothing for the flow's
+ * write timeout is dropped (`onError` with a `slow_reader` error); its
+ * envelopes wait in the store for its next login.
  *
  * @module
  */
+import { SspError } from "../errors.ts";
 import type { Store, StoredEnvelope } from "../store/types.ts";
 
-/** Envelopes read from the store per catch-up query. */
-const PAGE = 256;
+/**
+ * Envelopes read from the store per catch-up query. A page is held until it
+ * is written or the connection congests, so it bounds a session's memory
+ * too (64 envelopes of at most 256 KiB by default).
+ */
+const PAGE = 64;
+
+/** How full the connection is: deliveries pause while it is congested. */
+export interface Flow {
+  /** True while the connection holds more unwritten bytes than it should. */
+  congested(): boolean;
+  /** Waits until the connection has written what it holds; false if the write timeout passed. */
+  drain(): Promise<boolean>;
+}
 
 /** Most envelopes sent to one session and not yet acknowledged. */
 export const DELIVERY_WINDOW = 256;
@@ -28,6 +45,7 @@ export class MailboxPump {
   readonly #phone: string;
   readonly #push: PushEnvelope;
   readonly #onError: (error: unknown) => void;
+  readonly #flow: Flow;
   #lastSentSeq: number;
   /** Seqs sent and not yet acknowledged, ascending. */
   readonly #unacked: number[] = [];
@@ -42,12 +60,14 @@ export class MailboxPump {
     afterSeq: number,
     push: PushEnvelope,
     onError: (error: unknown) => void,
+    flow: Flow,
   ) {
     this.#store = store;
     this.#phone = phone;
     this.#lastSentSeq = afterSeq;
     this.#push = push;
     this.#onError = onError;
+    this.#flow = flow;
   }
 
   /** Highest seq handed to the connection. */
@@ -64,7 +84,10 @@ export class MailboxPump {
   /** Offers a just-committed envelope addressed to this session's account. */
   offer(item: StoredEnvelope): void {
     if (this.#stopped || item.seq <= this.#lastSentSeq) return;
-    if (!this.#live || this.#running || this.#unacked.length >= DELIVERY_WINDOW) {
+    if (
+      !this.#live || this.#running || this.#unacked.length >= DELIVERY_WINDOW ||
+      this.#flow.congested()
+    ) {
       this.#live = false;
       this.wake();
       return;
@@ -96,10 +119,17 @@ export class MailboxPump {
         this.#wake = false;
         for (;;) {
           const items = await this.#store.mailbox(this.#phone, this.#lastSentSeq, PAGE);
+          let sent = 0;
           for (const item of items) {
             if (this.#stopped) return;
             if (this.#unacked.length >= DELIVERY_WINDOW) return; // ack() wakes us again
-            await this.#send(item);
+            if (this.#flow.congested()) break; // drop the page while waiting; read it again after
+            this.#send(item).catch(this.#onError);
+            sent++;
+          }
+          if (sent < items.length) {
+            if (!await this.#flow.drain()) throw slowReader();
+            continue;
           }
           if (items.length < PAGE) break;
         }
@@ -109,4 +139,11 @@ export class MailboxPump {
       this.#running = false;
     }
   }
+}
+
+function slowReader(): SspError {
+  return new SspError(
+    "slow_reader",
+    "the connection read nothing for too long while deliveries waited; reconnect to receive them",
+  );
 }

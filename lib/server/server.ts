@@ -10,7 +10,12 @@
  */
 import type { DhGroup } from "../dh.ts";
 import type { AeadSuite } from "../aead_backend.ts";
-import { type ChannelOptions, type SecureChannel, serverHandshake } from "../channel.ts";
+import {
+  type AcceptOptions,
+  type ChannelOptions,
+  type SecureChannel,
+  serverHandshake,
+} from "../channel.ts";
 import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../e2e/password.ts";
 import { SspError } from "../errors.ts";
 import type { ServerIdentity } from "../handshake/mod.ts";
@@ -18,22 +23,47 @@ import { hkdfSha256 } from "../kdf.ts";
 import { fingerprint } from "../sign.ts";
 import type { Store } from "../store/types.ts";
 import type { FileStore } from "../store/files.ts";
-import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES, FileWatchers } from "./files.ts";
+import {
+  DEFAULT_MAX_DOWNLOADS,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_QUOTA_BYTES,
+  FileWatchers,
+} from "./files.ts";
 import { utf8 } from "../bytes.ts";
+import { encodeMessage } from "../codec.ts";
+import { encodeFrame } from "../frames.ts";
+import type { Alert } from "../handshake/mod.ts";
 import { type AccountLimits, Accounts } from "./accounts.ts";
 import { DeviceTokens } from "./device_tokens.ts";
+import {
+  DEFAULT_FFDH_MS_PER_ADDRESS,
+  DEFAULT_FFDH_MS_PER_SECOND,
+  FiniteFieldBudget,
+} from "./dh_budget.ts";
 import { DEFAULT_MESSAGE_QUOTA_BYTES, MessageQuota } from "./message_quota.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { MAX_ENVELOPE_BYTES } from "../protocol/mod.ts";
 import type { Logger } from "./log.ts";
-import { OnlineUsers } from "./online.ts";
-import { ClientSession, DEFAULT_IDLE_TIMEOUT_MS, type SessionContext } from "./session.ts";
+import { DEFAULT_MAX_SESSIONS_PER_ACCOUNT, OnlineUsers } from "./online.ts";
+import {
+  ClientSession,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_PRELOGIN_FRAME_BYTES,
+  DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_WRITE_TIMEOUT_MS,
+  type SessionContext,
+} from "./session.ts";
+import {
+  type CloseConnection,
+  ConnectionSlots,
+  DEFAULT_LOGIN_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  Slot,
+} from "./slots.ts";
 
 /** Longest a graceful shutdown waits for in-flight sends to commit. */
 const DRAIN_TIMEOUT_MS = 5000;
-
-/** Default most simultaneous connections. */
-export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /** Default messages one account may send per minute (and at once). */
 export const DEFAULT_SEND_RATE = 1200;
@@ -48,10 +78,27 @@ export interface ServerConfig extends ChannelOptions {
   identity: ServerIdentity;
   /** Groups offered, in order of preference. */
   groups: readonly DhGroup[];
-  /** Record suites accepted, in order of preference (default: see ServerHandshakeOptions). */
-  suites?: readonly AeadSuite[];
-  /** Most simultaneous connections; more are closed at once. */
+import type { AeadSuite } from "../aead_backend.ts";
+  /** Most simultaneous connections (see ConnectionSlots). */
   maxConnections?: number;
+  /** Most simultaneous connections from one address. */
+  maxConnectionsPerAddress?: number;
+  /** Time a connection has from connecting to a completed login. */
+  loginTimeoutMs?: number;
+  /** Largest frame accepted before login. */
+  maxPreloginFrameBytes?: number;
+  /** Bytes queued for one slow reader before its deliveries and requests pause. */
+  maxQueuedBytes?: number;
+  /** Time queued output may take to drain before a slow reader is dropped. */
+  writeTimeoutMs?: number;
+  /** Most sessions logged in to one account; a new login closes the oldest. */
+  maxSessionsPerAccount?: number;
+  /** Most downloads one connection may run at once. */
+  maxDownloads?: number;
+  /** CPU ms per second all clients together may spend on finite-field key agreement. */
+  ffdhMsPerSecond?: number;
+  /** CPU ms per second one address may spend on finite-field key agreement. */
+  ffdhMsPerAddress?: number;
   /** Where accounts and envelopes live. */
   store: Store;
   /** Where encrypted files live. */
@@ -89,7 +136,11 @@ export interface RunningServer {
 /** Starts listening and serving; resolves once the socket is bound. */
 export function startServer(config: ServerConfig): RunningServer {
   const listener = Deno.listen({ hostname: config.hostname, port: config.port });
-  const maxConnections = config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const slots = new ConnectionSlots({
+    maxConnections: config.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxPerAddress: config.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    loginTimeoutMs: config.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS,
+  });
   // Fake salts for unknown numbers must be stable across restarts and secret:
   // derive their key from the identity key instead of keeping another file.
   const secret = hkdfSha256(
@@ -119,19 +170,27 @@ export function startServer(config: ServerConfig): RunningServer {
       config.store,
       config.messageQuotaBytes ?? DEFAULT_MESSAGE_QUOTA_BYTES,
     ),
-    online: new OnlineUsers(),
+    online: new OnlineUsers(config.maxSessionsPerAccount ?? DEFAULT_MAX_SESSIONS_PER_ACCOUNT),
     log: config.log,
     maxEnvelopeBytes: config.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES,
     idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    maxPreloginFrameBytes: config.maxPreloginFrameBytes ?? DEFAULT_MAX_PRELOGIN_FRAME_BYTES,
+    maxQueuedBytes: config.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+    writeTimeoutMs: config.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
     files: config.files,
     watchers: new FileWatchers(),
     activeUploads: new Set(),
     maxFileBytes: config.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     quotaBytes: config.quotaBytes ?? DEFAULT_QUOTA_BYTES,
+    maxDownloads: config.maxDownloads ?? DEFAULT_MAX_DOWNLOADS,
     knownAccounts: new Set(),
     draining: false,
     sendsInFlight: 0,
   };
+  const dhBudget = new FiniteFieldBudget({
+    msPerSecond: config.ffdhMsPerSecond ?? DEFAULT_FFDH_MS_PER_SECOND,
+    msPerAddress: config.ffdhMsPerAddress ?? DEFAULT_FFDH_MS_PER_ADDRESS,
+  });
   const open = new Set<Deno.Conn>();
   const running = new Set<Promise<void>>();
   let nextId = 1;
@@ -141,14 +200,39 @@ export function startServer(config: ServerConfig): RunningServer {
     for await (const conn of listener) {
       const id = nextId++;
       const peer = formatAddress(conn.remoteAddr);
-      if (open.size >= maxConnections) {
-        config.log({ event: "refused", conn: id, peer, reason: "too many connections" });
-        conn.close();
+      // Until the handshake is done the peer reads plaintext frames; then alerts are sealed.
+      let close: CloseConnection = (code, message) => closeWithPlainAlert(conn, code, message);
+      const slot = slots.admit(
+        id,
+        hostOf(conn.remoteAddr),
+        (code, message) => close(code, message),
+        (victim) => config.log({ event: "evicted", conn: victim.id, by: id }),
+      );
+      if (!(slot instanceof Slot)) {
+        config.log({
+          event: "refused",
+          conn: id,
+          peer,
+          reason: `connection ${slot.refused}`,
+        });
+        closeWithPlainAlert(
+          conn,
+          "server_busy",
+          `the server is full (connection ${slot.refused}); retry later`,
+        );
         continue;
       }
       conn.setNoDelay(true); // small handshake and chat records must not wait for Nagle
       open.add(conn);
-      const task = serveConnection(conn, id, peer, config, context).finally(() => {
+      const host = hostOf(conn.remoteAddr);
+      const options: AcceptOptions = {
+        ...config,
+        admitGroup: (group) => dhBudget.admit(host, group),
+      };
+      const task = serveConnection(conn, id, peer, slot, options, context, (channel) => {
+        close = (code, message) => void channel.closeWithAlert(code, message);
+      }).finally(() => {
+        slot.release();
         open.delete(conn);
         running.delete(task);
       });
@@ -190,18 +274,21 @@ async function serveConnection(
   conn: Deno.Conn,
   id: number,
   peer: string,
-  config: ServerConfig,
+  slot: Slot,
+  options: AcceptOptions,
   context: SessionContext,
+  secured: (channel: SecureChannel) => void,
 ): Promise<void> {
-  const { log } = config;
+  const { log } = context;
   log({ event: "connected", conn: id, peer });
   let channel: SecureChannel;
   try {
-    channel = await serverHandshake(conn, config);
+    channel = await serverHandshake(conn, options);
   } catch (error) {
     log({ event: "handshake_failed", conn: id, peer, ...describe(error) });
     return;
   }
+  secured(channel);
   log({
     event: "handshake_done",
     conn: id,
@@ -211,8 +298,7 @@ async function serveConnection(
     suite: channel.session.suite,
   });
   try {
-    const address = peer.slice(0, peer.lastIndexOf(":"));
-    await new ClientSession(channel, context, address, id).run();
+    await new ClientSession(channel, context, hostOf(conn.remoteAddr), id, slot).run();
     log({ event: "disconnected", conn: id, peer });
   } catch (error) {
     log({ event: "connection_failed", conn: id, peer, ...describe(error) });
@@ -222,10 +308,25 @@ async function serveConnection(
   }
 }
 
+/** Tells a peer that is still reading plaintext frames why it is closed (best effort), then closes. */
+function closeWithPlainAlert(conn: Deno.Conn, code: string, message: string): void {
+  const frame = encodeFrame(encodeMessage({ t: "alert", code, message } satisfies Alert));
+  // A fresh socket's send buffer takes one small frame at once; never wait on a peer that does not read.
+  conn.write(frame).catch(() => {}).finally(() => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  });
+}
+
 function describe(error: unknown): { code: string; message: string } {
   if (error instanceof SspError) return { code: error.code, message: error.message };
   if (error instanceof Error) return { code: error.name, message: error.message };
   return { code: "unknown", message: String(error) };
+}
+
+function hostOf(addr: Deno.Addr): string {
+  return addr.transport === "tcp" || addr.transport === "udp" ? addr.hostname : addr.transport;
 }
 
 function formatAddress(addr: Deno.Addr): string {

@@ -10,7 +10,7 @@
  * @module
  */
 import type { SecureChannel } from "../channel.ts";
-import { AuthError, ProtocolError, SspError, StorageError } from "../errors.ts";
+import { AuthError, FrameError, ProtocolError, SspError, StorageError } from "../errors.ts";
 import {
   type ClientMessage,
   decodeClientMessage,
@@ -24,12 +24,29 @@ import { checkEnvelope, conversationKey, storeAndDeliver } from "./relay.ts";
 import { type FileContext, FileTransfers } from "./files.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Logger } from "./log.ts";
-import { MailboxPump } from "./mailbox_pump.ts";
+import { type Flow, MailboxPump } from "./mailbox_pump.ts";
 import type { OnlineUsers } from "./online.ts";
 import type { RateLimiter } from "./rate_limit.ts";
+import type { Slot } from "./slots.ts";
 
 /** Default idle time after which a connection is closed: 5 minutes. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * Default largest frame accepted before login: 16 KiB, room for the largest
+ * `register` (a 4 KiB key backup and two public keys). Larger frames need a
+ * logged-in account, so a stranger cannot make the server hold large buffers.
+ */
+export const DEFAULT_MAX_PRELOGIN_FRAME_BYTES = 16 * 1024;
+
+/**
+ * Default bytes queued for a connection (sealed, not yet written) past which
+ * its deliveries and requests pause: 1 MiB, one full record.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
+
+/** Default time queued output may take to be written before the reader is dropped: 30 s. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 
 /** Sends one session may have waiting for their commit. */
 const MAX_SENDS_IN_FLIGHT = 1024;
@@ -52,6 +69,12 @@ export interface SessionContext extends FileContext {
   idleTimeoutMs: number;
   /** Messages each account may send per minute. */
   sendRate: RateLimiter;
+  /** Largest frame accepted before login. */
+  maxPreloginFrameBytes: number;
+  /** Unwritten bytes past which a session's deliveries and requests pause. */
+  maxQueuedBytes: number;
+  /** A session whose queued output is not written within this time is dropped. */
+  writeTimeoutMs: number;
 }
 
 /** Serves one connection until it closes. */
@@ -60,6 +83,7 @@ export class ClientSession {
   readonly #context: SessionContext;
   readonly #address: string;
   readonly #connId: number;
+  readonly #slot: Pick<Slot, "loggedIn">;
   #phone: string | null = null;
   /** The device token issued at this connection's login (it proves a known device). */
   #deviceToken: Uint8Array | undefined;
@@ -69,11 +93,19 @@ export class ClientSession {
   #inFlight = 0;
   #slotFreed: (() => void) | null = null;
 
-  constructor(channel: SecureChannel, context: SessionContext, address: string, connId: number) {
+  /** `slot` is told when the client has logged in (see ConnectionSlots). */
+  constructor(
+    channel: SecureChannel,
+    context: SessionContext,
+    address: string,
+    connId: number,
+    slot: Pick<Slot, "loggedIn">,
+  ) {
     this.#channel = channel;
     this.#context = context;
     this.#address = address;
     this.#connId = connId;
+    this.#slot = slot;
   }
 
   /** The logged-in account, if any. */
@@ -83,8 +115,11 @@ export class ClientSession {
 
   /** Reads and answers requests until the client leaves; throws on a protocol violation. */
   async run(): Promise<void> {
+    this.#channel.limitReceivedFrames(this.#context.maxPreloginFrameBytes);
     try {
       for (;;) {
+        // A client that does not read its replies gets no more of them: stop reading its requests.
+        if (this.#flow.congested() && !await this.#flow.drain()) throw this.#slowReader();
         const idle = setTimeout(() => {
           this.#context.log({ event: "idle_timeout", conn: this.#connId });
           this.#channel.closeWithAlert(
@@ -92,7 +127,7 @@ export class ClientSession {
             `no request for ${this.#context.idleTimeoutMs} ms; reconnect when needed`,
           );
         }, this.#context.idleTimeoutMs);
-        const body = await this.#channel.receive().finally(() => clearTimeout(idle));
+        const body = await this.#receive().finally(() => clearTimeout(idle));
         if (body === null) return;
         const message = decodeClientMessage(body);
         if (message.t === "alert") {
@@ -131,6 +166,48 @@ export class ClientSession {
   /** Delivers a just-committed envelope if this session's account is a recipient. */
   offer(item: StoredEnvelope): void {
     this.#pump?.offer(item);
+  }
+
+  /** Ends the session from outside (e.g. displaced by a newer login), telling the client why. */
+  close(code: string, message: string): void {
+    this.#context.log({ event: "session_closed", conn: this.#connId, code });
+    this.#pump?.stop();
+    void this.#channel.closeWithAlert(code, message);
+  }
+
+  /** Back-pressure on this connection's output (see Flow). */
+  readonly #flow: Flow = {
+    congested: () => this.#channel.queuedBytes > this.#context.maxQueuedBytes,
+    drain: () => this.#channel.drain(this.#context.writeTimeoutMs),
+  };
+
+  #slowReader(): SspError {
+    this.#context.log({
+      event: "slow_reader",
+      conn: this.#connId,
+      queuedBytes: this.#channel.queuedBytes,
+    });
+    return new SspError(
+      "slow_reader",
+      `the client read nothing for ${this.#context.writeTimeoutMs} ms while replies waited`,
+      { hint: "reconnect; undelivered messages wait on the server" },
+    );
+  }
+
+  /** The next request; before login, a frame over the pre-login limit is refused. */
+  async #receive(): Promise<Uint8Array | null> {
+    try {
+      return await this.#channel.receive();
+    } catch (error) {
+      if (error instanceof FrameError && error.code === "frame_too_large" && !this.#phone) {
+        throw new FrameError(
+          "frame_too_large",
+          `${error.message} before login; log in first to send larger requests`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   /** A chunk has no reply: a failure ends that upload with a `file_failed` push. */
@@ -184,6 +261,8 @@ export class ClientSession {
         );
         this.#phone = account.phone;
         this.#deviceToken = deviceToken;
+        this.#slot.loggedIn();
+        this.#channel.limitReceivedFrames(null);
         this.#context.log({ event: "logged_in", conn: this.#connId, phone: account.phone });
         await this.#reply({
           t: "login_ok",
@@ -206,9 +285,15 @@ export class ClientSession {
               envelope: item.body,
             }),
           (error) => this.#fail(error),
+          this.#flow,
         );
         this.#files = new FileTransfers(this.#context, account.phone, this.#channel);
-        this.#context.online.add(account.phone, this);
+        for (const old of this.#context.online.add(account.phone, this)) {
+          old.close(
+            "too_many_sessions",
+            "this account logged in on too many connections; the oldest was closed",
+          );
+        }
         this.#pump.wake();
         return null;
       }
@@ -361,6 +446,11 @@ export class ClientSession {
   }
 
   #fail(error: unknown): void {
+    if (error instanceof SspError && error.code === "slow_reader") {
+      this.#slowReader();
+      void this.#channel.closeWithAlert(error.code, error.message);
+      return;
+    }
     this.#context.log({ event: "delivery_failed", conn: this.#connId, message: String(error) });
     this.#channel.close();
   }
