@@ -62,6 +62,8 @@ export class SecureChannel {
   #writing: Promise<void> = Promise.resolve();
   /** Bytes of frames sealed and not yet written to the connection. */
   #queuedBytes = 0;
+  /** Records written so far: progress, for `drain`. */
+  #recordsWritten = 0;
   #closed = false;
   #receiveError: unknown = undefined;
   /** What the handshake established. */
@@ -107,20 +109,26 @@ export class SecureChannel {
   }
 
   /**
-   * Waits until every queued record has been written. Resolves to false if
-   * that takes longer than `timeoutMs` (the peer is not reading).
+   * Waits until every record queued so far has been written. Resolves to
+   * false if no record at all is written for `timeoutMs` (the peer is not
+   * reading); a slow but steady reader is waited for however long it takes.
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    if (this.#queuedBytes === 0) return true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<false>((resolve) =>
-      timer = setTimeout(() => resolve(false), timeoutMs)
-    );
-    try {
-      return await Promise.race([this.#writing.then(() => true), late]);
-    } finally {
-      clearTimeout(timer);
+    const target = this.#writing;
+    let done = false;
+    void target.then(() => done = true);
+    while (this.#queuedBytes > 0 && !done) {
+      const progress = this.#recordsWritten;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+      try {
+        await Promise.race([target, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!done && this.#recordsWritten === progress) return false;
     }
+    return true;
   }
 
   /** Largest plaintext one record can carry. */
@@ -171,8 +179,10 @@ export class SecureChannel {
     // The whole frame in one buffer, the parts encrypted straight into it: one write.
     const frame = this.#sealer.sealFrame(header, parts);
     this.#queuedBytes += frame.length;
-    const write = this.#writing.then(() => writeAll(this.#conn, frame))
-      .finally(() => this.#queuedBytes -= frame.length);
+    const write = this.#writing.then(async () => {
+      await writeAll(this.#conn, frame);
+      this.#recordsWritten++;
+    }).finally(() => this.#queuedBytes -= frame.length);
     this.#writing = write.catch(() => {});
     return write;
   }

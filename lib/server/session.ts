@@ -45,7 +45,7 @@ export const DEFAULT_MAX_PRELOGIN_FRAME_BYTES = 16 * 1024;
  */
 export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 
-/** Default time queued output may take to be written before the reader is dropped: 30 s. */
+/** Default time without any queued output written before the reader is dropped: 30 s. */
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 
 /** Sends one session may have waiting for their commit. */
@@ -73,7 +73,7 @@ export interface SessionContext extends FileContext {
   maxPreloginFrameBytes: number;
   /** Unwritten bytes past which a session's deliveries and requests pause. */
   maxQueuedBytes: number;
-  /** A session whose queued output is not written within this time is dropped. */
+  /** A session none of whose queued output is written for this long is dropped. */
   writeTimeoutMs: number;
 }
 
