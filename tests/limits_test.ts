@@ -18,6 +18,7 @@ import { encodeFrameHeader, FrameReader } from "../lib/frames.ts";
 import type { SecureChannel } from "../lib/channel.ts";
 import type { LogFields } from "../lib/server/log.ts";
 import { chunkedSource } from "../lib/testing/byte_source.ts";
+import { until, within } from "../lib/testing/until.ts";
 import { startFrameProxy } from "./frame_proxy.ts";
 import { readUntilClosed, startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { newUser, textsOf, userSession } from "./users.ts";
@@ -25,34 +26,11 @@ import { newUser, textsOf, userSession } from "./users.ts";
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
 
-/** Longest any step here may take before the test fails (nothing waits on luck). */
-const DEADLINE_MS = 10_000;
-
-/** Resolves `promise`, or fails the test with `what` after DEADLINE_MS. */
-async function within<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: not within ${DEADLINE_MS} ms`)),
-      DEADLINE_MS,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits until `count` events match. */
+/** Waits until `count` logged events match; returns them. */
 async function events(server: TestServer, count: number, match: (e: LogFields) => boolean) {
-  const deadline = Date.now() + DEADLINE_MS;
-  while (server.events.filter(match).length < count) {
-    if (Date.now() > deadline) {
-      assert.fail(`${count} matching events expected, saw ${server.events.filter(match).length}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await until(() => server.events.filter(match).length >= count, {
+    what: `${count} matching server events`,
+  });
   return server.events.filter(match);
 }
 
@@ -104,7 +82,7 @@ Deno.test("when every slot holds a connection that has not logged in, the oldest
       idle.push((await connect({ server: server.address, dataDir: await tempDir() })).channel);
     }
     const alice = await newUser(server, ALICE); // needs a slot: the handshaken-but-idle hold them all
-    assert.equal(await within("evicted alert", serverAlert(idle[0]!)), "evicted");
+    assert.equal(await within(serverAlert(idle[0]!), { what: "the evicted alert" }), "evicted");
     await alice.session.messenger.send([ALICE], { kind: "text", text: "served" });
     alice.session.close();
   } finally {
@@ -120,7 +98,10 @@ Deno.test("a connection that never logs in is closed at the login deadline, even
     channel.send(encodeMessage({ t: "ping", id: 1 })).catch(() => {});
   }, 50);
   try {
-    assert.equal(await within("login_timeout alert", serverAlert(channel)), "login_timeout");
+    assert.equal(
+      await within(serverAlert(channel), { what: "the login_timeout alert" }),
+      "login_timeout",
+    );
   } finally {
     clearInterval(pinging);
     channel.close();
@@ -133,7 +114,7 @@ Deno.test("a slowloris that stalls after a frame header is closed at the login d
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     await conn.write(encodeFrameHeader(1000)); // a client_hello that never comes
-    const reply = await within("close", readUntilClosed(conn));
+    const reply = await within(readUntilClosed(conn), { what: "the server to close" });
     const frame = await new FrameReader(chunkedSource(reply, [reply.length])).read();
     assert.deepEqual(
       decodeMessage(Alert, frame!.body, "alert"),
@@ -155,14 +136,20 @@ Deno.test("before login, a frame over the pre-login limit is refused; after logi
   try {
     // A ping with an ignored 100 KiB field: nothing before login needs a frame that large.
     await channel.send(encodeMessage({ t: "ping", id: 1, pad: new Uint8Array(100 * 1024) }));
-    assert.equal(await within("frame_too_large alert", serverAlert(channel)), "frame_too_large");
+    assert.equal(
+      await within(serverAlert(channel), { what: "the frame_too_large alert" }),
+      "frame_too_large",
+    );
     const [event] = await events(server, 1, (e) => e.event === "connection_failed");
     assert.match(String(event!.message), /exceeds the limit of 16384 bytes before login/);
 
     const alice = await newUser(server, ALICE);
     const text = "x".repeat(50 * 1024);
     await alice.session.messenger.send([ALICE], { kind: "text", text });
-    assert.equal(textsOf(await within("self message", alice.texts(1)))[0], text);
+    assert.equal(
+      textsOf(await within(alice.texts(1), { what: "the message to herself" }))[0],
+      text,
+    );
     alice.session.close();
   } finally {
     channel.close();
@@ -206,7 +193,7 @@ Deno.test("a session that never reads is paused, then dropped, and gets every me
     resume();
 
     const bob = await userSession(server, BOB, { dataDir: bobDir });
-    assert.deepEqual(textsOf(await within("every message", bob.texts(count))), sent);
+    assert.deepEqual(textsOf(await within(bob.texts(count), { what: "every message" })), sent);
     bob.session.close();
   } finally {
     resume();
@@ -224,7 +211,9 @@ Deno.test("a login past the sessions-per-account limit closes that account's old
   try {
     const [closed] = await events(server, 1, (e) => e.event === "session_closed");
     assert.equal(closed!.code, "too_many_sessions");
-    await assert.rejects(within("refused ping", first.session.rpc.request({ t: "ping" })));
+    await assert.rejects(
+      within(first.session.rpc.request({ t: "ping" }), { what: "the refused ping" }),
+    );
     for (const user of [second, third]) {
       assert.equal((await user.session.rpc.request({ t: "ping" })).t, "pong");
     }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { until } from "../testing/until.ts";
 import { addressKey, ConnectionSlots, Slot } from "./slots.ts";
 
 /** Admits connections and records which were closed, and why. */
@@ -52,10 +53,7 @@ Deno.test("a connection not logged in by the deadline is closed and frees its sl
   const slow = admit("10.0.0.1") as Slot;
   const quick = admit("10.0.0.1") as Slot;
   quick.loggedIn();
-  const deadline = Date.now() + 5000;
-  while (closed.length === 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await until(() => closed.length > 0, { what: "the login deadline" });
   assert.deepEqual(closed, [[slow.id, "login_timeout"]]);
   assert.equal(slots.size, 1);
   releaseAll();
