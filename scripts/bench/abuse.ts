@@ -259,7 +259,9 @@ async function preloginPings(count: number): Promise<string> {
   await server.stop();
   return `| pre-login pings: ${count} connections, each a ping with a 1 MiB field | real client ${served} | ${
     peak.toFixed(0)
-  } | idle ${idle.toFixed(0)} MiB; ${refused} closed by the server before their ping was sent |`;
+  } | idle ${
+    idle.toFixed(0)
+  } MiB; ${refused} saw the server close the connection while sending the ping |`;
 }
 
 /** A TCP proxy whose server → client direction can be stopped (a client that stops reading). */
