@@ -10,7 +10,7 @@ import type { ChannelOptions, Connection } from "../lib/channel.ts";
 import type { AccountLimits } from "../lib/server/accounts.ts";
 import { loadOrCreateIdentity } from "../lib/server/identity.ts";
 import type { LogFields } from "../lib/server/log.ts";
-import { type RunningServer, startServer } from "../lib/server/server.ts";
+import { type RunningServer, type ServerConfig, startServer } from "../lib/server/server.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
 import { DiskFileStore } from "../lib/store/disk_files.ts";
 import type { FileStore } from "../lib/store/files.ts";
@@ -36,22 +36,26 @@ export interface TestServer {
 }
 
 /** Options for a test server. */
-export interface TestServerOptions extends ChannelOptions {
+export interface TestServerOptions extends
+  ChannelOptions,
+  Pick<
+    ServerConfig,
+    | "maxConnectionsPerAddress"
+    | "loginTimeoutMs"
+    | "maxPreloginFrameBytes"
+    | "maxQueuedBytes"
+    | "writeTimeoutMs"
+    | "maxSessionsPerAccount"
+    | "maxDownloads"
+    | "ffdhMsPerSecond"
+    | "ffdhMsPerAddress"
+  > {
   groups?: DhGroup[];
   /** Record suites the server accepts, best first (default: the machine's, §3.2). */
   suites?: AeadSuite[];
   dataDir?: string;
   port?: number;
   maxConnections?: number;
-  maxConnectionsPerAddress?: number;
-  loginTimeoutMs?: number;
-  maxPreloginFrameBytes?: number;
-  maxQueuedBytes?: number;
-  writeTimeoutMs?: number;
-  maxSessionsPerAccount?: number;
-  maxDownloads?: number;
-  ffdhMsPerSecond?: number;
-  ffdhMsPerAddress?: number;
   maxEnvelopeBytes?: number;
   idleTimeoutMs?: number;
   maxFileBytes?: number;
