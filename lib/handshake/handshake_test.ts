@@ -250,3 +250,26 @@ Deno.test("a client offering no suite the server knows is refused with no_common
     },
   );
 });
+
+Deno.test("a group the server does not admit is skipped; none admitted is server_busy", async () => {
+  const id = await identity();
+  const groups = [namedGroup("ffdhe2048"), namedGroup("x25519")];
+  const asked: string[] = [];
+  const onlyX25519 = new ServerHandshake({
+    identity: id,
+    groups,
+    admitGroup: (g) => (asked.push(g.name), g.name === "x25519"),
+  });
+  const hello = decodeMessage(
+    ServerHello,
+    await onlyX25519.onClientHello(new ClientHandshake().clientHello()),
+    "server_hello",
+  );
+  assert.equal(hello.group, "x25519");
+  assert.deepEqual(asked, ["ffdhe2048", "x25519"], "asked in the server's order, until one fits");
+
+  const none = new ServerHandshake({ identity: id, groups, admitGroup: () => false });
+  const ffOnly = new ClientHandshake({ groups: ["ffdhe2048"] }).clientHello();
+  await assert.rejects(none.onClientHello(ffOnly), rejectsAt("client_hello", "server_busy"));
+  assert.equal(none.state, "failed");
+});

@@ -78,7 +78,8 @@ export interface ServerConfig extends ChannelOptions {
   identity: ServerIdentity;
   /** Groups offered, in order of preference. */
   groups: readonly DhGroup[];
-import type { AeadSuite } from "../aead_backend.ts";
+  /** Record suites accepted, in order of preference (default: see ServerHandshakeOptions). */
+  suites?: readonly AeadSuite[];
   /** Most simultaneous connections (see ConnectionSlots). */
   maxConnections?: number;
   /** Most simultaneous connections from one address. */
