@@ -21,6 +21,7 @@ import { chunkedSource } from "../lib/testing/byte_source.ts";
 import { until, within } from "../lib/testing/until.ts";
 import { startFrameProxy } from "./frame_proxy.ts";
 import { readUntilClosed, startTestServer, tempDir, type TestServer } from "./harness.ts";
+import { spawnServer, stopServer } from "./programs.ts";
 import { newUser, textsOf, userSession } from "./users.ts";
 
 const ALICE = "+12015550101";
@@ -286,5 +287,24 @@ Deno.test("finite-field handshakes are rationed per address while X25519 clients
     alice.session.close();
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("ssp-server takes the limits from flags and environment variables", async () => {
+  const dataDir = await tempDir("ssp-server-");
+  const server = await spawnServer("server.ts", dataDir, {
+    args: ["--login-timeout", "300"],
+    env: { SSP_MAX_PRELOGIN_FRAME_BYTES: "8192" },
+  });
+  try {
+    const address = `127.0.0.1:${server.port}`;
+    const { channel } = await connect({ server: address, dataDir: await tempDir() });
+    await channel.send(encodeMessage({ t: "ping", id: 1, pad: new Uint8Array(9000) }));
+    assert.equal(await within(serverAlert(channel), { what: "the alert" }), "frame_too_large");
+    const idle = await connect({ server: address, dataDir: await tempDir() });
+    assert.equal(await within(serverAlert(idle.channel), { what: "the alert" }), "login_timeout");
+  } finally {
+    const { log } = await stopServer(server, dataDir);
+    assert.match(log, /exceeds the limit of 8192 bytes before login/);
   }
 });

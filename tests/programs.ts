@@ -50,12 +50,28 @@ export async function run(
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
-/** Starts the server program and waits for its `listening` log line. */
-export async function spawnServer(script: string, dataDir: string) {
+/**
+ * Starts the server program and waits for its `listening` log line;
+ * `extra` adds flags and environment variables.
+ */
+export async function spawnServer(
+  script: string,
+  dataDir: string,
+  extra: { args?: string[]; env?: Record<string, string> } = {},
+) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, script, "--port", "0", "--log-format", "json"],
+    args: [
+      "run",
+      ...PERMISSIONS,
+      script,
+      "--port",
+      "0",
+      "--log-format",
+      "json",
+      ...extra.args ?? [],
+    ],
     cwd: ROOT,
-    env: { NO_COLOR: "1", SSP_DATA: dataDir },
+    env: { NO_COLOR: "1", SSP_DATA: dataDir, ...extra.env },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
