@@ -189,7 +189,7 @@ export class ClientSession {
     });
     return new SspError(
       "slow_reader",
-      `the client read nothing for ${this.#context.writeTimeoutMs} ms while replies waited`,
+      `the client read nothing for ${this.#context.writeTimeoutMs} ms while data waited for it`,
       { hint: "reconnect; undelivered messages wait on the server" },
     );
   }
@@ -447,8 +447,8 @@ export class ClientSession {
 
   #fail(error: unknown): void {
     if (error instanceof SspError && error.code === "slow_reader") {
-      this.#slowReader();
-      void this.#channel.closeWithAlert(error.code, error.message);
+      const dropped = this.#slowReader(); // the pump waited in vain: same log, same alert
+      void this.#channel.closeWithAlert(dropped.code, dropped.message);
       return;
     }
     this.#context.log({ event: "delivery_failed", conn: this.#connId, message: String(error) });
