@@ -14,6 +14,7 @@ import { newUser, type TestUser, userSession } from "./users.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
+const CAROL = "+12015550103";
 
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 
@@ -98,18 +99,21 @@ Deno.test("an account sending faster than --send-rate is told to retry later", a
   const server = await startTestServer({ sendRate: 3 }); // 3 at once, then one per 20 s
   const bob = await newUser(server, BOB);
   const alice = await newUser(server, ALICE);
+  // Carol receives nothing, so her client sends no delivery receipts of its own
+  // (Bob's do, for Alice's messages, and they count against Bob's allowance).
+  const carol = await newUser(server, CAROL);
   try {
     const codes = await Promise.all(Array.from({ length: 10 }, () => sendRaw(alice)));
     assert.equal(codes.filter((c) => c === "ok").length, 3, codes.join(","));
     assert.equal(codes.filter((c) => c === "rate_limited").length, 7);
     // Another account has its own allowance.
     const messageId = newMessageId();
-    const sealed = await bob.session.messenger.seal(
+    const sealed = await carol.session.messenger.seal(
       [ALICE],
       { kind: "text", text: "hi" },
       messageId,
     );
-    await bob.session.rpc.request({
+    await carol.session.rpc.request({
       t: "send",
       messageId,
       to: sealed.recipients,
@@ -118,6 +122,7 @@ Deno.test("an account sending faster than --send-rate is told to retry later", a
   } finally {
     alice.session.close();
     bob.session.close();
+    carol.session.close();
     await server.stop();
   }
 });
