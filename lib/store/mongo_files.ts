@@ -26,7 +26,7 @@ import {
   MongoServerError,
 } from "mongodb";
 import { StorageError } from "../errors.ts";
-import type { FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
+import type { CreateResult, FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
 
 interface FileDoc {
   _id: string;
@@ -84,28 +84,44 @@ export class MongoFileStore implements FileStore, FileDump {
     }
   }
 
-  async createFile(file: NewFile): Promise<{ record: FileRecord; created: boolean }> {
+  async createFile(file: NewFile, quotaBytes = Infinity): Promise<CreateResult> {
+    const doc: FileDoc = {
+      _id: file.fileId,
+      owner: file.owner,
+      cipherSize: file.cipherSize,
+      chunkBytes: file.chunkBytes,
+      chunks: file.chunks,
+      committed: 0,
+      readers: file.readers,
+      announcements: [new Binary(file.announcement)],
+      createdAt: Date.now(),
+    };
+    let inserted = false;
     try {
       const existing = await this.getFile(file.fileId);
-      if (existing) return { record: existing, created: false };
-      const doc: FileDoc = {
-        _id: file.fileId,
-        owner: file.owner,
-        cipherSize: file.cipherSize,
-        chunkBytes: file.chunkBytes,
-        chunks: file.chunks,
-        committed: 0,
-        readers: file.readers,
-        announcements: [new Binary(file.announcement)],
-        createdAt: Date.now(),
-      };
+      if (existing) return { status: "exists", record: existing };
+      // The unique _id makes creation atomic: of parallel creators exactly one inserts.
       await this.#files.insertOne(doc);
-      return { record: toRecord(doc), created: true };
+      inserted = true;
+      if (Number.isFinite(quotaBytes)) {
+        // Insert first, then count (the record reserves its bytes before the check). Of parallel
+        // creations by one owner, each counts itself and every other inserted before its count,
+        // so the last one accepted saw every accepted one: they never exceed the quota. Under
+        // such a race a creation that would have fit alone may be refused too; it can retry.
+        const used = await this.usedBytes(file.owner);
+        if (used > quotaBytes) {
+          await this.#files.deleteOne({ _id: doc._id, owner: doc.owner, committed: 0 });
+          return { status: "over_quota", usedBytes: used - file.cipherSize };
+        }
+      }
+      return { status: "created", record: toRecord(doc) };
     } catch (error) {
       if (isDuplicateKey(error)) {
         const record = await this.getFile(file.fileId);
-        if (record) return { record, created: false };
+        if (record) return { status: "exists", record };
       }
+      // Unchecked against the quota: the record must not stay (best effort; the error stands).
+      if (inserted) await this.#files.deleteOne({ _id: doc._id, committed: 0 }).catch(() => {});
       throw failure("create a file", error);
     }
   }
