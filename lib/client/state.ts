@@ -85,6 +85,9 @@ export class ClientState {
     await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
     const db = new DatabaseSync(join(dataDir, CLIENT_DB_FILE));
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+    // A forgotten upload's file path and key must not linger in free pages: deleted rows are
+    // overwritten with zeros (this costs writes only on the rare deletes).
+    db.exec("PRAGMA secure_delete = ON");
     db.exec(SCHEMA);
     return new ClientState(db, owner);
   }
