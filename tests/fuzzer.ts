@@ -24,6 +24,8 @@ import { encodeFrame, FrameReader, writeAll } from "../lib/frames.ts";
 import { ClientHandshake, MAX_HANDSHAKE_FRAME_BYTES } from "../lib/handshake/mod.ts";
 import { decodeServerMessage, type ServerMessage } from "../lib/protocol/mod.ts";
 import { mutateBytes, mutateMessage, Prng } from "../lib/testing/mutate.ts";
+import type { TestServer } from "./harness.ts";
+import { type TestUser, textsOf, userSession } from "./users.ts";
 
 /** How long the server may take to answer a sync ping or close: past it, it hangs. */
 export const FUZZ_DEADLINE_MS = 15_000;
@@ -364,5 +366,47 @@ async function within<T>(promise: Promise<T>, what: string): Promise<T> {
     return await Promise.race([promise, deadline]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Connection ids the server logged as connected and not yet as gone. */
+export function openConnections(server: TestServer): unknown[] {
+  const open = new Set<unknown>();
+  for (const event of server.events) {
+    if (event.event === "connected") open.add(event.conn);
+    if (["handshake_failed", "disconnected", "connection_failed"].includes(String(event.event))) {
+      open.delete(event.conn);
+    }
+  }
+  return [...open];
+}
+
+/**
+ * After a fuzz run: every connection but `staying` of them closes, and a
+ * real client logs in as `sender` and delivers a message to `recipient`
+ * (logged in, one of the connections that stay).
+ */
+export async function assertStillServing(
+  server: TestServer,
+  sender: string,
+  recipient: TestUser,
+  staying = 1,
+): Promise<void> {
+  await until(() => openConnections(server).length === staying, "the fuzzer's connections to end");
+  const again = await userSession(server, sender);
+  try {
+    const text = `still there? ${newMessageId()}`;
+    await again.session.messenger.send([recipient.phone], { kind: "text", text });
+    await until(() => textsOf(recipient.received).includes(text), "the message to arrive");
+  } finally {
+    again.session.close();
+  }
+}
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + FUZZ_DEADLINE_MS;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new FuzzFailure(`waited ${FUZZ_DEADLINE_MS} ms for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
