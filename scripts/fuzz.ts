@@ -63,7 +63,7 @@ const prng = new Prng(seed);
 const started = performance.now();
 const totals = { frames: 0, connections: 0, closedByServer: 0 };
 let round = 0;
-let last = { phase: "", bytes: new Uint8Array() };
+let last: { phase: string; bytes: Uint8Array } = { phase: "", bytes: new Uint8Array() };
 try {
   while (performance.now() - started < seconds * 1000) {
     round++;
