@@ -16,6 +16,13 @@
  * with the store's write concern (majority, journaled) before the committed
  * count moves: the count never covers a chunk that is not durable.
  *
+ * The quota check inserts the new record first, then sums the owner's
+ * records, and takes the record out again if the sum exceeds the quota. It
+ * relies on nothing but the unique `_id` and a read that sees earlier
+ * inserts: a conditional `$inc` on a usage counter would be simpler on
+ * MongoDB, but FerretDB (which the tests run on) applies concurrent updates
+ * of one document without isolation (24 parallel `$inc` of 1 left 1).
+ *
  * @module
  */
 import {
