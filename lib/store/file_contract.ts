@@ -92,13 +92,13 @@ export function fileStoreContract(name: string, make: () => Promise<FileStoreFix
     );
   });
 
-  test("createFile() by parallel creators of one owner never exceeds the quota", async (files) => {
+  test("createFile() by parallel creators of one owner fills the quota exactly", async (files) => {
     const size = 2 * 1040 + 100;
     const quota = 4 * size;
     const ids = Array.from({ length: 24 }, (_, i) => i.toString(16).padStart(32, "0"));
     const results = await Promise.all(ids.map((id) => files.createFile(newFile(id), quota)));
     const made = results.filter((r) => r.status === "created").length;
-    assert.ok(made <= 4, `${made} files of ${size} bytes created under a quota of ${quota}`);
+    assert.equal(made, 4, `${made} files of ${size} bytes created under a quota of ${quota}`);
     assert.equal(made + results.filter((r) => r.status === "over_quota").length, ids.length);
     assert.equal(await files.usedBytes(OWNER), made * size);
     assert.equal((await all(files.allFiles())).length, made, "refused creations leave nothing");
@@ -238,6 +238,26 @@ export function fileStoreContract(name: string, make: () => Promise<FileStoreFix
     assert.equal(await files.usedBytes(OWNER), record.cipherSize);
     assert.deepEqual((await files.listFiles(OTHER)).map((f) => f.fileId), [record.fileId]);
     assert.deepEqual(await all(files.allFiles()), [record]);
+  });
+
+  test("imported and deleted files count toward the quota like created ones", async (files) => {
+    const size = 2 * 1040 + 100;
+    const quota = 3 * size;
+    created(await files.createFile(newFile("1".repeat(32)), quota));
+    const { announcement, ...declared } = newFile("2".repeat(32));
+    await files.importFile({
+      ...declared,
+      committed: 0,
+      announcements: [announcement],
+      createdAt: 1,
+    });
+    created(await files.createFile(newFile("3".repeat(32)), quota));
+    assert.deepEqual(await files.createFile(newFile("4".repeat(32)), quota), {
+      status: "over_quota",
+      usedBytes: quota,
+    });
+    assert.equal(await files.deleteFile("2".repeat(32)), true);
+    created(await files.createFile(newFile("4".repeat(32)), quota));
   });
 
   test("importFile() refuses an id that is taken and leaves that file alone", async (files) => {
