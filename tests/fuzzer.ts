@@ -381,6 +381,13 @@ export function openConnections(server: TestServer): unknown[] {
   return [...open];
 }
 
+/** Drops the logged events of connections that have ended: a long run would keep millions. */
+export function forgetEndedConnections(server: TestServer): void {
+  const open = new Set(openConnections(server));
+  const kept = server.events.filter((event) => open.has(event.conn));
+  server.events.splice(0, server.events.length, ...kept);
+}
+
 /**
  * After a fuzz run: every connection but `staying` of them closes, and a
  * real client logs in as `sender` and delivers a message to `recipient`
