@@ -126,39 +126,36 @@ const BYTE_MUTATORS: readonly ByteMutator[] = [
     return out;
   },
   function insertRandom(prng, bytes) {
-    const at = prng.int(bytes.length + 1);
-    const extra = prng.bytes(1 + prng.int(64));
-    const out = new Uint8Array(bytes.length + extra.length);
-    out.set(bytes.subarray(0, at));
-    out.set(extra, at);
-    out.set(bytes.subarray(at), at + extra.length);
-    return out;
+    return insertAt(bytes, prng.int(bytes.length + 1), prng.bytes(1 + prng.int(64)));
   },
   function duplicateRange(prng, bytes) {
     const start = prng.int(bytes.length);
-    const piece = bytes.slice(start, start + 1 + prng.int(64));
-    const at = prng.int(bytes.length + 1);
-    const out = new Uint8Array(bytes.length + piece.length);
-    out.set(bytes.subarray(0, at));
-    out.set(piece, at);
-    out.set(bytes.subarray(at), at + piece.length);
-    return out;
+    return insertAt(
+      bytes,
+      prng.int(bytes.length + 1),
+      bytes.slice(start, start + 1 + prng.int(64)),
+    );
   },
   function deepArrays(prng, bytes) {
     // Arrays of one element nested thousands deep: a recursive decoder's stack.
-    const depth = prng.pick([200, 5000, 100_000]);
-    const at = prng.int(bytes.length + 1);
-    const out = new Uint8Array(bytes.length + depth + 1);
-    out.set(bytes.subarray(0, at));
-    out.fill(prng.pick([0x91, 0x81, 0xdc]), at, at + depth);
-    out[at + depth] = 0xc0;
-    out.set(bytes.subarray(at), at + depth + 1);
-    return out;
+    const nested = new Uint8Array(prng.pick([200, 5000, 100_000]) + 1);
+    nested.fill(prng.pick([0x91, 0x81, 0xdc]), 0, nested.length - 1);
+    nested[nested.length - 1] = 0xc0;
+    return insertAt(bytes, prng.int(bytes.length + 1), nested);
   },
   function randomBytes(prng) {
     return prng.bytes(prng.int(300));
   },
 ];
+
+/** `bytes` with `piece` inserted at offset `at`. */
+function insertAt(bytes: Uint8Array, at: number, piece: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + piece.length);
+  out.set(bytes.subarray(0, at));
+  out.set(piece, at);
+  out.set(bytes.subarray(at), at + piece.length);
+  return out;
+}
 
 /** `bytes` with one to four byte-level mutations (never the input array itself). */
 export function mutateBytes(prng: Prng, bytes: Uint8Array): Uint8Array {
