@@ -30,6 +30,11 @@ import { type TestUser, textsOf, userSession } from "./users.ts";
 /** How long the server may take to answer a sync ping or close: past it, it hangs. */
 export const FUZZ_DEADLINE_MS = 15_000;
 
+/** Tries at a new application connection before a refusal counts as a finding. */
+const OPEN_ATTEMPTS = 20;
+/** Wait between those tries. */
+const OPEN_RETRY_MS = 250;
+
 /** A finding: the server hung or answered with something it must not send. */
 export class FuzzFailure extends Error {}
 
@@ -190,8 +195,11 @@ export async function fuzzServer(
       for (let i = 0; i < count; i++) {
         if (!connection) {
           stats.connections++;
-          connection = await FuzzConnection.open(target, stats);
-          if (phase === "postLogin") await connection.login(account);
+          connection = await FuzzConnection.open(
+            target,
+            stats,
+            phase === "postLogin" ? account : null,
+          );
         }
         const body = mutatedBody(prng, prng.pick(templates()));
         onFrame(phase, body);
@@ -284,21 +292,41 @@ class FuzzConnection {
     this.#stats = stats;
   }
 
-  static async open(target: FuzzTarget, stats: FuzzStats): Promise<FuzzConnection> {
-    const conn = await Deno.connect(target);
-    conn.setNoDelay(true); // a frame and its ping must not wait for Nagle
-    try {
-      return new FuzzConnection(await within(clientHandshake(conn), "handshake"), stats);
-    } catch (error) {
-      conn.close();
-      throw error instanceof FuzzFailure
-        ? error
-        : new FuzzFailure(`a real handshake failed during fuzzing: ${error}`, { cause: error });
+  /**
+   * Connects, runs a real handshake and, given an account, logs in. A server
+   * may turn a connection away for a while under such a flood from one
+   * address (a limit, a throttle): that is retried for up to
+   * OPEN_ATTEMPTS tries; only a hang, or a refusal that lasts, is a finding.
+   */
+  static async open(
+    target: FuzzTarget,
+    stats: FuzzStats,
+    account: FuzzAccount | null,
+  ): Promise<FuzzConnection> {
+    let last: unknown;
+    for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, OPEN_RETRY_MS));
+      const conn = await Deno.connect(target);
+      conn.setNoDelay(true); // a frame and its ping must not wait for Nagle
+      let connection: FuzzConnection | null = null;
+      try {
+        connection = new FuzzConnection(await within(clientHandshake(conn), "handshake"), stats);
+        if (account) await connection.#login(account);
+        return connection;
+      } catch (error) {
+        if (error instanceof FuzzFailure) throw error;
+        last = error;
+        connection?.close();
+        conn.close();
+      }
     }
+    throw new FuzzFailure(`a real client was turned away ${OPEN_ATTEMPTS} times: ${last}`, {
+      cause: last,
+    });
   }
 
-  /** Logs in with the account's keys; a refusal is a finding (its number is never fuzzed). */
-  async login(account: FuzzAccount): Promise<void> {
+  /** Logs in with the account's keys (its number is never fuzzed, so never throttled). */
+  async #login(account: FuzzAccount): Promise<void> {
     await this.#channel.sendMessage({
       t: "login",
       id: 1,
@@ -307,7 +335,7 @@ class FuzzConnection {
     });
     const reply = await this.#until((m) => "id" in m && m.id === 1);
     if (reply?.t !== "login_ok") {
-      throw new FuzzFailure(`the fuzzing account could not log in: ${JSON.stringify(reply)}`);
+      throw new Error(`login refused: ${reply?.t === "error" ? reply.code : "connection closed"}`);
     }
   }
 
