@@ -200,6 +200,10 @@ export class ClientState {
   forgetUpload(resumeKey: string): void {
     this.#db.prepare("DELETE FROM uploads WHERE owner = ? AND resume_key = ?")
       .run(this.owner, resumeKey);
+    // The write-ahead log still holds the page as it was, path and key included, until a
+    // checkpoint; a client that stays open (interactive) would keep them there. Copy the
+    // zeroed page back and empty the log now.
+    this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 
   /** Closes the database. */

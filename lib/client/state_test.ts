@@ -55,6 +55,27 @@ Deno.test("a forgotten upload leaves neither its path nor its key in the databas
   }
 });
 
+Deno.test("a forgotten upload leaves no trace in the database files while they stay open", async () => {
+  const dir = await Deno.makeTempDir();
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const state = await ClientState.open(dir, "+12015550101");
+  try {
+    state.pin("+12015550102", new Uint8Array(32).fill(1), new Uint8Array(32).fill(2));
+    state.saveUpload("/tmp/board-minutes.txt", {
+      fileId: "ab".repeat(16),
+      messageId: "cd".repeat(16),
+      key,
+    });
+    state.forgetUpload("/tmp/board-minutes.txt");
+    const bytes = await readAll(dir);
+    assert.equal(bytes.indexOf("board-minutes"), -1, "path");
+    assert.equal(bytes.indexOf(key), -1, "file key");
+  } finally {
+    state.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** Every file of the database (main file, and a WAL or journal if one is left), concatenated. */
 async function readAll(dir: string): Promise<Buffer> {
   const parts: Uint8Array[] = [];
