@@ -203,6 +203,9 @@ export class DiskFileStore implements FileStore, FileDump {
         this.#db.prepare("DELETE FROM announcements WHERE file_id = ?").run(fileId);
         return changes;
       });
+      // The rows are zeroed in the database (secure_delete) but stay in the write-ahead log
+      // until a checkpoint: do it now (deletions are rare).
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       await Deno.remove(this.#path(fileId)).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });

@@ -27,12 +27,14 @@ Deno.test("DiskFileStore: a deleted file's readers and announcements do not stay
       announcement,
     });
     await files.deleteFile("a".repeat(32));
-    await files.close();
-    const bytes = Buffer.concat(
-      [...Deno.readDirSync(dir)].map((entry) => Deno.readFileSync(`${dir}/${entry.name}`)),
-    );
-    assert.equal(bytes.indexOf(reader), -1, "reader");
-    assert.equal(bytes.indexOf(announcement), -1, "announcement");
+    for (const when of ["while open", "after close"]) {
+      if (when === "after close") await files.close();
+      const bytes = Buffer.concat(
+        [...Deno.readDirSync(dir)].map((entry) => Deno.readFileSync(`${dir}/${entry.name}`)),
+      );
+      assert.equal(bytes.indexOf(reader), -1, `reader ${when}`);
+      assert.equal(bytes.indexOf(announcement), -1, `announcement ${when}`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

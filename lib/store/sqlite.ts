@@ -146,6 +146,9 @@ export class SqliteStore implements Store {
         u.keyBackup,
         phone,
       );
+      // The old verifier and key backup are zeroed in the database (secure_delete) but stay in
+      // the write-ahead log until a checkpoint: do it now (password changes are rare).
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       return changes === 1;
     });
   }

@@ -229,11 +229,15 @@ Deno.test("SqliteStore: credentials replaced by a password change do not stay in
       }),
       true,
     );
-    await store.close();
-    const bytes = Buffer.concat(
-      [...Deno.readDirSync(dir)].map((entry) => Deno.readFileSync(join(dir, entry.name))),
-    );
-    assert.equal(bytes.indexOf(old.verifier), -1, "old verifier");
-    assert.equal(bytes.indexOf(old.keyBackup), -1, "old key backup");
+    const files = () =>
+      Buffer.concat(
+        [...Deno.readDirSync(dir)].map((entry) => Deno.readFileSync(join(dir, entry.name))),
+      );
+    for (const when of ["while open", "after close"]) {
+      if (when === "after close") await store.close();
+      const bytes = files();
+      assert.equal(bytes.indexOf(old.verifier), -1, `old verifier ${when}`);
+      assert.equal(bytes.indexOf(old.keyBackup), -1, `old key backup ${when}`);
+    }
   });
 });
