@@ -100,7 +100,7 @@ export class FileTransfers {
 
   /** Starts or resumes an upload; announces the file to its readers. */
   async begin(request: FileBegin): Promise<ServerMessage> {
-    const { files, maxFileBytes } = this.#context;
+    const { files, maxFileBytes, activeUploads, quotaBytes } = this.#context;
     if (request.cipherSize > maxFileBytes) {
       throw new SspError(
         "file_too_large",
@@ -108,12 +108,15 @@ export class FileTransfers {
       );
     }
     checkLayout(request);
-    const { activeUploads, quotaBytes } = this.#context;
     const resuming = this.#uploads.has(request.fileId);
     if (activeUploads.has(request.fileId) && !resuming) {
-      throw new SspError("upload_busy", "this file is being uploaded on another connection", {
-        retryAfterMs: 1000,
-      });
+      throw new SspError(
+        "upload_busy",
+        "this file is being begun or uploaded on another connection",
+        {
+          retryAfterMs: 1000,
+        },
+      );
     }
     // Claimed before the first await: two connections never get past here with one id at once.
     activeUploads.add(request.fileId);
