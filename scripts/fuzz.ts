@@ -58,7 +58,8 @@ const { seconds, seed } = parse();
 console.error(`fuzzing for ${seconds} s with seed ${seed} (replay: deno task fuzz --seed ${seed})`);
 const server = await startTestServer();
 const bob = await newUser(server, "+12015550102");
-(await newUser(server, "+12015550101")).session.close();
+const alice = await newUser(server, "+12015550101");
+alice.session.close();
 const account = await setUpFuzzAccount(
   server.address,
   await tempDir(),
@@ -97,7 +98,7 @@ try {
       errors: stats.errors,
     }));
   }
-  await assertStillServing(server, "+12015550101", bob);
+  await assertStillServing(server, alice, bob);
   console.error(`done: ${totals.frames} frames in ${round} rounds, no finding (seed ${seed})`);
 } catch (error) {
   console.error(`FINDING in round ${round} (seed ${seed}, replay: deno task fuzz --seed ${seed})`);

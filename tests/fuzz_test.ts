@@ -38,7 +38,7 @@ Deno.test("the server survives thousands of mutated frames and keeps serving rea
     console.log(JSON.stringify(stats));
     assert.ok(stats.closedByServer > 0 && Object.keys(stats.errors).length > 5, "frames got deep");
     // Every connection of the fuzzer is gone (Bob's stays), and a real client still gets through.
-    await assertStillServing(server, ALICE, bob);
+    await assertStillServing(server, alice, bob);
   } catch (error) {
     console.error(`fuzz seed ${seed}, last frame: ${last}`);
     throw error;

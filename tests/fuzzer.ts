@@ -61,6 +61,8 @@ export interface FuzzCounts {
 export interface FuzzAccount {
   phone: string;
   keys: PasswordKeys;
+  /** The token of its first login: later logins are a known device's (§6.9). */
+  deviceToken: Uint8Array | null;
   /** Valid messages a logged-in client sends (without `id`: each use gets one). */
   templates: Record<string, unknown>[];
 }
@@ -134,7 +136,8 @@ export async function setUpFuzzAccount(
       },
       { t: "file_delete", fileId },
     ];
-    return { phone, keys, templates };
+    const deviceToken = state.deviceToken(connection.channel.session.serverIdentity, phone);
+    return { phone, keys, deviceToken, templates };
   } finally {
     rpc.close();
     state.close();
@@ -332,6 +335,7 @@ class FuzzConnection {
       id: 1,
       phone: account.phone,
       authKey: account.keys.authKey,
+      ...(account.deviceToken ? { deviceToken: account.deviceToken } : {}),
     });
     const reply = await this.#until((m) => "id" in m && m.id === 1);
     if (reply?.t !== "login_ok") {
@@ -418,17 +422,18 @@ export function forgetEndedConnections(server: TestServer): void {
 
 /**
  * After a fuzz run: every connection but `staying` of them closes, and a
- * real client logs in as `sender` and delivers a message to `recipient`
- * (logged in, one of the connections that stay).
+ * real client logs in again as `sender` (from its own data dir: a known
+ * device) and delivers a message to `recipient` (logged in, one of the
+ * connections that stay).
  */
 export async function assertStillServing(
   server: TestServer,
-  sender: string,
+  sender: TestUser,
   recipient: TestUser,
   staying = 1,
 ): Promise<void> {
   await until(() => openConnections(server).length === staying, "the fuzzer's connections to end");
-  const again = await userSession(server, sender);
+  const again = await userSession(server, sender.phone, { dataDir: sender.dataDir });
   try {
     const text = `still there? ${newMessageId()}`;
     await again.session.messenger.send([recipient.phone], { kind: "text", text });
