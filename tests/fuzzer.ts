@@ -14,7 +14,7 @@
 import { clientHandshake, type SecureChannel } from "../lib/channel.ts";
 import { login, type PasswordKeys, register } from "../lib/client/account.ts";
 import { connect } from "../lib/client/connect.ts";
-import { Messenger, newMessageId } from "../lib/client/messenger.ts";
+import { Messenger } from "../lib/client/messenger.ts";
 import { RpcConnection } from "../lib/client/rpc.ts";
 import { ClientState } from "../lib/client/state.ts";
 import { encodeMessage } from "../lib/codec.ts";
@@ -22,8 +22,9 @@ import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../lib/e2e/password.ts";
 import { CHUNK_OVERHEAD, DEFAULT_CHUNK_BYTES } from "../lib/e2e/stream.ts";
 import { encodeFrame, FrameReader, writeAll } from "../lib/frames.ts";
 import { ClientHandshake, MAX_HANDSHAKE_FRAME_BYTES } from "../lib/handshake/mod.ts";
-import { decodeServerMessage, type ServerMessage } from "../lib/protocol/mod.ts";
+import { decodeServerMessage, newMessageId, type ServerMessage } from "../lib/protocol/mod.ts";
 import { mutateBytes, mutateMessage, Prng } from "../lib/testing/mutate.ts";
+import { until, within as withinDeadline } from "../lib/testing/until.ts";
 import type { TestServer } from "./harness.ts";
 import { type TestUser, textsOf, userSession } from "./users.ts";
 
@@ -385,19 +386,15 @@ class FuzzConnection {
   }
 }
 
-/** `promise`, or a FuzzFailure naming `what` once FUZZ_DEADLINE_MS pass. */
+/** `promise`, or a FuzzFailure (the server hangs) once FUZZ_DEADLINE_MS pass. */
 async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new FuzzFailure(`waited ${FUZZ_DEADLINE_MS} ms for ${what}: the server hangs`)),
-      FUZZ_DEADLINE_MS,
-    );
-  });
+  let settled = false;
+  const watched = promise.finally(() => settled = true);
   try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
+    return await withinDeadline(watched, { what, deadlineMs: FUZZ_DEADLINE_MS });
+  } catch (error) {
+    if (settled) throw error; // the promise's own failure
+    throw new FuzzFailure(`${(error as Error).message}: the server hangs`, { cause: error });
   }
 }
 
@@ -432,21 +429,19 @@ export async function assertStillServing(
   recipient: TestUser,
   staying = 1,
 ): Promise<void> {
-  await until(() => openConnections(server).length === staying, "the fuzzer's connections to end");
+  await until(() => openConnections(server).length === staying, {
+    what: "the fuzzer's connections to end",
+    deadlineMs: FUZZ_DEADLINE_MS,
+  });
   const again = await userSession(server, sender.phone, { dataDir: sender.dataDir });
   try {
     const text = `still there? ${newMessageId()}`;
     await again.session.messenger.send([recipient.phone], { kind: "text", text });
-    await until(() => textsOf(recipient.received).includes(text), "the message to arrive");
+    await until(() => textsOf(recipient.received).includes(text), {
+      what: "the message to arrive",
+      deadlineMs: FUZZ_DEADLINE_MS,
+    });
   } finally {
     again.session.close();
-  }
-}
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + FUZZ_DEADLINE_MS;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new FuzzFailure(`waited ${FUZZ_DEADLINE_MS} ms for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -9,9 +9,10 @@
  *
  * @module
  */
+import { newMessageId } from "../../lib/protocol/mod.ts";
 import { login, type PasswordKeys, register } from "../../lib/client/account.ts";
 import { connect } from "../../lib/client/connect.ts";
-import { Messenger, newMessageId } from "../../lib/client/messenger.ts";
+import { Messenger } from "../../lib/client/messenger.ts";
 import { RpcConnection } from "../../lib/client/rpc.ts";
 import { ClientState } from "../../lib/client/state.ts";
 import {
