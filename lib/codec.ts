@@ -87,9 +87,13 @@ export function decodeMessage<T>(schema: z.ZodType<T>, body: Uint8Array, what: s
   const field = issue && issue.path.length > 0 ? `field "${issue.path.join(".")}"` : "message";
   if (issue?.code === "invalid_union" && issue.path.join(".") === "t") {
     const type = typeof value === "object" && value !== null && "t" in value ? value.t : undefined;
+    // Echoed to the peer in an alert, whose text is at most 1024 characters: shown shortened.
+    const shown = JSON.stringify(type) ?? "(none)";
     throw new FrameError(
       "unknown_message",
-      `${what}: unexpected message type ${JSON.stringify(type) ?? "(none)"}`,
+      `${what}: unexpected message type ${
+        shown.length > MAX_SHOWN_TYPE ? `${shown.slice(0, MAX_SHOWN_TYPE)}…` : shown
+      }`,
     );
   }
   throw new FrameError("bad_message", `${what}: ${field}: ${issue?.message ?? "invalid"}`);
@@ -107,6 +111,9 @@ export function bytes(min: number, max = min): z.ZodType<Uint8Array> {
 export function uint(max = Number.MAX_SAFE_INTEGER): z.ZodType<number> {
   return z.number().int().min(0).max(max);
 }
+
+/** Longest message type, as JSON, that an error message repeats. */
+const MAX_SHOWN_TYPE = 64;
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

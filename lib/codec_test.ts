@@ -53,6 +53,12 @@ Deno.test("decodeMessage refuses an unknown message type", () => {
     "unknown_message",
     /\(none\)|undefined/,
   );
+  // The error goes back to the peer in an alert (at most 1024 characters): a long type is cut.
+  rejectsWith(
+    () => decodeClientMessage(encode({ t: "A".repeat(2000), id: 1 })),
+    "unknown_message",
+    /^client message: unexpected message type "A{63}…$/,
+  );
 });
 
 Deno.test("decodeMessage refuses garbage, trailing bytes and non-maps", () => {

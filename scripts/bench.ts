@@ -1,6 +1,6 @@
 /**
  * `deno task bench [NAME...]`: runs the benchmarks and prints Markdown
- * tables. Names: handshake, cipher, primes, store, files, chunks, mongo, messages, guessing, abuse (default: all). Figures belong in
+ * tables. Names: handshake, cipher, primes, store, files, chunks, mongo, messages, guessing, abuse, races (default: all). Figures belong in
  * docs/ with the command that produced them.
  *
  * @module
@@ -17,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   messages: () => import("./bench/messages.ts"),
   guessing: () => import("./bench/guessing.ts"),
   abuse: () => import("./bench/abuse.ts"),
+  races: () => import("./bench/file_races.ts"),
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHMARKS);

@@ -386,3 +386,25 @@ Deno.test("an interrupted download resumes from the chunks already verified on d
     await server.stop();
   }
 });
+
+Deno.test("after a file is sent, the sender's client.db holds neither its name nor its key", async () => {
+  const server = await startTestServer();
+  const [alice, bob] = await pair(server);
+  const src = await tempDir();
+  try {
+    const path = await writeRandom(src, "quarterly-layoffs-draft.xlsx", CHUNK + 5);
+    const { fileId } = await sendFile(alice.session, path, [BOB]);
+    const [entry] = await listFiles(bob.session);
+    assert.equal(entry?.fileId, fileId);
+    alice.session.close(); // the database files as they stay on disk
+    const bytes = Buffer.concat(
+      [...Deno.readDirSync(alice.dataDir)].filter((e) => e.name.startsWith("client.db"))
+        .map((e) => Deno.readFileSync(`${alice.dataDir}/${e.name}`)),
+    );
+    assert.equal(bytes.indexOf("quarterly-layoffs-draft"), -1, "file name");
+    assert.equal(bytes.indexOf(entry.content.key), -1, "file key");
+  } finally {
+    bob.session.close();
+    await server.stop();
+  }
+});

@@ -85,6 +85,9 @@ export class ClientState {
     await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
     const db = new DatabaseSync(join(dataDir, CLIENT_DB_FILE));
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+    // A forgotten upload's file path and key must not linger in free pages: deleted rows are
+    // overwritten with zeros (this costs writes only on the rare deletes).
+    db.exec("PRAGMA secure_delete = ON");
     db.exec(SCHEMA);
     return new ClientState(db, owner);
   }
@@ -197,6 +200,10 @@ export class ClientState {
   forgetUpload(resumeKey: string): void {
     this.#db.prepare("DELETE FROM uploads WHERE owner = ? AND resume_key = ?")
       .run(this.owner, resumeKey);
+    // The write-ahead log still holds the page as it was, path and key included, until a
+    // checkpoint; a client that stays open (interactive) would keep them there. Copy the
+    // zeroed page back and empty the log now.
+    this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 
   /** Closes the database. */

@@ -111,7 +111,7 @@ export class FileTransfers {
 
   /** Starts or resumes an upload; announces the file to its readers. */
   async begin(request: FileBegin): Promise<ServerMessage> {
-    const { files, maxFileBytes } = this.#context;
+    const { files, maxFileBytes, activeUploads, quotaBytes } = this.#context;
     if (request.cipherSize > maxFileBytes) {
       throw new SspError(
         "file_too_large",
@@ -119,32 +119,23 @@ export class FileTransfers {
       );
     }
     checkLayout(request);
-    if (this.#context.activeUploads.has(request.fileId) && !this.#uploads.has(request.fileId)) {
-      throw new SspError("upload_busy", "this file is being uploaded on another connection", {
-        retryAfterMs: 1000,
-      });
+    const resuming = this.#uploads.has(request.fileId);
+    if (activeUploads.has(request.fileId) && !resuming) {
+      throw new SspError(
+        "upload_busy",
+        "this file is being begun or uploaded on another connection",
+        {
+          retryAfterMs: 1000,
+        },
+      );
     }
-    let file = await files.getFile(request.fileId);
-    if (file) {
-      if (
-        file.owner !== this.#phone || file.cipherSize !== request.cipherSize ||
-        file.chunkBytes !== request.chunkBytes
-      ) {
-        throw new SspError("file_exists", "a different file with this id exists");
-      }
-    } else {
-      const used = await files.usedBytes(this.#phone);
-      if (used + request.cipherSize > this.#context.quotaBytes) {
-        throw new SspError(
-          "quota_exceeded",
-          `storing ${request.cipherSize} more bytes would exceed your quota of ${this.#context.quotaBytes} (${used} used)`,
-          { hint: "ask the server operator for a larger quota" },
-        );
-      }
-    }
-    const announcement = await this.#announcement(request);
-    if (!file) {
-      ({ record: file } = await files.createFile({
+    // Claimed before the first await: two connections never get past here with one id at once.
+    activeUploads.add(request.fileId);
+    try {
+      const announcement = await this.#announcement(request);
+      // The store checks the id and the quota and creates the file in one atomic step, so
+      // parallel begins can neither share a new id nor overrun the quota together.
+      const result = await files.createFile({
         fileId: request.fileId,
         owner: this.#phone,
         cipherSize: request.cipherSize,
@@ -152,18 +143,36 @@ export class FileTransfers {
         chunks: request.chunks,
         readers: announcement.recipients,
         announcement: request.envelope,
-      }));
+      }, quotaBytes);
+      if (result.status === "over_quota") {
+        throw new SspError(
+          "quota_exceeded",
+          `storing ${request.cipherSize} more bytes would exceed your quota of ${quotaBytes} (${result.usedBytes} used)`,
+          {
+            hint: "delete files you no longer need, or ask the server operator for a larger quota",
+          },
+        );
+      }
+      const file = result.record;
+      if (
+        file.owner !== this.#phone || file.cipherSize !== request.cipherSize ||
+        file.chunkBytes !== request.chunkBytes
+      ) {
+        throw new SspError("file_exists", "a different file with this id exists");
+      }
+      await storeAndDeliver(this.#context, announcement);
+      this.#uploads.set(request.fileId, {
+        file,
+        next: file.committed,
+        committed: file.committed,
+        syncing: null,
+        failed: undefined,
+      });
+      return { t: "file_ready", id: request.id, fileId: request.fileId, committed: file.committed };
+    } catch (error) {
+      if (!resuming) activeUploads.delete(request.fileId);
+      throw error;
     }
-    await storeAndDeliver(this.#context, announcement);
-    this.#context.activeUploads.add(request.fileId);
-    this.#uploads.set(request.fileId, {
-      file,
-      next: file.committed,
-      committed: file.committed,
-      syncing: null,
-      failed: undefined,
-    });
-    return { t: "file_ready", id: request.id, fileId: request.fileId, committed: file.committed };
   }
 
   /** Writes one chunk; commits every few chunks. */

@@ -14,6 +14,7 @@ import { StorageError } from "../errors.ts";
 import {
   chunkLength,
   chunkOffset,
+  type CreateResult,
   type FileDump,
   type FileRecord,
   type FileStore,
@@ -73,24 +74,29 @@ export class DiskFileStore implements FileStore, FileDump {
     return wrap("open the file store", () => {
       const db = new DatabaseSync(join(dir, "files.db"));
       db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+      // Who shared what with whom outlives a deleted file in free pages unless they are zeroed.
+      db.exec("PRAGMA secure_delete = ON");
       db.exec(SCHEMA);
       return new DiskFileStore(dir, db);
     });
   }
 
-  createFile(file: NewFile): Promise<{ record: FileRecord; created: boolean }> {
-    return wrapAsync("create a file", async () => {
-      const existing = this.#get(file.fileId);
-      if (existing) return { record: existing, created: false };
-      const { announcement, ...fields } = file;
-      this.#insert({ ...fields, announcements: [announcement], createdAt: Date.now() });
-      const data = await Deno.open(this.#path(file.fileId), {
-        create: true,
-        write: true,
-        mode: 0o600,
+  createFile(file: NewFile, quotaBytes = Infinity): Promise<CreateResult> {
+    return wrapAsync("create a file", () => {
+      // One write transaction, with no await inside: the id check, the quota check and the
+      // insert see the same rows, and no other begin (nor another process) slips in between.
+      const result = this.#transaction((): CreateResult => {
+        const existing = this.#get(file.fileId);
+        if (existing) return { status: "exists", record: existing };
+        const used = this.#used(file.owner);
+        if (used + file.cipherSize > quotaBytes) return { status: "over_quota", usedBytes: used };
+        const { announcement, ...fields } = file;
+        this.#insertRows({ ...fields, announcements: [announcement], createdAt: Date.now() });
+        return { status: "created", record: this.#get(file.fileId)! };
       });
-      data.close();
-      return { record: this.#get(file.fileId)!, created: true };
+      // Truncated: a data file left by a deletion that crashed must not lend this one its bytes.
+      if (result.status === "created") this.#createDataFile(file.fileId);
+      return Promise.resolve(result);
     });
   }
 
@@ -103,16 +109,10 @@ export class DiskFileStore implements FileStore, FileDump {
   }
 
   importFile(record: FileRecord): Promise<void> {
-    return wrapAsync(`import file ${record.fileId}`, async () => {
-      this.#insert(record);
-      // Truncated: a data file left by a deletion that crashed must not lend this one its bytes.
-      const data = await Deno.open(this.#path(record.fileId), {
-        create: true,
-        write: true,
-        truncate: true,
-        mode: 0o600,
-      });
-      data.close();
+    return wrapAsync(`import file ${record.fileId}`, () => {
+      this.#transaction(() => this.#insertRows(record));
+      this.#createDataFile(record.fileId);
+      return Promise.resolve();
     });
   }
 
@@ -125,18 +125,13 @@ export class DiskFileStore implements FileStore, FileDump {
       const file = this.#get(fileId);
       if (!file) throw new StorageError("no_such_file", `no file ${fileId}`);
       const all = [...new Set([...file.readers, ...readers])];
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
+      this.#transaction(() => {
         this.#db.prepare("UPDATE files SET readers = ? WHERE file_id = ?")
           .run(JSON.stringify(all), fileId);
         this.#db.prepare(
           "INSERT INTO announcements (file_id, n, envelope) VALUES (?, ?, ?)",
         ).run(fileId, file.announcements.length, announcement);
-        this.#db.exec("COMMIT");
-      } catch (error) {
-        this.#db.exec("ROLLBACK");
-        throw error;
-      }
+      });
       return Promise.resolve();
     });
   }
@@ -203,16 +198,14 @@ export class DiskFileStore implements FileStore, FileDump {
       this.#layouts.delete(fileId);
       // The record goes first: a crash in between leaves an unlisted data file, never a
       // listed file without its data.
-      this.#db.exec("BEGIN IMMEDIATE");
-      let deleted: number | bigint;
-      try {
-        deleted = this.#db.prepare("DELETE FROM files WHERE file_id = ?").run(fileId).changes;
+      const deleted = this.#transaction(() => {
+        const { changes } = this.#db.prepare("DELETE FROM files WHERE file_id = ?").run(fileId);
         this.#db.prepare("DELETE FROM announcements WHERE file_id = ?").run(fileId);
-        this.#db.exec("COMMIT");
-      } catch (error) {
-        this.#db.exec("ROLLBACK");
-        throw error;
-      }
+        return changes;
+      });
+      // The rows are zeroed in the database (secure_delete) but stay in the write-ahead log
+      // until a checkpoint: do it now (deletions are rare).
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       await Deno.remove(this.#path(fileId)).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });
@@ -221,13 +214,7 @@ export class DiskFileStore implements FileStore, FileDump {
   }
 
   usedBytes(owner: string): Promise<number> {
-    return wrapAsync("sum file sizes", () => {
-      const row = this.#db.prepare(
-        "SELECT coalesce(sum(cipher_size), 0) AS used FROM files WHERE owner = ?",
-      )
-        .get(owner);
-      return Promise.resolve(Number(row?.used ?? 0));
-    });
+    return wrapAsync("sum file sizes", () => Promise.resolve(this.#used(owner)));
   }
 
   listFiles(phone: string): Promise<FileRecord[]> {
@@ -248,33 +235,53 @@ export class DiskFileStore implements FileStore, FileDump {
     return Promise.resolve();
   }
 
-  /** Inserts the record, with committed = 0, and its announcements in one transaction. */
-  #insert(record: Omit<FileRecord, "committed">): void {
+  /** Runs `body` in one write transaction (BEGIN IMMEDIATE: the write lock from the start). */
+  #transaction<T>(body: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      this.#db.prepare(
-        `INSERT INTO files (file_id, owner, cipher_size, chunk_bytes, chunks, committed, readers, created_at)
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
-      ).run(
-        record.fileId,
-        record.owner,
-        record.cipherSize,
-        record.chunkBytes,
-        record.chunks,
-        JSON.stringify(record.readers),
-        record.createdAt,
-      );
-      const announce = this.#db.prepare(
-        "INSERT INTO announcements (file_id, n, envelope) VALUES (?, ?, ?)",
-      );
-      for (const [n, envelope] of record.announcements.entries()) {
-        announce.run(record.fileId, n, envelope);
-      }
+      const result = body();
       this.#db.exec("COMMIT");
+      return result;
     } catch (error) {
       this.#db.exec("ROLLBACK");
       throw error;
     }
+  }
+
+  /** Inserts the record, with committed = 0, and its announcements (inside a transaction). */
+  #insertRows(record: Omit<FileRecord, "committed">): void {
+    this.#db.prepare(
+      `INSERT INTO files (file_id, owner, cipher_size, chunk_bytes, chunks, committed, readers, created_at)
+       VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
+    ).run(
+      record.fileId,
+      record.owner,
+      record.cipherSize,
+      record.chunkBytes,
+      record.chunks,
+      JSON.stringify(record.readers),
+      record.createdAt,
+    );
+    const announce = this.#db.prepare(
+      "INSERT INTO announcements (file_id, n, envelope) VALUES (?, ?, ?)",
+    );
+    for (const [n, envelope] of record.announcements.entries()) {
+      announce.run(record.fileId, n, envelope);
+    }
+  }
+
+  /** Ciphertext bytes of every file `owner` uploaded, complete or not. */
+  #used(owner: string): number {
+    const row = this.#db.prepare(
+      "SELECT coalesce(sum(cipher_size), 0) AS used FROM files WHERE owner = ?",
+    ).get(owner);
+    return Number(row?.used ?? 0);
+  }
+
+  /** Creates the file's empty data file, truncating one a crashed deletion left behind. */
+  #createDataFile(fileId: string): void {
+    Deno.openSync(this.#path(fileId), { create: true, write: true, truncate: true, mode: 0o600 })
+      .close();
   }
 
   #path(fileId: string): string {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { StorageError } from "../errors.ts";
-import type { FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
+import type { CreateResult, FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
 
 /** A fresh, empty file store and how to dispose of it. */
 export interface FileStoreFixture {
@@ -48,20 +48,69 @@ export function fileStoreContract(name: string, make: () => Promise<FileStoreFix
     });
 
   test("createFile() creates once, then returns the same record", async (files) => {
-    const first = await files.createFile(newFile("a".repeat(32)));
-    assert.equal(first.created, true);
-    assert.equal(first.record.committed, 0);
-    assert.deepEqual(first.record.readers, [READER]);
-    assert.deepEqual(first.record.announcements, [new Uint8Array([1, 2, 3])]);
+    const first = created(await files.createFile(newFile("a".repeat(32))));
+    assert.equal(first.committed, 0);
+    assert.deepEqual(first.readers, [READER]);
+    assert.deepEqual(first.announcements, [new Uint8Array([1, 2, 3])]);
     const again = await files.createFile(newFile("a".repeat(32)));
-    assert.equal(again.created, false);
-    assert.equal(again.record.createdAt, first.record.createdAt);
+    assert.equal(again.status, "exists");
+    assert.equal(again.status === "exists" && again.record.createdAt, first.createdAt);
     assert.equal(await files.getFile("b".repeat(32)), null);
+  });
+
+  test("createFile() of one new id by parallel creators: exactly one creates, all see its owner", async (files) => {
+    const owners = Array.from({ length: 12 }, (_, i) => `+1201555${String(200 + i)}0`);
+    for (let round = 0; round < 5; round++) {
+      const id = String(round).repeat(32);
+      const results = await Promise.all(
+        owners.map((owner) => files.createFile({ ...newFile(id), owner })),
+      );
+      const winners = results.filter((r) => r.status === "created");
+      assert.equal(winners.length, 1, `round ${round}: ${results.map((r) => r.status)}`);
+      const owner = winners[0]!.status === "created" ? winners[0]!.record.owner : "";
+      for (const result of results) {
+        assert.equal(result.status === "over_quota" ? "" : result.record.owner, owner);
+      }
+      assert.equal((await files.getFile(id))?.owner, owner);
+    }
+  });
+
+  test("createFile() refuses what would exceed the quota; an existing id is not counted again", async (files) => {
+    const quota = 2 * (2 * 1040 + 100) + 50;
+    created(await files.createFile(newFile("1".repeat(32)), quota));
+    created(await files.createFile(newFile("2".repeat(32)), quota));
+    assert.deepEqual(await files.createFile(newFile("3".repeat(32)), quota), {
+      status: "over_quota",
+      usedBytes: 2 * (2 * 1040 + 100),
+    });
+    assert.equal(await files.getFile("3".repeat(32)), null, "nothing stored");
+    assert.equal((await files.createFile(newFile("1".repeat(32)), quota)).status, "exists");
+    assert.equal(
+      (await files.createFile({ ...newFile("3".repeat(32)), owner: OTHER }, quota)).status,
+      "created",
+      "other owners have their own quota",
+    );
+  });
+
+  test("createFile() by parallel creators of one owner fills the quota exactly", async (files) => {
+    const size = 2 * 1040 + 100;
+    const quota = 4 * size;
+    const ids = Array.from({ length: 24 }, (_, i) => i.toString(16).padStart(32, "0"));
+    const results = await Promise.all(ids.map((id) => files.createFile(newFile(id), quota)));
+    const made = results.filter((r) => r.status === "created").length;
+    assert.equal(made, 4, `${made} files of ${size} bytes created under a quota of ${quota}`);
+    assert.equal(made + results.filter((r) => r.status === "over_quota").length, ids.length);
+    assert.equal(await files.usedBytes(OWNER), made * size);
+    assert.equal((await all(files.allFiles())).length, made, "refused creations leave nothing");
+    // Nothing stays reserved: once the winners are gone, four fit again, one after another.
+    for (const id of ids) await files.deleteFile(id);
+    for (const id of ids.slice(0, 4)) created(await files.createFile(newFile(id), quota));
+    assert.equal((await files.createFile(newFile(ids[4]!), quota)).status, "over_quota");
   });
 
   test("chunks become readable when committed, byte for byte", async (files) => {
     const id = "c".repeat(32);
-    const { record } = await files.createFile(newFile(id));
+    const record = created(await files.createFile(newFile(id)));
     await files.writeChunk(id, 0, chunk(0, 1040));
     await files.writeChunk(id, 1, chunk(1, 1040));
     await assert.rejects(files.readChunk(id, 0), StorageError, "uncommitted chunks are not served");
@@ -191,9 +240,29 @@ export function fileStoreContract(name: string, make: () => Promise<FileStoreFix
     assert.deepEqual(await all(files.allFiles()), [record]);
   });
 
+  test("imported and deleted files count toward the quota like created ones", async (files) => {
+    const size = 2 * 1040 + 100;
+    const quota = 3 * size;
+    created(await files.createFile(newFile("1".repeat(32)), quota));
+    const { announcement, ...declared } = newFile("2".repeat(32));
+    await files.importFile({
+      ...declared,
+      committed: 0,
+      announcements: [announcement],
+      createdAt: 1,
+    });
+    created(await files.createFile(newFile("3".repeat(32)), quota));
+    assert.deepEqual(await files.createFile(newFile("4".repeat(32)), quota), {
+      status: "over_quota",
+      usedBytes: quota,
+    });
+    assert.equal(await files.deleteFile("2".repeat(32)), true);
+    created(await files.createFile(newFile("4".repeat(32)), quota));
+  });
+
   test("importFile() refuses an id that is taken and leaves that file alone", async (files) => {
     const id = "6".repeat(32);
-    const { record } = await files.createFile(newFile(id, 2));
+    const record = created(await files.createFile(newFile(id, 2)));
     await files.writeChunk(id, 0, chunk(0, 1040));
     await files.commit(id, 1);
     const taken = { ...record, owner: OTHER, readers: [], createdAt: 1 };
@@ -201,6 +270,12 @@ export function fileStoreContract(name: string, make: () => Promise<FileStoreFix
     assert.deepEqual(await files.getFile(id), { ...record, committed: 1 });
     assert.deepEqual(await files.readChunk(id, 0), chunk(0, 1040));
   });
+}
+
+/** The record of a "created" result; fails on any other. */
+function created(result: CreateResult): FileRecord {
+  assert.equal(result.status, "created");
+  return (result as { record: FileRecord }).record;
 }
 
 async function all<T>(items: AsyncIterable<T>): Promise<T[]> {

@@ -34,10 +34,27 @@ export type NewFile = Omit<FileRecord, "committed" | "createdAt" | "announcement
   announcement: Uint8Array;
 };
 
+/**
+ * What `createFile` did: created the record, found one with the same id
+ * (whoever owns it), or refused because the owner's files would exceed the
+ * quota (`usedBytes` without the new file).
+ */
+export type CreateResult =
+  | { status: "created"; record: FileRecord }
+  | { status: "exists"; record: FileRecord }
+  | { status: "over_quota"; usedBytes: number };
+
 /** Encrypted file storage. Methods may throw StorageError. */
 export interface FileStore {
-  /** Creates the record, or returns the existing one with the same id (an upload resumed). */
-  createFile(file: NewFile): Promise<{ record: FileRecord; created: boolean }>;
+  /**
+   * Creates the record unless one with the same id exists, which it returns
+   * instead (an upload resumed, or someone else's file: the caller checks the
+   * owner). A new record is created only if the owner's files stay within
+   * `quotaBytes` (default: no limit). The id check, the quota check and the
+   * creation are one atomic step: of parallel creators of one id exactly one
+   * gets "created", and parallel creations by one owner never exceed the quota.
+   */
+  createFile(file: NewFile, quotaBytes?: number): Promise<CreateResult>;
   /** The record, or null. */
   getFile(fileId: string): Promise<FileRecord | null>;
   /** Lets more people download the file, announced by one more envelope. */

@@ -16,6 +16,19 @@
  * with the store's write concern (majority, journaled) before the committed
  * count moves: the count never covers a chunk that is not durable.
  *
+ * The quota is kept in a `file_usage` collection as a chain of versions
+ * per owner, `{_id: "OWNER:N", used}`: a reservation reads the newest
+ * version N and inserts N+1 with `used` + size, if that fits the quota. The
+ * unique `_id` lets exactly one of parallel reservations extend the chain
+ * from N; the others read again. So parallel uploads, on one server or
+ * several, never reserve more than the quota. (A conditional `$inc` would be
+ * simpler on MongoDB, but FerretDB, which the tests run on, applies parallel
+ * updates of one document without isolation: 24 parallel `$inc` of 1 left 1.)
+ * A deletion gives the bytes back the same way. A crash between the
+ * reservation and the insert of the file leaves the bytes counted; deleting
+ * the owner's `file_usage` documents makes the next upload count them
+ * afresh from `files`.
+ *
  * @module
  */
 import {
@@ -26,7 +39,7 @@ import {
   MongoServerError,
 } from "mongodb";
 import { StorageError } from "../errors.ts";
-import type { FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
+import type { CreateResult, FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
 
 interface FileDoc {
   _id: string;
@@ -40,6 +53,18 @@ interface FileDoc {
   createdAt: number;
 }
 
+/** One version of an owner's usage: the bytes their files take. */
+interface UsageDoc {
+  /** "OWNER:VERSION": unique, so one version has one writer. */
+  _id: string;
+  owner: string;
+  version: number;
+  used: number;
+}
+
+/** Compare-and-set rounds a usage change may take before it gives up (then retried later). */
+const MAX_USAGE_ATTEMPTS = 200;
+
 interface ChunkDoc {
   _id: string;
   data: Binary;
@@ -52,6 +77,7 @@ export class MongoFileStore implements FileStore, FileDump {
   readonly #client: MongoClient;
   readonly #files: Collection<FileDoc>;
   readonly #chunks: Collection<ChunkDoc>;
+  readonly #usage: Collection<UsageDoc>;
   /** Chunks written since the last commit, by file. */
   readonly #pending = new Map<string, ChunkDoc[]>();
 
@@ -60,6 +86,7 @@ export class MongoFileStore implements FileStore, FileDump {
     const db = client.db(dbName);
     this.#files = db.collection<FileDoc>("files");
     this.#chunks = db.collection<ChunkDoc>("file_chunks");
+    this.#usage = db.collection<UsageDoc>("file_usage");
   }
 
   /** Connects (same URL as the message store) and creates the owner index. */
@@ -77,6 +104,7 @@ export class MongoFileStore implements FileStore, FileDump {
       const store = new MongoFileStore(client, options.dbName);
       await store.#files.createIndex({ owner: 1 });
       await store.#files.createIndex({ readers: 1 });
+      await store.#usage.createIndex({ owner: 1, version: -1 });
       return store;
     } catch (error) {
       await client.close().catch(() => {});
@@ -84,10 +112,12 @@ export class MongoFileStore implements FileStore, FileDump {
     }
   }
 
-  async createFile(file: NewFile): Promise<{ record: FileRecord; created: boolean }> {
+  async createFile(file: NewFile, quotaBytes = Infinity): Promise<CreateResult> {
     try {
       const existing = await this.getFile(file.fileId);
-      if (existing) return { record: existing, created: false };
+      if (existing) return { status: "exists", record: existing };
+      const refused = await this.#changeUsage(file.owner, file.cipherSize, quotaBytes);
+      if (refused !== null) return { status: "over_quota", usedBytes: refused };
       const doc: FileDoc = {
         _id: file.fileId,
         owner: file.owner,
@@ -99,15 +129,53 @@ export class MongoFileStore implements FileStore, FileDump {
         announcements: [new Binary(file.announcement)],
         createdAt: Date.now(),
       };
-      await this.#files.insertOne(doc);
-      return { record: toRecord(doc), created: true };
+      try {
+        // The unique _id makes creation atomic: of parallel creators exactly one inserts.
+        await this.#files.insertOne(doc);
+      } catch (error) {
+        await this.#changeUsage(file.owner, -file.cipherSize).catch(() => {});
+        throw error;
+      }
+      return { status: "created", record: toRecord(doc) };
     } catch (error) {
       if (isDuplicateKey(error)) {
         const record = await this.getFile(file.fileId);
-        if (record) return { record, created: false };
+        if (record) return { status: "exists", record };
       }
       throw failure("create a file", error);
     }
+  }
+
+  /**
+   * Adds `bytes` (negative: gives them back) to the owner's usage unless the
+   * result would exceed `quotaBytes`: null when done, else the bytes in use.
+   * A compare-and-set on the chain of usage versions (see the module doc).
+   */
+  async #changeUsage(owner: string, bytes: number, quotaBytes = Infinity): Promise<number | null> {
+    for (let attempt = 0; attempt < MAX_USAGE_ATTEMPTS; attempt++) {
+      const newest = await this.#usage.find({ owner }).sort({ version: -1 }).limit(1).next();
+      // No chain yet (a first upload, or files from before it was kept): start from the files.
+      const used = newest?.used ?? await this.usedBytes(owner);
+      if (bytes > 0 && used + bytes > quotaBytes) return used;
+      const version = (newest?.version ?? 0) + 1;
+      try {
+        await this.#usage.insertOne({
+          _id: `${owner}:${version}`,
+          owner,
+          version,
+          used: Math.max(0, used + bytes),
+        });
+      } catch (error) {
+        if (isDuplicateKey(error)) continue; // another change came first: read again
+        throw error;
+      }
+      // Older versions stay: deleting one would let a change that read it stale take its id
+      // again and build on an old count. (One small document per upload and deletion.)
+      return null;
+    }
+    throw new StorageError("storage_busy", `too many parallel uploads for ${owner}`, {
+      retryAfterMs: 1000,
+    });
   }
 
   async getFile(fileId: string): Promise<FileRecord | null> {
@@ -140,6 +208,7 @@ export class MongoFileStore implements FileStore, FileDump {
         announcements: record.announcements.map((a) => new Binary(a)),
         createdAt: record.createdAt,
       });
+      await this.#changeUsage(record.owner, record.cipherSize);
       // Like DiskFileStore's truncation: chunks a crashed deletion left under this id must not
       // pass for the new file's (a rewritten chunk with the same id is ignored, see commit).
       await this.#chunks.deleteMany(chunkRange(record.fileId));
@@ -207,9 +276,10 @@ export class MongoFileStore implements FileStore, FileDump {
     this.#pending.delete(fileId);
     try {
       // The record goes first (see DiskFileStore.deleteFile).
-      const { deletedCount } = await this.#files.deleteOne({ _id: fileId });
+      const deleted = await this.#files.findOneAndDelete({ _id: fileId });
+      if (deleted) await this.#changeUsage(deleted.owner, -deleted.cipherSize);
       await this.#chunks.deleteMany(chunkRange(fileId));
-      return deletedCount > 0;
+      return deleted !== null;
     } catch (error) {
       throw failure("delete a file", error);
     }

@@ -91,6 +91,8 @@ export class SqliteStore implements Store {
       // Another process (a backup, the sqlite3 shell) may hold the lock briefly.
       db.exec("PRAGMA busy_timeout = 5000");
       db.exec("PRAGMA foreign_keys = ON");
+      // Deleted or rewritten rows (metadata: who, to whom, when) are zeroed, not left in free pages.
+      db.exec("PRAGMA secure_delete = ON");
       migrate(db);
       return new SqliteStore(db);
     } catch (error) {
@@ -144,6 +146,9 @@ export class SqliteStore implements Store {
         u.keyBackup,
         phone,
       );
+      // The old verifier and key backup are zeroed in the database (secure_delete) but stay in
+      // the write-ahead log until a checkpoint: do it now (password changes are rare).
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       return changes === 1;
     });
   }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { StorageError } from "../errors.ts";
-import { storeContract } from "./contract.ts";
+import { account, storeContract } from "./contract.ts";
 import { EMBEDDED_DB_FILE, openEmbeddedStore } from "./mod.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { NewEnvelope } from "./types.ts";
@@ -205,6 +206,38 @@ Deno.test("SqliteStore rolls back a failed batch and keeps accepting appends", a
       assert.equal(ack!.duplicate, false);
     } finally {
       await store.close();
+    }
+  });
+});
+
+Deno.test("SqliteStore: credentials replaced by a password change do not stay in the file", async () => {
+  await withTempDir(async (dir) => {
+    const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+    const old = { verifier: random(32), keyBackup: random(120) };
+    const store = await openEmbeddedStore(dir);
+    // Neighbours on the page: the old row leaves a hole among them rather than an empty page.
+    await store.createAccount(account("+15550000000"));
+    await store.createAccount({ ...account("+15550000001"), ...old });
+    await store.createAccount(account("+15550000002"));
+    assert.equal(
+      await store.updateCredentials("+15550000001", {
+        kdfSalt: random(16),
+        kdfParams: "{}",
+        verifierSalt: random(16),
+        verifier: random(32),
+        keyBackup: random(200),
+      }),
+      true,
+    );
+    const files = () =>
+      Buffer.concat(
+        [...Deno.readDirSync(dir)].map((entry) => Deno.readFileSync(join(dir, entry.name))),
+      );
+    for (const when of ["while open", "after close"]) {
+      if (when === "after close") await store.close();
+      const bytes = files();
+      assert.equal(bytes.indexOf(old.verifier), -1, `old verifier ${when}`);
+      assert.equal(bytes.indexOf(old.keyBackup), -1, `old key backup ${when}`);
     }
   });
 });
