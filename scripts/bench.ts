@@ -1,6 +1,7 @@
 /**
  * `deno task bench [NAME...]`: runs the benchmarks and prints Markdown
- * tables. Names: handshake, cipher, primes, store, files, chunks, mongo, messages, guessing, abuse, races (default: all). Figures belong in
+ * tables. Names: handshake, cipher, primes, store, files, chunks, mongo, messages, mqtt,
+ * guessing, abuse, races (default: all). Figures belong in
  * docs/ with the command that produced them.
  *
  * @module
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   chunks: () => import("./bench/chunks.ts"),
   mongo: () => import("./bench/mongo.ts"),
   messages: () => import("./bench/messages.ts"),
+  mqtt: () => import("./bench/mqtt.ts"),
   guessing: () => import("./bench/guessing.ts"),
   abuse: () => import("./bench/abuse.ts"),
   races: () => import("./bench/file_races.ts"),

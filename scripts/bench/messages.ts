@@ -15,14 +15,22 @@ import { join } from "node:path";
 import { openSession, type Session } from "../../lib/client/session.ts";
 import { newMessageId } from "../../lib/protocol/mod.ts";
 import { startFerretDb } from "../ferretdb.ts";
+import { peak, type Send } from "./_load.ts";
 import { Proc } from "./_procs.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const SENDERS = 4;
-const IN_FLIGHT_PER_SENDER = 256;
-const RECIPIENT = "+12015550200";
+/** Sending connections (one account each). */
+export const SENDERS = 4;
+/** Unacknowledged sends each connection keeps in flight. */
+export const IN_FLIGHT_PER_SENDER = 256;
+/** The one recipient of every message; offline, so every message is stored. */
+export const RECIPIENT = "+12015550200";
 
-async function startServer(dir: string, mongo?: string): Promise<{ proc: Proc; address: string }> {
+/** Starts a real `ssp-server` process in `dir` on a free port (on MongoDB at `mongo` if given). */
+export async function startServer(
+  dir: string,
+  mongo?: string,
+): Promise<{ proc: Proc; address: string }> {
   const proc = new Proc(Deno.execPath(), [
     "run",
     "-A",
@@ -47,7 +55,8 @@ async function startServer(dir: string, mongo?: string): Promise<{ proc: Proc; a
   throw new Error(`the server did not start:\n${proc.stderr}`);
 }
 
-async function user(address: string, phone: string, dir: string): Promise<Session> {
+/** Registers `phone` on the server at `address` and opens its session. */
+export async function user(address: string, phone: string, dir: string): Promise<Session> {
   return await openSession({
     server: address,
     dataDir: join(dir, phone),
@@ -57,39 +66,46 @@ async function user(address: string, phone: string, dir: string): Promise<Sessio
   });
 }
 
+/** A message sealed before the clock starts. */
+export interface Prepared {
+  id: string;
+  recipients: string[];
+  envelope: Uint8Array;
+}
+
+/** Seals `count` text messages (~100 characters) from `session` to {@linkcode RECIPIENT}. */
+export async function prepare(session: Session, count: number): Promise<Prepared[]> {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const id = newMessageId();
+    const { recipients, envelope } = await session.messenger.seal(
+      [RECIPIENT],
+      { kind: "text", text: `bench message ${i} ${"x".repeat(100)}` },
+      id,
+    );
+    out.push({ id, recipients, envelope });
+  }
+  return out;
+}
+
+/** A {@linkcode Send} that sends `queue[i]` on `session` and waits for its durable ack. */
+export function sender(session: Session, queue: Prepared[]): Send {
+  return async (i) => {
+    const item = queue[i]!;
+    await session.rpc.request({
+      t: "send",
+      messageId: item.id,
+      to: item.recipients,
+      envelope: item.envelope,
+    });
+  };
+}
+
 /** Sends `count` messages from each sender, `IN_FLIGHT_PER_SENDER` at a time; returns msg/s. */
 async function blast(senders: Session[], count: number): Promise<number> {
-  const prepared = await Promise.all(senders.map(async (session) => {
-    const out = [];
-    for (let i = 0; i < count; i++) {
-      const id = newMessageId();
-      const { recipients, envelope } = await session.messenger.seal(
-        [RECIPIENT],
-        { kind: "text", text: `bench message ${i} ${"x".repeat(100)}` },
-        id,
-      );
-      out.push({ id, recipients, envelope });
-    }
-    return out;
-  }));
-  const start = performance.now();
-  await Promise.all(senders.map(async (session, s) => {
-    const queue = prepared[s]!;
-    let next = 0;
-    const worker = async () => {
-      while (next < queue.length) {
-        const item = queue[next++]!;
-        await session.rpc.request({
-          t: "send",
-          messageId: item.id,
-          to: item.recipients,
-          envelope: item.envelope,
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: IN_FLIGHT_PER_SENDER }, worker));
-  }));
-  return (senders.length * count) / ((performance.now() - start) / 1000);
+  const prepared = await Promise.all(senders.map((session) => prepare(session, count)));
+  const sends = senders.map((session, s) => sender(session, prepared[s]!));
+  return (await peak(sends, count, IN_FLIGHT_PER_SENDER)).perSecond;
 }
 
 async function measure(label: string, count: number, mongo?: string): Promise<string> {
