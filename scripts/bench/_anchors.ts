@@ -198,7 +198,7 @@ export class TlsAnchor {
 }
 
 /** Waits until something listens on `port`, without connecting (s_server accepts only one). */
-async function waitForPort(port: number): Promise<void> {
+export async function waitForPort(port: number): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
     // Deno guards /proc/net behind --allow-all, so ask ss(8).
     const listening = await runQuiet("ss", ["-Hltn", `sport = :${port}`]).catch(() => "");

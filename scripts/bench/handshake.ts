@@ -4,21 +4,38 @@
  * server over loopback (connect + handshake + one ping, client and server in
  * one process, so the figure is the whole machine's cost per connection).
  *
+ * Then new secure connections per second against `openssl s_time` in the same
+ * run: a real `ssp-server` process and sequential X25519 connections from this
+ * process (connect, handshake, one ping, close), against `openssl s_time -new`
+ * (full TLS 1.3 handshakes, no resumption, one `GET` and its answer) to an
+ * `openssl s_server` limited to TLS 1.3 and X25519, with a throw-away Ed25519
+ * certificate (ssp's identity key is Ed25519 too) and no session tickets.
+ * Both sides are two processes; the CPU time of both is counted.
+ *
  * Run with `deno task bench handshake`, or alone with
- * `deno run -A scripts/bench/handshake.ts`.
+ * `deno run -A scripts/bench/handshake.ts`. Environment:
+ * `SSP_BENCH_CONNECT_SECONDS` (each peer of the s_time comparison, default 10),
+ * `SSP_BENCH_GROUPS` (comma-separated groups of the first table, default all;
+ * `none` skips it).
  *
  * @module
  */
+import { join } from "node:path";
 import { clientHandshake } from "../../lib/channel.ts";
 import { ping } from "../../lib/client/ping.ts";
 import { type DhGroup, namedGroup } from "../../lib/dh.ts";
 import { ClientHandshake, ServerHandshake } from "../../lib/handshake/mod.ts";
 import { startServer } from "../../lib/server/server.ts";
 import { silentLogger } from "../../lib/server/log.ts";
+import { aeadBackend } from "../../lib/aead_backend.ts";
 import { openEmbeddedStore } from "../../lib/store/mod.ts";
 import { DiskFileStore } from "../../lib/store/disk_files.ts";
 import { generateSigningKeyPair } from "../../lib/sign.ts";
 import { median } from "./_sample.ts";
+import { ownCpuSeconds } from "./_load.ts";
+import { waitForPort } from "./_anchors.ts";
+import { available, freePort, Proc, runQuiet } from "./_procs.ts";
+import { startServer as startServerProcess } from "./messages.ts";
 
 const GROUPS = ["x25519", "ffdhe2048", "ffdhe3072", "ffdhe4096"] as const;
 /** Each cell runs for about this long. */
@@ -81,6 +98,142 @@ async function overLoopback(
   return count / ((performance.now() - start) / 1000);
 }
 
+/** One peer of the s_time comparison. */
+interface ConnectResult {
+  connections: number;
+  seconds: number;
+  /** CPU seconds of client and server together. */
+  cpu: number;
+}
+
+/** Sequential X25519 connections (connect, handshake, ping, close) to a real ssp-server process. */
+async function sspConnections(seconds: number): Promise<ConnectResult> {
+  const dir = await Deno.makeTempDir({ prefix: "ssp-bench-connect-" });
+  const { proc, address } = await startServerProcess(join(dir, "server"));
+  const [hostname, port] = [
+    address.slice(0, address.lastIndexOf(":")),
+    Number(address.slice(address.lastIndexOf(":") + 1)),
+  ];
+  try {
+    let connections = 0;
+    const cpuStart = ownCpuSeconds();
+    const start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      const conn = await Deno.connect({ hostname, port });
+      conn.setNoDelay(true);
+      const channel = await clientHandshake(conn, { groups: ["x25519"] });
+      await ping(channel, 1);
+      channel.close();
+      connections++;
+    }
+    const end = performance.now();
+    const clientCpu = ownCpuSeconds() - cpuStart;
+    await new Promise((r) => setTimeout(r, 100)); // let the sampler see the end
+    const cpu = clientCpu + proc.cpuSecondsBetween(start, end);
+    return { connections, seconds: (end - start) / 1000, cpu };
+  } finally {
+    await proc.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** `openssl s_time -new` against `openssl s_server` (TLS 1.3, X25519, Ed25519), or why not. */
+async function opensslConnections(seconds: number): Promise<ConnectResult | string> {
+  if (!await available("openssl")) return "openssl not installed";
+  const dir = await Deno.makeTempDir({ prefix: "ssp-bench-s_time-" });
+  try {
+    await runQuiet("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ed25519",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-subj",
+      "/CN=localhost",
+      "-days",
+      "1",
+    ]);
+    await Deno.writeTextFile(join(dir, "ping"), "pong\n");
+    const port = freePort();
+    // -WWW serves files from the working directory: the answer to `GET /ping` is 5 bytes.
+    const server = new Proc("sh", [
+      "-c",
+      `cd '${dir}' && exec openssl s_server -accept 127.0.0.1:${port} -cert cert.pem -key key.pem -tls1_3 -groups X25519 -num_tickets 0 -WWW -quiet`,
+    ], { stdin: "piped", stdout: "null" });
+    try {
+      await waitForPort(port);
+      const client = new Proc("openssl", [
+        "s_time",
+        "-connect",
+        `127.0.0.1:${port}`,
+        "-new",
+        "-tls1_3",
+        "-www",
+        "/ping",
+        "-time",
+        String(seconds),
+      ]);
+      const { at: end } = await client.success();
+      const start = client.startedAt;
+      const text = client.lines.map((l) => l.text).join("\n");
+      const match = /(\d+) connections in [\d.]+s;/.exec(text);
+      if (!match) return `unexpected s_time output: ${text.slice(-300)}`;
+      await new Promise((r) => setTimeout(r, 100)); // let the sampler see the end
+      const cpu = client.cpuSecondsBetween(start, end) + server.cpuSecondsBetween(start, end);
+      return { connections: Number(match[1]), seconds: (end - start) / 1000, cpu };
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The s_time comparison as a Markdown section. */
+async function againstOpenssl(): Promise<string> {
+  const seconds = Number(Deno.env.get("SSP_BENCH_CONNECT_SECONDS") ?? 10);
+  const ssp = await sspConnections(seconds);
+  const tls = await opensslConnections(seconds);
+  const row = (label: string, r: ConnectResult) =>
+    `| ${label} | ${r.connections} | ${r.seconds.toFixed(1)} | ${
+      (r.connections / r.seconds).toFixed(0)
+    } | ${(r.cpu / r.connections * 1000).toFixed(2)} | ${(r.connections / r.cpu).toFixed(0)} |`;
+  const rows = [row(`ssp (X25519, ${aeadBackend().info.name} AEAD in this process)`, ssp)];
+  const notes = [];
+  if (typeof tls === "string") {
+    notes.push(`openssl s_time unavailable: ${tls}`);
+  } else {
+    rows.push(row("openssl s_time → s_server (TLS 1.3, X25519, Ed25519)", tls));
+    const wall = (ssp.connections / ssp.seconds) / (tls.connections / tls.seconds);
+    const cpu = (ssp.connections / ssp.cpu) / (tls.connections / tls.cpu);
+    notes.push(
+      `**ssp / s_time: ${wall.toFixed(2)}× the connections per second, ${
+        cpu.toFixed(2)
+      }× the connections per CPU second** (goal ≥ 1.5×).`,
+    );
+  }
+  return [
+    "## New secure connections per second: ssp vs `openssl s_time`",
+    "",
+    `Sequential connections for ${seconds} s each, client and server in separate processes, on`,
+    "127.0.0.1. ssp: TCP connect, X25519 handshake, one ping, close, to a real `ssp-server`.",
+    "OpenSSL: `s_time -new -tls1_3 -www /ping` (full handshake each time, one request and its",
+    "answer) to `s_server -tls1_3 -groups X25519 -num_tickets 0 -WWW`, Ed25519 certificate.",
+    "CPU is user + system time of client and server together.",
+    "",
+    "| peer | connections | seconds | connections/s | CPU ms per connection | connections per CPU s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    "",
+    ...notes,
+    "",
+  ].join("\n");
+}
+
 /** Measures every group; returns a Markdown section. */
 export async function run(): Promise<string> {
   const identity = await generateSigningKeyPair();
@@ -88,21 +241,25 @@ export async function run(): Promise<string> {
     "| group | one handshake in memory (ms, median) | connections/s over loopback |",
     "|---|---:|---:|",
   ];
-  for (const name of GROUPS) {
+  const wanted = Deno.env.get("SSP_BENCH_GROUPS")?.split(",") ?? GROUPS;
+  for (const name of GROUPS.filter((g) => wanted.includes(g))) {
     const group = namedGroup(name);
     const ms = await inMemory(group, identity);
     const perSecond = await overLoopback(group, identity);
     rows.push(`| ${name} | ${ms.toFixed(2)} | ${perSecond.toFixed(0)} |`);
   }
-  return [
-    "## Handshake cost per group",
-    "",
-    "Both sides of the handshake run in one process on one core; a connection is TCP connect,",
-    "handshake, one ping and close. Sequential, one connection at a time.",
-    "",
-    ...rows,
-    "",
-  ].join("\n");
+  const groups = rows.length > 2
+    ? [
+      "## Handshake cost per group",
+      "",
+      "Both sides of the handshake run in one process on one core; a connection is TCP connect,",
+      "handshake, one ping and close. Sequential, one connection at a time.",
+      "",
+      ...rows,
+      "",
+    ]
+    : [];
+  return [...groups, await againstOpenssl()].join("\n");
 }
 
 if (import.meta.main) console.log(await run());
