@@ -79,6 +79,7 @@ async function overLoopback(
     log: silentLogger,
   });
   let count = 0;
+  const cpuStart = ownCpuSeconds();
   const start = performance.now();
   try {
     while (performance.now() - start < CELL_MS || count < 3) {
@@ -95,7 +96,8 @@ async function overLoopback(
     await files.close();
     await Deno.remove(dataDir, { recursive: true });
   }
-  return count / ((performance.now() - start) / 1000);
+  const seconds = (performance.now() - start) / 1000;
+  return { perSecond: count / seconds, cpuMs: (ownCpuSeconds() - cpuStart) / count * 1000 };
 }
 
 /** One peer of the s_time comparison. */
@@ -193,17 +195,58 @@ async function opensslConnections(seconds: number): Promise<ConnectResult | stri
   }
 }
 
+/**
+ * The floor under ssp's figure: plain TCP in Deno, no crypto, the same exchanges as an ssp
+ * connection (three round trips of small frames: two for the handshake, one for the ping),
+ * server in this process.
+ */
+async function plainTcpConnections(seconds: number): Promise<ConnectResult> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  const echo = async (conn: Deno.Conn) => {
+    const buffer = new Uint8Array(64);
+    try {
+      while ((await conn.read(buffer)) !== null) await conn.write(buffer.subarray(0, 48));
+    } catch { /* reset */ }
+    conn.close();
+  };
+  const serving = (async () => {
+    for await (const conn of listener) echo(conn);
+  })();
+  let connections = 0;
+  const cpuStart = ownCpuSeconds();
+  const start = performance.now();
+  const buffer = new Uint8Array(64);
+  while (performance.now() - start < seconds * 1000) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    for (let i = 0; i < 3; i++) {
+      await conn.write(buffer.subarray(0, 48));
+      await conn.read(buffer);
+    }
+    conn.close();
+    connections++;
+  }
+  const end = performance.now();
+  const cpu = ownCpuSeconds() - cpuStart;
+  listener.close();
+  await serving.catch(() => {});
+  return { connections, seconds: (end - start) / 1000, cpu };
+}
+
 /** The s_time comparison as a Markdown section. */
 async function againstOpenssl(): Promise<string> {
   const seconds = Number(Deno.env.get("SSP_BENCH_CONNECT_SECONDS") ?? 10);
   const ssp = await sspConnections(seconds);
   const tls = await opensslConnections(seconds);
+  const floor = await plainTcpConnections(Math.min(seconds, 3));
   const row = (label: string, r: ConnectResult) =>
     `| ${label} | ${r.connections} | ${r.seconds.toFixed(1)} | ${
       (r.connections / r.seconds).toFixed(0)
     } | ${(r.cpu / r.connections * 1000).toFixed(2)} | ${(r.connections / r.cpu).toFixed(0)} |`;
   const rows = [row(`ssp (X25519, ${aeadBackend().info.name} AEAD in this process)`, ssp)];
   const notes = [];
+  const floorRow = row("floor: plain TCP in Deno, 3 round trips, no crypto, one process", floor);
   if (typeof tls === "string") {
     notes.push(`openssl s_time unavailable: ${tls}`);
   } else {
@@ -228,6 +271,7 @@ async function againstOpenssl(): Promise<string> {
     "| peer | connections | seconds | connections/s | CPU ms per connection | connections per CPU s |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
+    floorRow,
     "",
     ...notes,
     "",
@@ -238,15 +282,15 @@ async function againstOpenssl(): Promise<string> {
 export async function run(): Promise<string> {
   const identity = await generateSigningKeyPair();
   const rows = [
-    "| group | one handshake in memory (ms, median) | connections/s over loopback |",
-    "|---|---:|---:|",
+    "| group | one handshake in memory (ms, median) | connections/s over loopback | CPU ms per connection |",
+    "|---|---:|---:|---:|",
   ];
   const wanted = Deno.env.get("SSP_BENCH_GROUPS")?.split(",") ?? GROUPS;
   for (const name of GROUPS.filter((g) => wanted.includes(g))) {
     const group = namedGroup(name);
     const ms = await inMemory(group, identity);
-    const perSecond = await overLoopback(group, identity);
-    rows.push(`| ${name} | ${ms.toFixed(2)} | ${perSecond.toFixed(0)} |`);
+    const { perSecond, cpuMs } = await overLoopback(group, identity);
+    rows.push(`| ${name} | ${ms.toFixed(2)} | ${perSecond.toFixed(0)} | ${cpuMs.toFixed(2)} |`);
   }
   const groups = rows.length > 2
     ? [

@@ -7,7 +7,9 @@
  * starts: the figure is the server's, not the senders'.
  *
  * Run with `deno task bench messages`, or alone with
- * `deno run -A scripts/bench/messages.ts` (`SSP_BENCH_MESSAGES` sets the count).
+ * `deno run -A scripts/bench/messages.ts` (`SSP_BENCH_MESSAGES` sets the count;
+ * `SSP_BENCH_SERVER_FLAGS` adds Deno flags to the server's command line, e.g.
+ * `--v8-flags=--prof,--logfile=/tmp/server.log,--no-logfile-per-isolate`).
  *
  * @module
  */
@@ -34,6 +36,8 @@ export async function startServer(
   const proc = new Proc(Deno.execPath(), [
     "run",
     "-A",
+    // E.g. `--v8-flags=--prof` to profile the server.
+    ...(Deno.env.get("SSP_BENCH_SERVER_FLAGS")?.split(" ").filter(Boolean) ?? []),
     join(ROOT, "server.ts"),
     "--port",
     "0",
