@@ -141,23 +141,7 @@ export class TlsAnchor {
   static async start(dir: string): Promise<TlsAnchor | string> {
     if (!await available("openssl")) return "openssl not installed";
     await Deno.mkdir(dir, { recursive: true });
-    await runQuiet("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-subj",
-      "/CN=localhost",
-      "-days",
-      "1",
-    ]);
+    await selfSignedCert(dir, ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]);
     return new TlsAnchor(dir);
   }
 
@@ -195,6 +179,27 @@ export class TlsAnchor {
       await server.stop();
     }
   }
+}
+
+/**
+ * Writes a throw-away self-signed certificate for `localhost` to `dir`/cert.pem and its key to
+ * `dir`/key.pem; `keyArgs` chooses the key (e.g. `["-newkey", "ed25519"]`).
+ */
+export async function selfSignedCert(dir: string, keyArgs: string[]): Promise<void> {
+  await runQuiet("openssl", [
+    "req",
+    "-x509",
+    ...keyArgs,
+    "-nodes",
+    "-keyout",
+    join(dir, "key.pem"),
+    "-out",
+    join(dir, "cert.pem"),
+    "-subj",
+    "/CN=localhost",
+    "-days",
+    "1",
+  ]);
 }
 
 /** Waits until something listens on `port`, without connecting (s_server accepts only one). */

@@ -33,8 +33,8 @@ import { DiskFileStore } from "../../lib/store/disk_files.ts";
 import { generateSigningKeyPair } from "../../lib/sign.ts";
 import { median } from "./_sample.ts";
 import { ownCpuSeconds } from "./_load.ts";
-import { waitForPort } from "./_anchors.ts";
-import { available, freePort, Proc, runQuiet } from "./_procs.ts";
+import { selfSignedCert, waitForPort } from "./_anchors.ts";
+import { available, freePort, Proc } from "./_procs.ts";
 import { startServer as startServerProcess } from "./messages.ts";
 
 const GROUPS = ["x25519", "ffdhe2048", "ffdhe3072", "ffdhe4096"] as const;
@@ -144,21 +144,7 @@ async function opensslConnections(seconds: number): Promise<ConnectResult | stri
   if (!await available("openssl")) return "openssl not installed";
   const dir = await Deno.makeTempDir({ prefix: "ssp-bench-s_time-" });
   try {
-    await runQuiet("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ed25519",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-subj",
-      "/CN=localhost",
-      "-days",
-      "1",
-    ]);
+    await selfSignedCert(dir, ["-newkey", "ed25519"]);
     await Deno.writeTextFile(join(dir, "ping"), "pong\n");
     const port = freePort();
     // -WWW serves files from the working directory: the answer to `GET /ping` is 5 bytes.
