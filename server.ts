@@ -47,6 +47,8 @@ import { join } from "node:path";
 import { fingerprint } from "./lib/sign.ts";
 import { integerFlag } from "./lib/ui/flags.ts";
 import { Output } from "./lib/ui/output.ts";
+import { SspError } from "./lib/errors.ts";
+import { DEFAULT_POLL_INTERVAL_MS } from "./lib/bus/signals.ts";
 
 const DEFAULT_DATA_DIR = "./ssp-data";
 
@@ -94,6 +96,14 @@ function dataDirOf(options: { data?: string }): string {
   return options.data ?? program.opts().data;
 }
 
+/** A yes/no environment variable: 1/true/yes, 0/false/no or unset/empty (no). */
+function envFlag(name: string): boolean {
+  const value = (Deno.env.get(name) ?? "").trim().toLowerCase();
+  if (["", "0", "false", "no"].includes(value)) return false;
+  if (["1", "true", "yes"].includes(value)) return true;
+  throw new SspError("bad_option", `${name} must be 1 or 0 (true/false, yes/no), got "${value}"`);
+}
+
 const program = new Command("ssp-server")
   .description("ssp relay and store: end-to-end encrypted messages and files over TCP")
   .addOption(
@@ -109,6 +119,28 @@ const program = new Command("ssp-server")
       "--mongo <url>",
       "keep accounts, messages and files in MongoDB (mongodb://HOST:PORT/DB) instead of the data dir",
     ).env("SSP_MONGO_URL"),
+  )
+  .addOption(
+    new Option(
+      "--bus <url>",
+      "NATS server(s) linking ssp-servers that share one --mongo database, for live delivery " +
+        "between them (nats://HOST:4222[,nats://…])",
+    ).env("SSP_BUS_URL"),
+  )
+  .addOption(
+    new Option(
+      "--poll-interval <ms>",
+      "with --mongo: how often each logged-in user's mailbox is read anyway (messages from " +
+        "other servers whose bus signal was lost)",
+    ).env("SSP_POLL_INTERVAL_MS").default(DEFAULT_POLL_INTERVAL_MS)
+      .argParser(integerFlag("--poll-interval", 100, 3_600_000)),
+  )
+  .addOption(
+    new Option(
+      "--reuse-port",
+      "let several ssp-server processes listen on one port (Linux SO_REUSEPORT; needs --mongo; " +
+        "env SSP_REUSE_PORT=1)",
+    ),
   )
   .addOption(
     new Option(
@@ -255,10 +287,26 @@ const program = new Command("ssp-server")
   .showHelpAfterError()
   .action(async (options) => {
     const log = createLogger(options.logFormat as LogFormat, (line) => console.error(line));
+    options.reusePort ||= envFlag("SSP_REUSE_PORT");
+    for (const flag of ["bus", "reusePort"] as const) {
+      if (options[flag] && !options.mongo) {
+        throw new SspError(
+          "bad_option",
+          `--${flag === "bus" ? "bus" : "reuse-port"} needs --mongo: servers that share ` +
+            "users must share one store",
+          { hint: "give every server the same --mongo URL (see docs/scaling.md)" },
+        );
+      }
+    }
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
     const { store, files } = await openStores(options.data, options.mongo);
+    const bus = options.bus
+      ? await (await import("./lib/bus/nats.ts")).NatsBus.connect(options.bus)
+      : null;
     const server = startServer({
+      ...(options.mongo ? { cluster: { bus, pollIntervalMs: options.pollInterval } } : {}),
+      reusePort: Boolean(options.reusePort),
       store,
       files,
       maxFileBytes: options.maxFileBytes,
@@ -306,6 +354,7 @@ const program = new Command("ssp-server")
       identity: identity.created ? "created" : "loaded",
       groups: groups.map((g) => g.name).join(","),
       store: options.mongo ? "mongodb" : "embedded",
+      ...(options.mongo ? { bus: options.bus ? "nats" : "none" } : {}),
     });
     const stop = () => {
       log({ event: "shutting_down" });
@@ -314,6 +363,7 @@ const program = new Command("ssp-server")
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
     await server.finished;
+    await bus?.close();
     await store.close();
     await files.close();
     log({ event: "stopped" });

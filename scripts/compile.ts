@@ -23,6 +23,7 @@ export const PERMISSIONS = [
   // The system's libcrypto for the record and file ciphers (lib/aead_backend.ts); loaded by
   // its soname, so the grant cannot name a path that holds on every distribution.
   "--allow-ffi",
+  "--unstable-net", // Deno.listen's reusePort (ssp-server --reuse-port)
 ] as const;
 
 /** The targets a release is built for: Linux and macOS on x64 and arm64, Windows on x64. */

@@ -16,6 +16,7 @@ import { DiskFileStore } from "../lib/store/disk_files.ts";
 import type { FileStore } from "../lib/store/files.ts";
 import type { AppendResult, NewEnvelope, Store } from "../lib/store/types.ts";
 import { within } from "../lib/testing/until.ts";
+import type { ClusterOptions } from "../lib/bus/signals.ts";
 
 /** A server started for one test. */
 export interface TestServer {
@@ -69,6 +70,8 @@ export interface TestServerOptions extends
   wrapStore?: (store: Store) => Store;
   /** A file store to use instead of a fresh one on disk in the data dir. */
   files?: FileStore;
+  /** Other servers share the store (see ServerConfig.cluster). */
+  cluster?: ClusterOptions;
 }
 
 /** Makes a temporary directory removed at the end of `Deno.test` via the returned disposer. */

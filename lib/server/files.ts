@@ -40,14 +40,29 @@ const COMMIT_EVERY_CHUNKS = 16;
 /** Wakes downloads waiting for chunks of a file. */
 export class FileWatchers {
   readonly #waiting = new Map<string, Set<() => void>>();
+  readonly #recheckMs: number | null;
 
-  /** Resolves at the next commit of `fileId` (or when `signal` aborts). */
+  /**
+   * @param recheckMs When other servers share the file store, an upload may
+   * commit on one of them, which notifies nobody here: then every wait also
+   * ends after this long, and the download reads the committed count again.
+   */
+  constructor(recheckMs: number | null = null) {
+    this.#recheckMs = recheckMs;
+  }
+
+  /** Resolves at the next commit of `fileId` (or when `signal` aborts, or after recheckMs). */
   next(fileId: string, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       let set = this.#waiting.get(fileId);
       if (!set) this.#waiting.set(fileId, set = new Set());
+      const timer = this.#recheckMs === null
+        ? undefined
+        : setTimeout(() => done(), this.#recheckMs);
       const done = () => {
+        clearTimeout(timer);
         set!.delete(done);
+        if (set!.size === 0 && this.#waiting.get(fileId) === set) this.#waiting.delete(fileId);
         signal.removeEventListener("abort", done);
         resolve();
       };

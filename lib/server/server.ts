@@ -61,9 +61,16 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   Slot,
 } from "./slots.ts";
+import { type ClusterOptions, MailboxSignals } from "../bus/signals.ts";
 
 /** Longest a graceful shutdown waits for in-flight sends to commit. */
 const DRAIN_TIMEOUT_MS = 5000;
+
+/**
+ * With a shared store, how often a download waiting for an upload on another
+ * server re-reads the file's committed count.
+ */
+const FILE_RECHECK_MS = 250;
 
 /** Default messages one account may send per minute (and at once). */
 export const DEFAULT_SEND_RATE = 1200;
@@ -74,6 +81,11 @@ export interface ServerConfig extends ChannelOptions {
   hostname: string;
   /** Port to listen on; 0 picks a free one. */
   port: number;
+  /**
+   * Let other processes listen on the same port (Linux SO_REUSEPORT; the
+   * kernel spreads connections over them). Needs Deno's `--unstable-net`.
+   */
+  reusePort?: boolean;
   /** The server's long-term identity key. */
   identity: ServerIdentity;
   /** Groups offered, in order of preference. */
@@ -120,6 +132,11 @@ export interface ServerConfig extends ChannelOptions {
   messageQuotaBytes?: number;
   /** Where events go. */
   log: Logger;
+  /**
+   * Set when other servers share `store` (docs/scaling.md): deliveries then
+   * go through the store, woken by commits, bus signals and polls.
+   */
+  cluster?: ClusterOptions;
 }
 
 /** A running server. */
@@ -136,7 +153,7 @@ export interface RunningServer {
 
 /** Starts listening and serving; resolves once the socket is bound. */
 export function startServer(config: ServerConfig): RunningServer {
-  const listener = Deno.listen({ hostname: config.hostname, port: config.port });
+  const listener = listen(config);
   const slots = new ConnectionSlots({
     maxConnections: config.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     maxPerAddress: config.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -157,6 +174,12 @@ export function startServer(config: ServerConfig): RunningServer {
     32,
   );
   const sendRate = config.sendRate ?? DEFAULT_SEND_RATE;
+  const signals = config.cluster ? new MailboxSignals(config.cluster) : null;
+  const online = new OnlineUsers(
+    config.maxSessionsPerAccount ?? DEFAULT_MAX_SESSIONS_PER_ACCOUNT,
+    signals,
+  );
+  signals?.attach(online);
   const context: SessionContext = {
     store: config.store,
     accounts: new Accounts(
@@ -171,7 +194,7 @@ export function startServer(config: ServerConfig): RunningServer {
       config.store,
       config.messageQuotaBytes ?? DEFAULT_MESSAGE_QUOTA_BYTES,
     ),
-    online: new OnlineUsers(config.maxSessionsPerAccount ?? DEFAULT_MAX_SESSIONS_PER_ACCOUNT),
+    online,
     log: config.log,
     maxEnvelopeBytes: config.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES,
     idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -179,7 +202,7 @@ export function startServer(config: ServerConfig): RunningServer {
     maxQueuedBytes: config.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
     writeTimeoutMs: config.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
     files: config.files,
-    watchers: new FileWatchers(),
+    watchers: new FileWatchers(config.cluster ? FILE_RECHECK_MS : null),
     activeUploads: new Set(),
     maxFileBytes: config.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     quotaBytes: config.quotaBytes ?? DEFAULT_QUOTA_BYTES,
@@ -260,6 +283,7 @@ export function startServer(config: ServerConfig): RunningServer {
     }
     await acceptLoop;
     await Promise.allSettled([...running]);
+    signals?.close();
   };
 
   const port = (listener.addr as Deno.NetAddr).port;
@@ -318,6 +342,19 @@ function closeWithPlainAlert(conn: Deno.Conn, code: string, message: string): vo
       conn.close();
     } catch { /* already closed */ }
   });
+}
+
+function listen(config: ServerConfig): Deno.TcpListener {
+  if (!config.reusePort) return Deno.listen({ hostname: config.hostname, port: config.port });
+  try {
+    return Deno.listen({ hostname: config.hostname, port: config.port, reusePort: true });
+  } catch (error) {
+    if (!/unstable-net/.test(String(error))) throw error;
+    throw new SspError("bad_option", "--reuse-port needs Deno's --unstable-net flag", {
+      hint: "run with deno run --unstable-net … (deno task start and the compiled binary have it)",
+      cause: error,
+    });
+  }
 }
 
 function describe(error: unknown): { code: string; message: string } {

@@ -168,6 +168,11 @@ export class ClientSession {
     this.#pump?.offer(item);
   }
 
+  /** Reads the account's mailbox from the store now (several servers share it). */
+  wake(): void {
+    this.#pump?.wake();
+  }
+
   /** Ends the session from outside (e.g. displaced by a newer login), telling the client why. */
   close(code: string, message: string): void {
     this.#context.log({ event: "session_closed", conn: this.#connId, code });

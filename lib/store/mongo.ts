@@ -5,8 +5,9 @@
  * indexes, and no atomic read-modify-write (FerretDB's update,
  * findAndModify and $inc read, modify and write back without a lock).
  *
- * What it relies on instead: single-document inserts are atomic, unique
- * indexes reject a second copy, and one server process writes envelopes.
+ * What it relies on instead: single-document inserts are atomic and unique
+ * indexes reject a second copy. Any number of servers may share one
+ * database: seqs are claimed by insert, see `#appendBatch`.
  *
  * Collections and indexes (created at start, idempotently):
  * - `accounts`: `_id` is the phone number, so the always-present unique `_id`
@@ -78,8 +79,30 @@ export interface MongoStoreOptions {
 
 /** MongoDB's error code for a unique index violation. */
 const DUPLICATE_KEY = 11000;
-/** Seq collisions in one batch before we conclude another process is writing. */
-const MAX_SEQ_CONFLICTS = 5;
+/**
+ * Seq collisions with other writers one batch tolerates before it fails (the
+ * senders then retry).
+ */
+const MAX_SEQ_COLLISIONS = 100;
+/**
+ * Fairness between writers. A writer that collides marks it in `writers`
+ * (looked at every CONTENTION_CHECK_MS); for CONTENTION_MEMORY_MS after any
+ * writer's mark, writers take turns: before each batch one waits 1–2 ×
+ * FAIRNESS_PAUSE_MS if its last insert went through (0–0.2 × if it
+ * collided), then starts after the top seq published in `seq_top`. Without
+ * it, the writer whose batches follow each other fastest claims the next
+ * seqs every time and starves the others (measured on FerretDB: 43 batches
+ * to 1). Marks carry the marking server's clock: keep the servers' clocks
+ * within about CONTENTION_MEMORY_MS (NTP does far better).
+ */
+const FAIRNESS_PAUSE_MS = 10;
+const CONTENTION_MEMORY_MS = 2000;
+const CONTENTION_CHECK_MS = 250;
+/** While contended, a failing envelope is looked up (a scan on FerretDB) only this often. */
+const LOOKUP_EVERY = 4;
+/** Most documents per insertMany (see `#appendBatch`). */
+const MAX_INSERT_DOCS = 100;
+
 const DEFAULT_TIMEOUT_MS = 2000;
 const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
 
@@ -97,9 +120,18 @@ export class MongoStore implements Store {
   readonly #accounts: Collection<Keyed<string>>;
   readonly #envelopes: Collection<Keyed<number>>;
   readonly #cursors: Collection<Document>;
+  readonly #writers: Collection<Keyed<string>>;
+  readonly #seqTop: Collection<Keyed<string>>;
   readonly #committer: GroupCommitter<NewEnvelope, AppendResult>;
-  /** Next seq to assign, or null if it must be read from the database first. */
+  #seqCollisions = 0;
+  /** Where the next batch tries first: every seq below it exists. Null: read the highest. */
   #nextSeq: number | null = null;
+  /** Whether this store's last insert went through without a collision. */
+  #wonLast = false;
+  /** This store's name in the `writers` collection. */
+  readonly #writerId = crypto.randomUUID();
+  /** Whether another writer marked contention lately, and when that was last checked. */
+  #contention = { seen: false, checkedAt: -Infinity };
   #closed = false;
 
   private constructor(client: MongoClient, db: Db, maxBatch: number | undefined) {
@@ -107,6 +139,8 @@ export class MongoStore implements Store {
     this.#accounts = db.collection<Keyed<string>>("accounts");
     this.#envelopes = db.collection<Keyed<number>>("envelopes");
     this.#cursors = db.collection("cursors");
+    this.#writers = db.collection<Keyed<string>>("writers");
+    this.#seqTop = db.collection<Keyed<string>>("seq_top");
     this.#committer = new GroupCommitter(
       (items) => this.#appendBatch(items),
       maxBatch === undefined ? {} : { maxBatch },
@@ -114,8 +148,7 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Connects to `url`, creates the collections' indexes if missing and reads
-   * the highest seq.
+   * Connects to `url` and creates the collections' indexes if missing.
    *
    * @throws {StorageError} saying which hosts were tried if the URL is
    * malformed or no server answers within `timeoutMs`.
@@ -150,7 +183,6 @@ export class MongoStore implements Store {
       const db = client.db(options.dbName);
       const store = new MongoStore(client, db, options.maxBatch);
       await store.#createIndexes();
-      store.#nextSeq = await store.#readNextSeq();
       return store;
     } catch (error) {
       await client.close().catch(() => {});
@@ -170,6 +202,11 @@ export class MongoStore implements Store {
   /** Number of append batches written (each is one insertMany, retries aside). */
   get flushes(): number {
     return this.#committer.flushes;
+  }
+
+  /** Times a batch found a seq taken by another writer and claimed again. */
+  get seqCollisions(): number {
+    return this.#seqCollisions;
   }
 
   /** Number of envelopes passed to those batches, duplicates included. */
@@ -336,19 +373,26 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Writes one batch as one ordered insertMany and returns a result per item.
+   * Writes one batch with ordered insertMany calls and returns a result per item.
    *
-   * Seqs are assigned here, in memory, from the highest seq read at start:
-   * FerretDB has no atomic counter to take them from. This assumes one
-   * server process writes envelopes to the database (as with the embedded
-   * store). The unique `_id` guards the assumption: if another writer took
-   * a seq, the insert fails, we re-read the highest seq and retry, and after
-   * a few collisions the batch fails instead of looping. A real MongoDB
-   * deployment with several servers would allocate seqs with an atomic
-   * `findOneAndUpdate({$inc})` on a counter document, in blocks.
+   * Several servers may write to one database, and FerretDB has no atomic
+   * counter (its `$inc` loses updates), so seqs are claimed by insert: the
+   * batch is inserted at the seqs from `#nextSeq` on, and the unique `_id`
+   * arbitrates. `#nextSeq` is only a starting point, never trusted: every
+   * seq below it is known to exist (read as the highest stored, or written
+   * by this store), so an insert there can collide but never leave a gap. If
+   * another writer got there first, the insert stops at the first taken
+   * seq; we read the highest stored seq and retry the rest.
    *
-   * Ordered, so documents become visible in seq order: a mailbox reader can
-   * never see seq n+1 before n and skip n by acknowledging past it.
+   * This keeps the one property delivery relies on: seq s is inserted only
+   * once s-1 exists, so every new envelope is the highest one yet, seqs have
+   * no gaps, and no reader can see seq s without s-1. A mailbox reader
+   * therefore never delivers s, acknowledges past s-1 and skips it, however
+   * many writers there are.
+   *
+   * At most MAX_INSERT_DOCS per insertMany: FerretDB 1.24 inserts in
+   * internal batches of 100 and, after a duplicate key, goes on with the
+   * next internal batch, so a longer "ordered" insert can leave a gap.
    */
   async #appendBatch(items: NewEnvelope[]): Promise<AppendResult[]> {
     const results: AppendResult[] = new Array(items.length);
@@ -368,32 +412,66 @@ export class MongoStore implements Store {
     });
 
     const storedAt = Date.now();
-    // Seqs tried for each item in this batch: after a lost reply the driver
-    // retries the insert, and the duplicate it then hits may be our own.
+    // Seqs this batch may have written for each item: after a lost reply the
+    // driver retries the insert, and the duplicate it then hits may be our own.
     const tried = new Map<number, number>();
-    let conflicts = 0;
+    let collisions = 0;
+    let lastFailed = -1;
+    /** The highest seq this batch found taken by another writer. */
+    let takenSeq = 0;
+    let failures = 0;
     try {
       while (pending.length > 0) {
-        const next = this.#nextSeq ?? await this.#readNextSeq();
-        const docs = pending.map((i, k) => {
+        const contended = await this.#contended();
+        let next: number;
+        if (contended) {
+          // Take turns: a writer whose last insert went through waits a
+          // while, so that one whose insert collided can get in; then start
+          // after the highest seq any writer published.
+          await pause((this.#wonLast ? 1 + Math.random() : Math.random() / 5) * FAIRNESS_PAUSE_MS);
+          // The published top is stale if a seq above it is known to be taken.
+          const top = await this.#readTop();
+          next = top === null || top < takenSeq
+            ? await this.#readNextSeq()
+            : Math.max(top + 1, this.#nextSeq ?? 0);
+        } else {
+          next = this.#nextSeq ?? await this.#readNextSeq();
+        }
+        const chunk = pending.slice(0, MAX_INSERT_DOCS);
+        const docs = chunk.map((i, k) => {
           tried.set(next + k, i);
           return toDocument(items[i]!, next + k, storedAt);
         });
         const failed = await this.#insertOrdered(docs);
-        const written = failed ?? pending.length;
+        const written = failed ?? chunk.length;
         for (let k = 0; k < written; k++) {
-          results[pending[k]!] = { seq: next + k, storedAt, duplicate: false };
+          results[chunk[k]!] = { seq: next + k, storedAt, duplicate: false };
         }
         this.#nextSeq = next + written;
-        if (failed === null) break;
+        if (contended && written > 0) await this.#raiseTop(next + written - 1);
+        this.#wonLast = failed === null;
+        if (failed === null) {
+          pending = pending.slice(chunk.length);
+          continue;
+        }
+        // An ordered insert stops at the failure: nothing from there on is ours.
+        for (let k = failed; k < chunk.length; k++) tried.delete(next + k);
 
-        // A unique index refused pending[failed]: its (sender, clientId) is
-        // already stored, or another writer holds its seq.
-        const item = pending[failed]!;
+        // A unique index refused chunk[failed]: its (sender, clientId) is
+        // already stored, or another writer holds its seq. FerretDB's error
+        // does not say which index, and looking the envelope up scans the
+        // collection, so while writers contend we first assume a taken seq
+        // and look only at every LOOKUP_EVERY-th failure of the same envelope.
+        const item = chunk[failed]!;
         const { sender, clientId } = items[item]!;
-        const existing = await this.#envelopes.findOne({ sender, clientId }, {
-          projection: { _id: 1, storedAt: 1 },
-        });
+        failures = item === lastFailed ? failures + 1 : 1;
+        lastFailed = item;
+        const lookUp = !contended || failures % LOOKUP_EVERY === 0;
+        const existing = lookUp
+          ? await this.#envelopes.findOne({ sender, clientId }, {
+            projection: { _id: 1, storedAt: 1 },
+          })
+          : null;
         if (existing !== null) {
           const seq = seqOf(existing, "_id");
           results[item] = {
@@ -401,23 +479,24 @@ export class MongoStore implements Store {
             storedAt: seqOf(existing, "storedAt"),
             duplicate: tried.get(seq) !== item,
           };
-          this.#nextSeq = next + failed + 1;
           pending = pending.slice(failed + 1);
         } else {
-          if (++conflicts > MAX_SEQ_CONFLICTS) {
+          if (++collisions > MAX_SEQ_COLLISIONS) {
             throw new StorageError(
-              "storage_failed",
-              `Cannot assign envelope seqs: ${conflicts} collisions with another writer`,
-              { hint: "run only one ssp server per MongoDB database" },
+              "storage_unavailable",
+              `Cannot claim envelope seqs: ${collisions} collisions with other writers`,
+              { hint: "the database is saturated by other ssp servers' writes; retry" },
             );
           }
+          this.#seqCollisions++;
+          takenSeq = next + failed;
+          await this.#markContention();
           this.#nextSeq = null;
           pending = pending.slice(failed);
         }
       }
     } catch (error) {
-      // Some documents may have been written before the error: read the
-      // highest seq again rather than trust the in-memory one.
+      // Some documents may have been written before the error.
       this.#nextSeq = null;
       throw storageError(`append ${items.length} envelopes`, error);
     }
@@ -425,6 +504,54 @@ export class MongoStore implements Store {
       results[copy] = { ...results[original]!, duplicate: true };
     }
     return results;
+  }
+
+  /**
+   * Whether another writer collided with us lately (its mark in `writers`
+   * is at most CONTENTION_MEMORY_MS old), looked up at most every
+   * CONTENTION_CHECK_MS. A writer that never collides could not know of a
+   * writer it keeps beating otherwise.
+   */
+  async #contended(): Promise<boolean> {
+    const now = performance.now();
+    if (now - this.#contention.checkedAt >= CONTENTION_CHECK_MS) {
+      this.#contention.checkedAt = now;
+      const recent = await this.#writers.findOne({
+        _id: { $ne: this.#writerId },
+        at: { $gt: Date.now() - CONTENTION_MEMORY_MS },
+      });
+      this.#contention.seen = recent !== null;
+    }
+    return this.#contention.seen;
+  }
+
+  /**
+   * The highest seq writers published in `seq_top` while contended, or null.
+   * Only a hint, safe because it is never above the highest stored seq: it
+   * is raised after the insert, and a lost update (FerretDB's `$max` is not
+   * atomic) leaves it lower. One small document instead of a sorted find,
+   * which FerretDB answers by scanning every envelope.
+   */
+  async #readTop(): Promise<number | null> {
+    const doc = await this.#seqTop.findOne({ _id: "top" });
+    return doc === null ? null : seqOf(doc, "seq");
+  }
+
+  async #raiseTop(seq: number): Promise<void> {
+    try {
+      await this.#seqTop.updateOne({ _id: "top" }, { $max: { seq } }, { upsert: true });
+    } catch (error) {
+      // Two first upserts raced: the other one created it.
+      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+    }
+  }
+
+  /** Tells the other writers that we collided (a lost update here only delays that). */
+  async #markContention(): Promise<void> {
+    await this.#writers.updateOne({ _id: this.#writerId }, { $set: { at: Date.now() } }, {
+      upsert: true,
+    });
+    this.#contention = { seen: true, checkedAt: performance.now() };
   }
 
   /** Inserts `docs` in order; returns null, or the index of a duplicate key that stopped it. */
@@ -451,4 +578,8 @@ export class MongoStore implements Store {
       throw storageError(operation, error);
     }
   }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,0 +1,144 @@
+/**
+ * Scaling out: acknowledged messages/s with 1, 2 and 3 `ssp-server`
+ * processes over one FerretDB database and a private nats-server (same run).
+ * Six senders in this process, spread over the servers (sender i on server
+ * i mod n), send pre-sealed envelopes to one offline recipient with requests
+ * in flight; a message counts when its acknowledgement (durable commit)
+ * arrives. Also the servers' CPU seconds per 10,000 messages (all servers
+ * together, from /proc).
+ *
+ * Run with `deno task bench scale`, or alone with
+ * `deno run -A scripts/bench/scale.ts` (`SSP_BENCH_MESSAGES` sets the count per sender).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { openSession, type Session } from "../../lib/client/session.ts";
+import { newMessageId } from "../../lib/protocol/mod.ts";
+import { dropDatabase, startFerretDb } from "../ferretdb.ts";
+import { startNats } from "../nats.ts";
+import { Proc } from "./_procs.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SENDERS = 6;
+const IN_FLIGHT_PER_SENDER = 64;
+const RECIPIENT = "+12015550200";
+
+async function startServer(dir: string, mongo: string, bus: string): Promise<Proc> {
+  const proc = new Proc(Deno.execPath(), [
+    "run",
+    "-A",
+    join(ROOT, "server.ts"),
+    ...["--port", "0", "--data", dir, "--log-format", "json", "--mongo", mongo, "--bus", bus],
+  ]);
+  for (let i = 0; i < 600; i++) {
+    if (/"event":"listening"/.test(proc.stderr)) return proc;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await proc.stop();
+  throw new Error(`the server did not start:\n${proc.stderr}`);
+}
+
+function address(proc: Proc): string {
+  return `127.0.0.1:${/"event":"listening".*?"port":(\d+)/.exec(proc.stderr)![1]}`;
+}
+
+function user(address: string, phone: string, dir: string, mode: "register" | "login") {
+  return openSession({
+    server: address,
+    dataDir: join(dir, phone),
+    phone,
+    password: "bench password, not secret",
+    mode,
+  });
+}
+
+async function measure(instances: number, count: number, mongoUrl: string, bus: string) {
+  const dir = await Deno.makeTempDir({ prefix: "ssp-bench-scale-" });
+  const dbName = `bench_scale_${instances}_${Date.now().toString(36)}`;
+  const mongo = `${mongoUrl.replace(/\/$/, "")}/${dbName}`;
+  const procs: Proc[] = [];
+  const sessions: Session[] = [];
+  try {
+    // One after the other: the first creates the identity key the others load.
+    for (let i = 0; i < instances; i++) procs.push(await startServer(join(dir, "srv"), mongo, bus));
+    (await user(address(procs[0]!), RECIPIENT, dir, "register")).close();
+    for (let i = 0; i < SENDERS; i++) {
+      sessions.push(await user(address(procs[i % instances]!), `+1201555030${i}`, dir, "register"));
+    }
+    const prepared = await Promise.all(sessions.map(async (session) => {
+      const out = [];
+      for (let i = 0; i < count; i++) {
+        const id = newMessageId();
+        const sealed = await session.messenger.seal(
+          [RECIPIENT],
+          { kind: "text", text: `bench message ${i} ${"x".repeat(100)}` },
+          id,
+        );
+        out.push({ id, ...sealed });
+      }
+      return out;
+    }));
+    const latencies: number[] = [];
+    const start = performance.now();
+    await Promise.all(sessions.map(async (session, s) => {
+      const queue = prepared[s]!;
+      let next = 0;
+      const worker = async () => {
+        while (next < queue.length) {
+          const item = queue[next++]!;
+          const sent = performance.now();
+          await session.rpc.request({
+            t: "send",
+            messageId: item.id,
+            to: item.recipients,
+            envelope: item.envelope,
+          });
+          latencies.push(performance.now() - sent);
+        }
+      };
+      await Promise.all(Array.from({ length: IN_FLIGHT_PER_SENDER }, worker));
+    }));
+    const end = performance.now();
+    const total = SENDERS * count;
+    const cpu = procs.reduce((sum, p) => sum + p.cpuSecondsBetween(start, end), 0);
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.floor(0.99 * (latencies.length - 1))]!;
+    return `| ${instances} | ${SENDERS} × ${IN_FLIGHT_PER_SENDER} | ${total} | ${
+      Math.round(total / ((end - start) / 1000)).toLocaleString("en")
+    } | ${p99.toFixed(0)} | ${(cpu / total * 10_000).toFixed(1)} |`;
+  } finally {
+    for (const s of sessions) s.close();
+    for (const p of procs) await p.stop();
+    await dropDatabase(mongoUrl, dbName).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Measures 1, 2 and 3 servers in one run; returns a Markdown section. */
+export async function run(): Promise<string> {
+  const count = Number(Deno.env.get("SSP_BENCH_MESSAGES") ?? 500);
+  const ferret = await startFerretDb();
+  const nats = await startNats();
+  const rows = [];
+  try {
+    for (const n of [1, 2, 3]) rows.push(await measure(n, count, ferret.url, nats.url));
+  } finally {
+    await nats.stop();
+    await ferret.stop();
+  }
+  return [
+    "## Scaling out: servers over one database",
+    "",
+    "`ssp-server` processes with `--mongo` (one FerretDB 1.24.2 database, SQLite backend) and",
+    "`--bus` (a private nats-server); senders spread over the servers send pre-sealed envelopes to",
+    "one offline recipient; a message counts when its acknowledgement (durable commit) arrives.",
+    "",
+    "| servers | senders × requests in flight | messages | acknowledged messages/s | p99 ack latency (ms) | ssp CPU s per 10,000 messages |",
+    "| ---: | --- | ---: | ---: | ---: | ---: |",
+    ...rows,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.main) console.log(await run());

@@ -1,0 +1,476 @@
+/**
+ * Several servers over one store: three in-process servers, each with its own
+ * MongoStore and MongoFileStore on one FerretDB database (started once for
+ * this file by scripts/ferretdb.ts) and its own connection to a private
+ * nats-server (scripts/nats.ts, on a free port, so a test can stop it).
+ * Users are spread over the servers. Never skipped: if FerretDB or
+ * nats-server cannot start, loading this file fails the run.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { getFile, sendFile } from "../lib/client/files.ts";
+import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/stream.ts";
+import { dropDatabase, startFerretDb } from "../scripts/ferretdb.ts";
+import { startNats } from "../scripts/nats.ts";
+import { NatsBus } from "../lib/bus/nats.ts";
+import type { ReceivedMessage } from "../lib/client/messenger.ts";
+import { newMessageId } from "../lib/protocol/mod.ts";
+import { MongoStore } from "../lib/store/mod.ts";
+import { MongoFileStore } from "../lib/store/mongo_files.ts";
+import { startTestServer, tempDir, type TestServer } from "./harness.ts";
+import { parseLogLine, PERMISSIONS, ROOT, run } from "./programs.ts";
+import { until, within } from "../lib/testing/until.ts";
+import { newUser, type TestUser, textsOf, userSession } from "./users.ts";
+
+const ferret = await startFerretDb();
+const nats = await startNats();
+
+const ALICE = "+12015550101";
+const BOB = "+12015550102";
+const CAROL = "+12015550103";
+
+/** Longer than any test: a message that arrives came through the bus, not the poll. */
+const NO_POLL_MS = 600_000;
+
+let clusters = 0;
+
+interface Cluster {
+  servers: TestServer[];
+  stop(): Promise<void>;
+}
+
+/** `count` servers sharing one fresh database and the bus (or none: `bus: false`). */
+async function startCluster(
+  options: { count?: number; bus?: boolean; pollIntervalMs?: number } = {},
+): Promise<Cluster> {
+  const dbName = `ssp_scale_${Date.now().toString(36)}_${clusters}`;
+  const prefix = `test${Date.now().toString(36)}x${clusters++}`;
+  const parts: { server: TestServer; close(): Promise<void> }[] = [];
+  for (let i = 0; i < (options.count ?? 3); i++) {
+    const store = await MongoStore.connect(ferret.url, { dbName });
+    const files = await MongoFileStore.connect(ferret.url, { dbName });
+    const bus = options.bus === false ? null : await NatsBus.connect(nats.url, { prefix });
+    const server = await startTestServer({
+      store,
+      files,
+      cluster: { bus, pollIntervalMs: options.pollIntervalMs ?? NO_POLL_MS },
+    });
+    parts.push({
+      server,
+      async close() {
+        await server.stop();
+        await bus?.close();
+        await store.close();
+        await files.close();
+      },
+    });
+  }
+  return {
+    servers: parts.map((p) => p.server),
+    async stop() {
+      for (const part of parts) await part.close();
+      await dropDatabase(ferret.url, dbName);
+    },
+  };
+}
+
+function receipts(user: TestUser): string[] {
+  return user.received.flatMap((m) =>
+    m.content.kind === "receipt" && m.content.receipt === "delivered" ? m.content.ids : []
+  );
+}
+
+const options = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  name: "three servers on one store: live delivery, receipts, offline delivery and history " +
+    "across servers",
+  ...options,
+  async fn() {
+    const { servers: [s0, s1, s2], stop } = await startCluster();
+    const users: TestUser[] = [];
+    try {
+      const alice = await newUser(s0!, ALICE);
+      const bob = await newUser(s1!, BOB);
+      users.push(alice, bob);
+      const live = ["one", "two", "three", "four", "five"];
+      const ids: string[] = [];
+      for (const text of live) {
+        ids.push((await alice.session.messenger.send([BOB], { kind: "text", text })).id);
+      }
+      assert.deepEqual(
+        textsOf(await within(bob.texts(5), { what: "live delivery", deadlineMs: 10_000 })),
+        live,
+      );
+      // Bob's client answers each with a delivery receipt, relayed back to server 0.
+      await until(() => receipts(alice).length >= 5, { what: "receipts", deadlineMs: 10_000 });
+      assert.deepEqual(receipts(alice).sort(), [...ids].sort());
+
+      bob.session.close();
+      users.pop();
+      const offline = ["while you were out 1", "while you were out 2"];
+      for (const text of offline) await alice.session.messenger.send([BOB], { kind: "text", text });
+      const back = await userSession(s2!, BOB, { dataDir: bob.dataDir });
+      users.push(back);
+      assert.deepEqual(
+        textsOf(await within(back.texts(2), { what: "offline delivery", deadlineMs: 10_000 })),
+        offline,
+      );
+
+      const page = await back.session.messenger.history([ALICE], { limit: 50 });
+      const texts = page.flatMap((i) =>
+        "message" in i && i.message.content.kind === "text" ? [i.message.content.text] : []
+      );
+      assert.deepEqual(texts, [...live, ...offline]);
+    } finally {
+      for (const user of users) user.session.close();
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "three servers on one store: concurrent senders on different servers reach a " +
+    "recipient logged in on two servers, each message once and in one order",
+  ...options,
+  async fn() {
+    const { servers: [s0, s1, s2], stop } = await startCluster();
+    const users: TestUser[] = [];
+    try {
+      const alice = await newUser(s0!, ALICE);
+      const bob = await newUser(s1!, BOB);
+      const carol = await newUser(s2!, CAROL);
+      const carolOn0 = await userSession(s0!, CAROL); // a second device, on another server
+      users.push(alice, bob, carol, carolOn0);
+      const COUNT = 30;
+      const sent = (from: TestUser, tag: string) =>
+        (async () => {
+          for (let i = 0; i < COUNT; i++) {
+            await from.session.messenger.send([CAROL], { kind: "text", text: `${tag} ${i}` });
+          }
+        })();
+      await within(Promise.all([sent(alice, "a"), sent(bob, "b")]), {
+        what: "sending",
+        deadlineMs: 60_000,
+      });
+
+      for (const device of [carol, carolOn0]) {
+        const got: ReceivedMessage[] = await within(device.texts(2 * COUNT), {
+          what: "delivery to every device",
+          deadlineMs: 20_000,
+        });
+        const seqs = got.map((m) => m.seq);
+        assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), "delivered out of seq order");
+        assert.equal(new Set(seqs).size, 2 * COUNT, "a message arrived twice");
+        for (const tag of ["a", "b"]) {
+          assert.deepEqual(
+            textsOf(got).filter((t) => t.startsWith(`${tag} `)),
+            Array.from({ length: COUNT }, (_, i) => `${tag} ${i}`),
+          );
+        }
+      }
+      assert.deepEqual(
+        textsOf(carol.received).length,
+        2 * COUNT,
+        "more messages than were sent",
+      );
+    } finally {
+      for (const user of users) user.session.close();
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "three servers on one store: with the bus stopped, messages are acknowledged and " +
+    "arrive once it is back, none lost or duplicated",
+  ...options,
+  async fn() {
+    const { servers: [s0, s1], stop } = await startCluster({ count: 2 });
+    const users: TestUser[] = [];
+    try {
+      const alice = await newUser(s0!, ALICE);
+      const bob = await newUser(s1!, BOB);
+      users.push(alice, bob);
+      await alice.session.messenger.send([BOB], { kind: "text", text: "before" });
+      await within(bob.texts(1), { what: "live delivery before the outage", deadlineMs: 10_000 });
+
+      await nats.halt();
+      try {
+        for (const text of ["during 1", "during 2"]) {
+          await alice.session.messenger.send([BOB], { kind: "text", text });
+        }
+      } finally {
+        await nats.restart();
+      }
+      // No poll before the test's end: only the wake-up after the reconnect delivers these.
+      assert.deepEqual(
+        textsOf(
+          await within(bob.texts(3), {
+            what: "delivery after the bus is back",
+            deadlineMs: 15_000,
+          }),
+        ),
+        ["before", "during 1", "during 2"],
+      );
+      await alice.session.messenger.send([BOB], { kind: "text", text: "after" });
+      await within(bob.texts(4), { what: "live delivery after the outage", deadlineMs: 10_000 });
+      assert.deepEqual(textsOf(bob.received), ["before", "during 1", "during 2", "after"]);
+    } finally {
+      for (const user of users) user.session.close();
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "servers sharing a store without a bus deliver each other's messages at the next poll",
+  ...options,
+  async fn() {
+    const { servers: [s0, s1], stop } = await startCluster({
+      count: 2,
+      bus: false,
+      pollIntervalMs: 200,
+    });
+    const users: TestUser[] = [];
+    try {
+      const alice = await newUser(s0!, ALICE);
+      const bob = await newUser(s1!, BOB);
+      users.push(alice, bob);
+      for (const text of ["x", "y"]) {
+        await alice.session.messenger.send([BOB], { kind: "text", text });
+      }
+      assert.deepEqual(
+        textsOf(await within(bob.texts(2), { what: "delivery by poll", deadlineMs: 10_000 })),
+        ["x", "y"],
+      );
+    } finally {
+      for (const user of users) user.session.close();
+      await stop();
+    }
+  },
+});
+
+/** A port that was free a moment ago. */
+function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = probe.addr as Deno.NetAddr;
+  probe.close();
+  return port;
+}
+
+/** `ssp-server` as a process, with its JSON log events collected as they come. */
+async function spawnServerProcess(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-net",
+      ...PERMISSIONS,
+      "--allow-sys=osRelease,uid",
+      "server.ts",
+      "--log-format",
+      "json",
+      ...args,
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const events: Record<string, unknown>[] = [];
+  let text = "";
+  const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({
+      write(chunk) {
+        text += chunk;
+        const lines = text.split("\n");
+        text = lines.pop()!;
+        for (const line of lines) {
+          const event = parseLogLine(line);
+          if (event) events.push(event);
+          else if (line.trim()) events.push({ event: "stderr", line });
+        }
+      },
+    }),
+  );
+  const exited = child.status;
+  await Promise.race([
+    until(() => events.some((e) => e.event === "listening"), {
+      what: "listening",
+      deadlineMs: 60_000,
+    }),
+    exited.then(() => {
+      throw new Error(`ssp-server exited before listening: ${JSON.stringify(events)}`);
+    }),
+  ]);
+  let stopped = false;
+  const stop = async (signal: "SIGTERM" | "SIGKILL") => {
+    if (!stopped) child.kill(signal);
+    stopped = true;
+    await exited;
+    await reading.catch(() => {});
+  };
+  return {
+    events,
+    /** `host:port`, as a test server for the client helpers. */
+    server: {
+      address: `127.0.0.1:${events.find((e) => e.event === "listening")!.port}`,
+    } as TestServer,
+    stop: () => stop("SIGTERM"),
+    kill: () => stop("SIGKILL"),
+  };
+}
+
+Deno.test({
+  name: "two ssp-server processes with --reuse-port listen on one port, share its connections, " +
+    "and relay between their users",
+  ...options,
+  async fn() {
+    const port = freePort();
+    const dataDir = await tempDir("ssp-server-");
+    const dbName = `ssp_scale_reuse_${Date.now().toString(36)}`;
+    const args = [
+      "--port",
+      String(port),
+      "--reuse-port",
+      "--data",
+      dataDir,
+      "--mongo",
+      `${ferret.url.replace(/\/$/, "")}/${dbName}`,
+      "--bus",
+      nats.url,
+    ];
+    // One after the other: the first creates the identity key both then load.
+    const first = await spawnServerProcess(args);
+    const processes = [first];
+    const users: TestUser[] = [];
+    try {
+      processes.push(await spawnServerProcess(args));
+      for (const p of processes) {
+        assert.equal(p.events.find((e) => e.event === "listening")!.port, port);
+      }
+      // The kernel spreads connections over both: connect until each has accepted one.
+      const accepted = () => processes.map((p) => p.events.filter((e) => e.event === "connected"));
+      for (let i = 0; i < 200 && accepted().some((a) => a.length === 0); i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        conn.close();
+        await until(() => accepted().flat().length > i, { what: "accept", deadlineMs: 5000 });
+      }
+      assert.ok(accepted().every((a) => a.length > 0), "one process accepted nothing");
+
+      const shared = { address: `127.0.0.1:${port}` } as TestServer;
+      const alice = await newUser(shared, ALICE);
+      const bob = await newUser(shared, BOB);
+      users.push(alice, bob);
+      for (const text of ["p1", "p2", "p3"]) {
+        await alice.session.messenger.send([BOB], { kind: "text", text });
+      }
+      assert.deepEqual(
+        textsOf(await within(bob.texts(3), { what: "delivery", deadlineMs: 15_000 })),
+        ["p1", "p2", "p3"],
+      );
+    } finally {
+      for (const user of users) user.session.close();
+      for (const p of processes) await p.stop();
+      await dropDatabase(ferret.url, dbName);
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("--reuse-port and --bus without --mongo are refused: the processes would not share users", async () => {
+  for (const flag of ["--reuse-port", "--bus=nats://127.0.0.1:4222"]) {
+    const result = await run("server.ts", ["--port", "0", flag]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /needs --mongo/);
+  }
+});
+
+Deno.test({
+  name: "a recipient on another server fetches a file while the upload is still running",
+  ...options,
+  async fn() {
+    const { servers: [s0, s1], stop } = await startCluster({ count: 2 });
+    const users: TestUser[] = [];
+    const src = await tempDir();
+    const dst = await tempDir();
+    try {
+      const alice = await newUser(s0!, ALICE);
+      const bob = await newUser(s1!, BOB);
+      users.push(alice, bob);
+      const path = `${src}/live.bin`;
+      const bytes = new Uint8Array(randomBytes(64 * DEFAULT_CHUNK_BYTES));
+      await Deno.writeFile(path, bytes);
+      const upload = sendFile(alice.session, path, [BOB]);
+      await until(() => bob.received.some((m) => m.content.kind === "file"), {
+        what: "the file's announcement",
+        deadlineMs: 20_000,
+      });
+      const announced = bob.received.find((m) => m.content.kind === "file")!.content;
+      assert.ok(announced.kind === "file");
+      const download = getFile(bob.session, announced.fileId, dst);
+      const [, got] = await within(Promise.all([upload, download]), {
+        what: "upload and download",
+        deadlineMs: 60_000,
+      });
+      assert.deepEqual(await Deno.readFile(got.path), bytes);
+    } finally {
+      for (const user of users) user.session.close();
+      await stop();
+      await Deno.remove(src, { recursive: true });
+      await Deno.remove(dst, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a server killed with SIGKILL mid-send: its user carries on through another server, " +
+    "and every message arrives once, in order",
+  ...options,
+  async fn() {
+    const dataDir = await tempDir("ssp-server-");
+    const dbName = `ssp_scale_kill_${Date.now().toString(36)}`;
+    const args = [
+      ...["--port", "0", "--data", dataDir, "--bus", nats.url],
+      ...["--mongo", `${ferret.url.replace(/\/$/, "")}/${dbName}`],
+    ];
+    const a = await spawnServerProcess(args);
+    const processes = [a];
+    const users: TestUser[] = [];
+    try {
+      const b = await spawnServerProcess(args);
+      processes.push(b);
+      const alice = await newUser(a.server, ALICE);
+      const bob = await newUser(b.server, BOB);
+      users.push(alice, bob);
+      const ids = Array.from({ length: 30 }, () => newMessageId());
+      const send = (session: TestUser, i: number) =>
+        session.session.messenger.send([BOB], { kind: "text", text: `m${i}` }, ids[i]);
+      for (let i = 0; i < 10; i++) await send(alice, i);
+      // Five sends in flight, and the server dies under them.
+      const inFlight = [10, 11, 12, 13, 14].map((i) =>
+        send(alice, i).then(() => true, () => false)
+      );
+      await a.kill();
+      const acked = await Promise.all(inFlight);
+
+      // Alice reconnects through the other server and resends what was not acknowledged,
+      // with the same message ids, then carries on.
+      alice.session.close();
+      users.splice(users.indexOf(alice), 1);
+      const again = await userSession(b.server, ALICE, { dataDir: alice.dataDir });
+      users.push(again);
+      for (let i = 10; i < 30; i++) if (i >= 15 || !acked[i - 10]) await send(again, i);
+      // Delivery is in seq order, so a stored duplicate would arrive before this marker.
+      await again.session.messenger.send([BOB], { kind: "text", text: "end" });
+      const texts = textsOf(await within(bob.texts(31), { what: "delivery", deadlineMs: 30_000 }));
+      assert.deepEqual(texts, [...Array.from({ length: 30 }, (_, i) => `m${i}`), "end"]);
+    } finally {
+      for (const user of users) user.session.close();
+      for (const p of processes) await p.stop();
+      await dropDatabase(ferret.url, dbName);
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+});
