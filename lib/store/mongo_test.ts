@@ -184,7 +184,7 @@ Deno.test("a batch of 250 with a stored duplicate in the middle is written witho
     const batch = Array.from({ length: 250 }, (_, i) => envelope(`m${i}`));
     const results = await store.appendEnvelopes(batch);
     results.forEach((result, i) => {
-      if (i === 50) assert.deepEqual(result, { seq: old!.seq, duplicate: true });
+      if (i === 50) assert.deepEqual(result, { ...old!, duplicate: true });
       else assert.equal(result.duplicate, false, `m${i} reported as a duplicate`);
     });
     const stored = await store.mailbox(BOB, 0, 1000);
