@@ -37,6 +37,7 @@ import { StorageError } from "../errors.ts";
 import { closedError, limitError, messageOf } from "./_errors.ts";
 import { isPermissionError, permissionError, redact, storageError } from "./_mongo_errors.ts";
 import { GroupCommitter } from "./batcher.ts";
+import { WriterTurns } from "./_mongo_turns.ts";
 import {
   bytes,
   type Keyed,
@@ -84,20 +85,6 @@ const DUPLICATE_KEY = 11000;
  * senders then retry).
  */
 const MAX_SEQ_COLLISIONS = 100;
-/**
- * Fairness between writers. A writer that collides marks it in `writers`
- * (looked at every CONTENTION_CHECK_MS); for CONTENTION_MEMORY_MS after any
- * writer's mark, writers take turns: before each batch one waits 1–2 ×
- * FAIRNESS_PAUSE_MS if its last insert went through (0–0.2 × if it
- * collided), then starts after the top seq published in `seq_top`. Without
- * it, the writer whose batches follow each other fastest claims the next
- * seqs every time and starves the others (measured on FerretDB: 43 batches
- * to 1). Marks carry the marking server's clock: keep the servers' clocks
- * within about CONTENTION_MEMORY_MS (NTP does far better).
- */
-const FAIRNESS_PAUSE_MS = 10;
-const CONTENTION_MEMORY_MS = 2000;
-const CONTENTION_CHECK_MS = 250;
 /** While contended, a failing envelope is looked up (a scan on FerretDB) only this often. */
 const LOOKUP_EVERY = 4;
 /** Most documents per insertMany (see `#appendBatch`). */
@@ -120,18 +107,13 @@ export class MongoStore implements Store {
   readonly #accounts: Collection<Keyed<string>>;
   readonly #envelopes: Collection<Keyed<number>>;
   readonly #cursors: Collection<Document>;
-  readonly #writers: Collection<Keyed<string>>;
-  readonly #seqTop: Collection<Keyed<string>>;
+  readonly #turns: WriterTurns;
   readonly #committer: GroupCommitter<NewEnvelope, AppendResult>;
   #seqCollisions = 0;
   /** Where the next batch tries first: every seq below it exists. Null: read the highest. */
   #nextSeq: number | null = null;
   /** Whether this store's last insert went through without a collision. */
   #wonLast = false;
-  /** This store's name in the `writers` collection. */
-  readonly #writerId = crypto.randomUUID();
-  /** Whether another writer marked contention lately, and when that was last checked. */
-  #contention = { seen: false, checkedAt: -Infinity };
   #closed = false;
 
   private constructor(client: MongoClient, db: Db, maxBatch: number | undefined) {
@@ -139,8 +121,7 @@ export class MongoStore implements Store {
     this.#accounts = db.collection<Keyed<string>>("accounts");
     this.#envelopes = db.collection<Keyed<number>>("envelopes");
     this.#cursors = db.collection("cursors");
-    this.#writers = db.collection<Keyed<string>>("writers");
-    this.#seqTop = db.collection<Keyed<string>>("seq_top");
+    this.#turns = new WriterTurns(db);
     this.#committer = new GroupCommitter(
       (items) => this.#appendBatch(items),
       maxBatch === undefined ? {} : { maxBatch },
@@ -422,15 +403,15 @@ export class MongoStore implements Store {
     let failures = 0;
     try {
       while (pending.length > 0) {
-        const contended = await this.#contended();
+        const contended = await this.#turns.contended();
         let next: number;
         if (contended) {
           // Take turns: a writer whose last insert went through waits a
           // while, so that one whose insert collided can get in; then start
           // after the highest seq any writer published.
-          await pause((this.#wonLast ? 1 + Math.random() : Math.random() / 5) * FAIRNESS_PAUSE_MS);
+          await this.#turns.pause(this.#wonLast);
           // The published top is stale if a seq above it is known to be taken.
-          const top = await this.#readTop();
+          const top = await this.#turns.readTop();
           next = top === null || top < takenSeq
             ? await this.#readNextSeq()
             : Math.max(top + 1, this.#nextSeq ?? 0);
@@ -448,7 +429,7 @@ export class MongoStore implements Store {
           results[chunk[k]!] = { seq: next + k, storedAt, duplicate: false };
         }
         this.#nextSeq = next + written;
-        if (contended && written > 0) await this.#raiseTop(next + written - 1);
+        if (contended && written > 0) await this.#turns.raiseTop(next + written - 1);
         this.#wonLast = failed === null;
         if (failed === null) {
           pending = pending.slice(chunk.length);
@@ -490,7 +471,7 @@ export class MongoStore implements Store {
           }
           this.#seqCollisions++;
           takenSeq = next + failed;
-          await this.#markContention();
+          await this.#turns.markCollision();
           this.#nextSeq = null;
           pending = pending.slice(failed);
         }
@@ -504,54 +485,6 @@ export class MongoStore implements Store {
       results[copy] = { ...results[original]!, duplicate: true };
     }
     return results;
-  }
-
-  /**
-   * Whether another writer collided with us lately (its mark in `writers`
-   * is at most CONTENTION_MEMORY_MS old), looked up at most every
-   * CONTENTION_CHECK_MS. A writer that never collides could not know of a
-   * writer it keeps beating otherwise.
-   */
-  async #contended(): Promise<boolean> {
-    const now = performance.now();
-    if (now - this.#contention.checkedAt >= CONTENTION_CHECK_MS) {
-      this.#contention.checkedAt = now;
-      const recent = await this.#writers.findOne({
-        _id: { $ne: this.#writerId },
-        at: { $gt: Date.now() - CONTENTION_MEMORY_MS },
-      });
-      this.#contention.seen = recent !== null;
-    }
-    return this.#contention.seen;
-  }
-
-  /**
-   * The highest seq writers published in `seq_top` while contended, or null.
-   * Only a hint, safe because it is never above the highest stored seq: it
-   * is raised after the insert, and a lost update (FerretDB's `$max` is not
-   * atomic) leaves it lower. One small document instead of a sorted find,
-   * which FerretDB answers by scanning every envelope.
-   */
-  async #readTop(): Promise<number | null> {
-    const doc = await this.#seqTop.findOne({ _id: "top" });
-    return doc === null ? null : seqOf(doc, "seq");
-  }
-
-  async #raiseTop(seq: number): Promise<void> {
-    try {
-      await this.#seqTop.updateOne({ _id: "top" }, { $max: { seq } }, { upsert: true });
-    } catch (error) {
-      // Two first upserts raced: the other one created it.
-      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
-    }
-  }
-
-  /** Tells the other writers that we collided (a lost update here only delays that). */
-  async #markContention(): Promise<void> {
-    await this.#writers.updateOne({ _id: this.#writerId }, { $set: { at: Date.now() } }, {
-      upsert: true,
-    });
-    this.#contention = { seen: true, checkedAt: performance.now() };
   }
 
   /** Inserts `docs` in order; returns null, or the index of a duplicate key that stopped it. */
@@ -578,8 +511,4 @@ export class MongoStore implements Store {
       throw storageError(operation, error);
     }
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
