@@ -107,6 +107,12 @@ export interface FerretDbOptions {
   port?: number;
   /** Directory of the SQLite backend; default: a new temporary directory. */
   dataDir?: string;
+  /**
+   * A PostgreSQL URL to use as the backend instead of SQLite, e.g.
+   * `postgres://postgres@127.0.0.1:5432/postgres` (each MongoDB database is a
+   * schema there; drop them with {@linkcode dropDatabase}).
+   */
+  postgresql?: string;
 }
 
 /** A running FerretDB. */
@@ -141,9 +147,10 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "ssp-ferretdb-" });
   if (ownDir) ownedDirs.add(dataDir);
+  const backend = options.postgresql ? ["-postgresql", options.postgresql] : ["-sqlite", dataDir];
   let process: LauncherProcess | null = null;
   try {
-    process = await launch(binary, options.port ?? 0, dataDir);
+    process = await launch(binary, options.port ?? 0, backend);
   } catch (error) {
     if (ownDir) await removeOwnedDir(dataDir);
     throw error;
@@ -165,7 +172,7 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
     },
     async restart() {
       if (process !== null) throw new Error("FerretDB is already running; halt() it first");
-      process = await launch(binary, port, dataDir);
+      process = await launch(binary, port, backend);
     },
     async stop() {
       const running = process;
@@ -228,9 +235,13 @@ interface LauncherProcess {
   signal(signal: "SIGSTOP" | "SIGCONT"): void;
 }
 
-async function launch(binary: string, port: number, dataDir: string): Promise<LauncherProcess> {
+async function launch(
+  binary: string,
+  port: number,
+  backend: string[],
+): Promise<LauncherProcess> {
   const child = new Deno.Command(binary, {
-    args: ["-listen", `127.0.0.1:${port}`, "-sqlite", dataDir, "-log-level", "error"],
+    args: ["-listen", `127.0.0.1:${port}`, ...backend, "-log-level", "error"],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

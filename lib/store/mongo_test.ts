@@ -21,7 +21,19 @@ import type { NewEnvelope, StoredEnvelope } from "./types.ts";
 const external = Deno.env.get("SSP_TEST_MONGO_URL");
 const ferret: FerretDb | null = external ? null : await startFerretDb();
 const url = external ?? ferret!.url;
-// The launcher is killed when this test process exits (see scripts/ferretdb.ts).
+/**
+ * FerretDB on its PostgreSQL backend too (PostgreSQL runs on our machines),
+ * for the tests of several writers: the backends differ in locking.
+ */
+const ferretPg: FerretDb | null = external ? null : await startFerretDb({
+  postgresql: Deno.env.get("SSP_TEST_POSTGRES_URL") ??
+    "postgres://postgres@127.0.0.1:5432/postgres",
+});
+/** The servers the tests of several writers run on. */
+const backends: [name: string, url: string][] = ferretPg
+  ? [["FerretDB/SQLite", url], ["FerretDB/PostgreSQL", ferretPg.url]]
+  : [["MongoDB", url]];
+// The launchers are killed when this test process exits (see scripts/ferretdb.ts).
 
 let databases = 0;
 /** A database name no other test (or earlier run against the same server) uses. */
@@ -60,14 +72,15 @@ function envelope(
 async function withStore(
   body: (store: MongoStore, dbName: string) => Promise<void>,
   options: MongoStoreOptions = {},
+  server = url,
 ) {
   const dbName = freshDbName();
-  const store = await MongoStore.connect(url, { ...options, dbName });
+  const store = await MongoStore.connect(server, { ...options, dbName });
   try {
     await body(store, dbName);
   } finally {
     await store.close();
-    await dropDatabase(url, dbName);
+    await dropDatabase(server, dbName);
   }
 }
 
@@ -176,96 +189,112 @@ Deno.test("MongoStore counts stored message bytes of envelopes written before bo
   });
 });
 
-Deno.test("a batch of 250 with a stored duplicate in the middle is written without gaps or false duplicates", async () => {
-  // FerretDB 1.24 goes on after a duplicate key with its next internal batch
-  // of 100 documents, even in an "ordered" insertMany.
-  await withStore(async (store) => {
-    const [old] = await store.appendEnvelopes([envelope("m50")]);
-    const batch = Array.from({ length: 250 }, (_, i) => envelope(`m${i}`));
-    const results = await store.appendEnvelopes(batch);
-    results.forEach((result, i) => {
-      if (i === 50) assert.deepEqual(result, { ...old!, duplicate: true });
-      else assert.equal(result.duplicate, false, `m${i} reported as a duplicate`);
-    });
-    const stored = await store.mailbox(BOB, 0, 1000);
-    assert.deepEqual(stored.map((e) => e.seq), Array.from({ length: 250 }, (_, i) => i + 1));
-    assert.deepEqual(
-      stored.slice(1).map((e) => e.clientId),
-      batch.map((e) => e.clientId).filter((id) => id !== "m50"),
+for (const [backend, server] of backends) {
+  Deno.test(`${backend}: a batch of 250 with a stored duplicate in the middle is written without gaps or false duplicates`, async () => {
+    // FerretDB 1.24 goes on after a duplicate key with its next internal batch
+    // of 100 documents, even in an "ordered" insertMany.
+    await withStore(
+      async (store) => {
+        const [old] = await store.appendEnvelopes([envelope("m50")]);
+        const batch = Array.from({ length: 250 }, (_, i) => envelope(`m${i}`));
+        const results = await store.appendEnvelopes(batch);
+        results.forEach((result, i) => {
+          if (i === 50) assert.deepEqual(result, { ...old!, duplicate: true });
+          else assert.equal(result.duplicate, false, `m${i} reported as a duplicate`);
+        });
+        const stored = await store.mailbox(BOB, 0, 1000);
+        assert.deepEqual(stored.map((e) => e.seq), Array.from({ length: 250 }, (_, i) => i + 1));
+        assert.deepEqual(
+          stored.slice(1).map((e) => e.clientId),
+          batch.map((e) => e.clientId).filter((id) => id !== "m50"),
+        );
+      },
+      {},
+      server,
     );
   });
-});
 
-Deno.test("three MongoStores on one database append concurrently to one mailbox: no gap, no duplicate, order kept, and a reader never skips", async () => {
-  await withStore(async (first, dbName) => {
-    const stores = [first, await MongoStore.connect(url, { dbName })];
-    stores.push(await MongoStore.connect(url, { dbName }));
-    try {
-      const SENDERS_PER_STORE = 6;
-      const MESSAGES = 25;
-      const total = stores.length * SENDERS_PER_STORE * MESSAGES;
-      // A reader that delivers the way the server's mailbox pump does: read
-      // after the last seq delivered, and never look below it again.
-      const delivered: StoredEnvelope[] = [];
-      let reading = true;
-      let failed = false;
-      const reader = (async () => {
-        const deadline = Date.now() + 60_000;
-        while (reading || delivered.length < total) {
-          if (!reading && failed) return;
-          if (Date.now() > deadline) throw new Error(`reader saw ${delivered.length}/${total}`);
-          const after = delivered.at(-1)?.seq ?? 0;
-          const page = await first.mailbox(BOB, after, 64);
-          delivered.push(...page);
-          if (page.length === 0) await new Promise((r) => setTimeout(r, reading ? 1 : 20));
-        }
-      })();
-      // Each sender awaits the ack of one message before it sends the next.
-      const acks = new Map<string, number>();
-      const sending = Promise.all(
-        stores.flatMap((store, s) =>
-          Array.from({ length: SENDERS_PER_STORE }, async (_, k) => {
-            for (let m = 0; m < MESSAGES; m++) {
-              const id = `s${s}-k${k}-m${m}`;
-              const [ack] = await store.appendEnvelopes([envelope(id)]);
-              assert.equal(ack!.duplicate, false);
-              acks.set(id, ack!.seq);
+  Deno.test(`${backend}: three MongoStores on one database append concurrently to one mailbox: no gap, no duplicate, order kept, and a reader never skips`, async () => {
+    await withStore(
+      async (first, dbName) => {
+        const stores = [first, await MongoStore.connect(server, { dbName })];
+        stores.push(await MongoStore.connect(server, { dbName }));
+        try {
+          const SENDERS_PER_STORE = 6;
+          const MESSAGES = 25;
+          const total = stores.length * SENDERS_PER_STORE * MESSAGES;
+          // A reader that delivers the way the server's mailbox pump does: read
+          // after the last seq delivered, and never look below it again.
+          const delivered: StoredEnvelope[] = [];
+          let reading = true;
+          let failed = false;
+          const reader = (async () => {
+            const deadline = Date.now() + 60_000;
+            while (reading || delivered.length < total) {
+              if (!reading && failed) return;
+              if (Date.now() > deadline) throw new Error(`reader saw ${delivered.length}/${total}`);
+              const after = delivered.at(-1)?.seq ?? 0;
+              const page = await first.mailbox(BOB, after, 64);
+              delivered.push(...page);
+              if (page.length === 0) await new Promise((r) => setTimeout(r, reading ? 1 : 20));
             }
-          })
-        ),
-      );
-      try {
-        await sending;
-      } catch (error) {
-        // Stop the reader before the stores close under it.
-        failed = true;
-        reading = false;
-        await reader.catch(() => {});
-        throw error;
-      }
-      reading = false;
-      await reader;
-
-      // Seqs 1..total, each once, and each is the seq its sender was told.
-      assert.deepEqual(delivered.map((e) => e.seq), Array.from({ length: total }, (_, i) => i + 1));
-      for (const e of delivered) assert.equal(acks.get(e.clientId), e.seq, e.clientId);
-      // Every sender's messages in the order it sent them.
-      for (let s = 0; s < stores.length; s++) {
-        for (let k = 0; k < SENDERS_PER_STORE; k++) {
-          const mine = delivered.filter((e) => e.clientId.startsWith(`s${s}-k${k}-`));
-          assert.deepEqual(
-            mine.map((e) => e.clientId),
-            Array.from({ length: MESSAGES }, (_, m) => `s${s}-k${k}-m${m}`),
+          })();
+          // Each sender awaits the ack of one message before it sends the next.
+          const acks = new Map<string, number>();
+          const sending = Promise.all(
+            stores.flatMap((store, s) =>
+              Array.from({ length: SENDERS_PER_STORE }, async (_, k) => {
+                for (let m = 0; m < MESSAGES; m++) {
+                  const id = `s${s}-k${k}-m${m}`;
+                  const [ack] = await store.appendEnvelopes([envelope(id)]);
+                  assert.equal(ack!.duplicate, false);
+                  acks.set(id, ack!.seq);
+                }
+              })
+            ),
           );
+          try {
+            await sending;
+          } catch (error) {
+            // Stop the reader before the stores close under it.
+            failed = true;
+            reading = false;
+            await reader.catch(() => {});
+            throw error;
+          }
+          reading = false;
+          await reader;
+
+          // Seqs 1..total, each once, and each is the seq its sender was told.
+          assert.deepEqual(
+            delivered.map((e) => e.seq),
+            Array.from({ length: total }, (_, i) => i + 1),
+          );
+          for (const e of delivered) assert.equal(acks.get(e.clientId), e.seq, e.clientId);
+          // Every sender's messages in the order it sent them.
+          for (let s = 0; s < stores.length; s++) {
+            for (let k = 0; k < SENDERS_PER_STORE; k++) {
+              const mine = delivered.filter((e) => e.clientId.startsWith(`s${s}-k${k}-`));
+              assert.deepEqual(
+                mine.map((e) => e.clientId),
+                Array.from({ length: MESSAGES }, (_, m) => `s${s}-k${k}-m${m}`),
+              );
+            }
+          }
+          const collisions = stores.reduce((n, store) => n + store.seqCollisions, 0);
+          assert.ok(
+            collisions > 0,
+            "the writers never collided: the test did not exercise the race",
+          );
+        } finally {
+          for (const store of stores.slice(1)) await store.close();
         }
-      }
-      const collisions = stores.reduce((n, store) => n + store.seqCollisions, 0);
-      assert.ok(collisions > 0, "the writers never collided: the test did not exercise the race");
-    } finally {
-      for (const store of stores.slice(1)) await store.close();
-    }
+      },
+      {},
+      server,
+    );
   });
-});
+}
 
 Deno.test("MongoStore stores no plaintext: only sealed envelopes and opaque backups", async () => {
   await withStore(async (store, dbName) => {
