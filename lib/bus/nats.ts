@@ -11,8 +11,8 @@
  * presence), and an instance does not hear its own signals (`noEcho`).
  *
  * NATS core delivers at most once: a signal published while the connection
- * is down (beyond the client's reconnect buffer) or to a slow consumer is
- * lost. Nothing depends on one arriving: after a reconnect the server wakes
+ * is down (the client discards what it buffered when it reconnects) or to a
+ * slow consumer is lost. Nothing depends on one arriving: after a reconnect the server wakes
  * every local mailbox reader, and a periodic poll covers the rest (see
  * `MailboxSignals`).
  *
@@ -42,6 +42,8 @@ export interface Bus {
 export interface BusEvents {
   /** A signal for `phone` arrived. */
   signal(phone: string): void;
+  /** The connection was lost: what is published until it is back is lost. */
+  disconnected(): void;
   /** The connection came back after an outage: signals may have been lost meanwhile. */
   reconnected(): void;
 }
@@ -53,6 +55,9 @@ export interface NatsBusOptions {
   /** How long the first connection may take. Default 2000 ms. */
   timeoutMs?: number;
 }
+
+/** How often the client pings the server; two unanswered pings count as a lost connection. */
+export const PING_INTERVAL_MS = 5000;
 
 /** Subject tokens may not contain these (NATS subject syntax). */
 const BAD_TOKEN = /[\s.*>]/;
@@ -69,6 +74,7 @@ export class NatsBus implements Bus {
     this.#prefix = prefix;
     (async () => {
       for await (const status of nc.status()) {
+        if (status.type === "disconnect") this.#events?.disconnected();
         if (status.type === "reconnect") this.#events?.reconnected();
       }
     })().catch(() => {});
@@ -95,6 +101,9 @@ export class NatsBus implements Bus {
         timeout: timeoutMs,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
+        // Notice a silent connection (a partition) within about 15 s, not the default 4 min.
+        pingInterval: PING_INTERVAL_MS,
+        maxPingOut: 2,
       });
       return new NatsBus(nc, prefix);
     } catch (error) {

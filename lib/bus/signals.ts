@@ -14,7 +14,10 @@
  * - an envelope committed on this server: its local recipients at once, and
  *   a signal on the bus for the others;
  * - a signal from the bus: that account's local sessions;
- * - the bus reconnected (signals may have been lost): every local session;
+ * - the bus reconnected (signals may have been lost): every local session,
+ *   and this server publishes again the signals of the envelopes it committed
+ *   from shortly before the connection was lost (the client discards what it
+ *   buffered meanwhile);
  * - every `pollIntervalMs`: every local session (the safety net for any
  *   other lost signal, and the only cross-server delivery without a bus).
  *
@@ -26,10 +29,19 @@
  * @module
  */
 import type { ClusterHooks, OnlineUsers } from "../server/online.ts";
-import type { Bus, BusEvents } from "./nats.ts";
+import { type Bus, type BusEvents, PING_INTERVAL_MS } from "./nats.ts";
 
 /** Default time between two polls of every local mailbox. */
 export const DEFAULT_POLL_INTERVAL_MS = 10_000;
+
+/**
+ * After a reconnect, the signals published since this long before the
+ * disconnect was noticed are published again: a silent connection is noticed
+ * only after two unanswered pings.
+ */
+const REPUBLISH_MARGIN_MS = 3 * PING_INTERVAL_MS;
+/** Most recent signals remembered for that; beyond it, the poll delivers. */
+const MAX_REMEMBERED = 10_000;
 
 /** How a server takes part in a group of servers that share one store. */
 export interface ClusterOptions {
@@ -44,6 +56,10 @@ export class MailboxSignals implements ClusterHooks, BusEvents {
   readonly #bus: Bus | null;
   #online: OnlineUsers | null = null;
   readonly #poll: ReturnType<typeof setInterval>;
+  /** When each recently signalled mailbox was last signalled (oldest first). */
+  readonly #recent = new Map<string, number>();
+  /** When the bus connection was lost, if it is down. */
+  #downSince: number | null = null;
 
   constructor(options: ClusterOptions) {
     this.#bus = options.bus;
@@ -66,15 +82,26 @@ export class MailboxSignals implements ClusterHooks, BusEvents {
 
   committed(phone: string): void {
     this.#online?.wake(phone);
-    this.#bus?.publish(phone);
+    if (!this.#bus) return;
+    this.#bus.publish(phone);
+    this.#recent.delete(phone);
+    this.#recent.set(phone, Date.now());
+    if (this.#recent.size > MAX_REMEMBERED) this.#recent.delete(this.#recent.keys().next().value!);
   }
 
   signal(phone: string): void {
     this.#online?.wake(phone);
   }
 
+  disconnected(): void {
+    this.#downSince ??= Date.now();
+  }
+
   reconnected(): void {
     this.#online?.wakeAll();
+    const since = (this.#downSince ?? Date.now()) - REPUBLISH_MARGIN_MS;
+    this.#downSince = null;
+    for (const [phone, at] of this.#recent) if (at >= since) this.#bus?.publish(phone);
   }
 
   /** Stops polling (the bus belongs to whoever made it). */
