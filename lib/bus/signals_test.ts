@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OnlineUsers } from "../server/online.ts";
+import { DEFAULT_MAX_SESSIONS_PER_ACCOUNT, OnlineUsers } from "../server/online.ts";
 import type { Bus, BusEvents } from "./nats.ts";
 import { MailboxSignals } from "./signals.ts";
 
@@ -29,10 +29,14 @@ class RecordingBus implements Bus {
 function setUp() {
   const bus = new RecordingBus();
   const signals = new MailboxSignals({ bus, pollIntervalMs: 3_600_000 });
-  const online = new OnlineUsers(signals);
+  const online = new OnlineUsers(DEFAULT_MAX_SESSIONS_PER_ACCOUNT, signals);
   signals.attach(online);
   const wakes: string[] = [];
-  const session = (phone: string) => ({ offer() {}, wake: () => void wakes.push(phone) });
+  const session = (phone: string) => ({
+    offer() {},
+    wake: () => void wakes.push(phone),
+    close() {},
+  });
   return { bus, signals, online, wakes, session };
 }
 
@@ -42,7 +46,8 @@ Deno.test("a commit wakes local sessions and signals the other servers; nothing 
     const offered: number[] = [];
     online.add("+1", {
       offer: (item) => void offered.push(item.seq),
-      wake: () => wakes.push("+1"),
+      wake: () => void wakes.push("+1"),
+      close() {},
     });
     online.deliver("+1", {
       seq: 7,
