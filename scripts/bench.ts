@@ -1,7 +1,7 @@
 /**
  * `deno task bench [NAME...]`: runs the benchmarks and prints Markdown
  * tables. Names: handshake, cipher, primes, store, files, chunks, mongo, messages, mqtt,
- * guessing, abuse, races, scale, bus (default: all). Figures belong in
+ * guessing, abuse, races, scale, bus, writers (default: all). Figures belong in
  * docs/ with the command that produced them.
  *
  * @module
@@ -22,6 +22,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   races: () => import("./bench/file_races.ts"),
   scale: () => import("./bench/scale.ts"),
   bus: () => import("./bench/bus.ts"),
+  writers: () => import("./bench/writers.ts"),
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHMARKS);
