@@ -15,7 +15,7 @@ import {
   registerCommand,
   sendCommand,
   verifyCommand,
-} from "./lib/client/commands.ts";
+} from "./lib/cli/commands.ts";
 import { connect } from "./lib/client/connect.ts";
 import {
   deleteFileCommand,
@@ -23,8 +23,8 @@ import {
   getFileCommand,
   sendFileCommand,
   shareFileCommand,
-} from "./lib/client/file_commands.ts";
-import { interactive } from "./lib/client/interactive.ts";
+} from "./lib/cli/file_commands.ts";
+import { interactive } from "./lib/cli/interactive.ts";
 import { defaultClientDataDir } from "./lib/client/paths.ts";
 import { ping } from "./lib/client/ping.ts";
 import { aeadBackend } from "./lib/aead_backend.ts";

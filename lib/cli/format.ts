@@ -7,7 +7,7 @@
 import type { Incoming, ReceivedMessage } from "../client/messenger.ts";
 import type { Contact } from "../client/state.ts";
 import { fingerprint } from "../sign.ts";
-import { formatBytes } from "./progress.ts";
+import { formatBytes } from "../ui/progress.ts";
 
 /** A message as a JSON object (`--json`, `listen`). */
 export function messageJson(message: ReceivedMessage): Record<string, unknown> {

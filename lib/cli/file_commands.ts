@@ -9,7 +9,14 @@ import { normalizePhone } from "../phone.ts";
 import type { Output } from "../ui/output.ts";
 import { chooseProgressMode, formatBytes, Progress } from "../ui/progress.ts";
 import { type AccountOptions, withSession } from "./commands.ts";
-import { deleteFile, type FileEntry, getFile, listFiles, sendFile, shareFile } from "./files.ts";
+import {
+  deleteFile,
+  type FileEntry,
+  getFile,
+  listFiles,
+  sendFile,
+  shareFile,
+} from "../client/files.ts";
 
 /** A progress reporter for `label`: bar or lines on stderr, JSON events on stdout. */
 export function progressFor(label: string, total: number, out: Output): Progress {

@@ -7,14 +7,14 @@
  */
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
-import { contactLine, messageLine } from "../ui/format.ts";
+import { contactLine, messageLine } from "./format.ts";
 import { lines } from "../ui/lines.ts";
 import { progressFor } from "./file_commands.ts";
-import { deleteFile, getFile, listFiles, sendFile } from "./files.ts";
+import { deleteFile, getFile, listFiles, sendFile } from "../client/files.ts";
 import { confirm, promptSecret } from "../ui/prompt.ts";
 import { type AccountOptions, readPassword, sessionFor, verifyInSession } from "./commands.ts";
-import type { Incoming } from "./messenger.ts";
-import { isLoginFailure, type Session } from "./session.ts";
+import type { Incoming } from "../client/messenger.ts";
+import { isLoginFailure, type Session } from "../client/session.ts";
 import { Output } from "../ui/output.ts";
 
 const HELP = `commands:

@@ -9,12 +9,12 @@ import { safetyNumber } from "../e2e/safety_number.ts";
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
 import type { WireGroupName } from "../handshake/mod.ts";
-import { contactJson, contactLine, messageJson, messageLine, rejectedJson } from "../ui/format.ts";
+import { contactJson, contactLine, messageJson, messageLine, rejectedJson } from "./format.ts";
 import type { Output } from "../ui/output.ts";
 import { promptSecret, readFirstLine } from "../ui/prompt.ts";
-import { changePassword } from "./account.ts";
-import type { Incoming } from "./messenger.ts";
-import { openSession, type Session } from "./session.ts";
+import { changePassword } from "../client/account.ts";
+import type { Incoming } from "../client/messenger.ts";
+import { openSession, type Session } from "../client/session.ts";
 
 /** Options every account command takes. */
 export interface AccountOptions {
