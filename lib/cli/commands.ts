@@ -9,7 +9,17 @@ import { safetyNumber } from "../e2e/safety_number.ts";
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
 import type { WireGroupName } from "../handshake/mod.ts";
-import { contactJson, contactLine, messageJson, messageLine, rejectedJson } from "./format.ts";
+import {
+  contactJson,
+  contactLine,
+  DayLines,
+  type LineView,
+  marksFrom,
+  messageJson,
+  messageLine,
+  rejectedJson,
+  rejectedLine,
+} from "./format.ts";
 import type { Output } from "../ui/output.ts";
 import { promptSecret, readFirstLine } from "../ui/prompt.ts";
 import { changePassword } from "../client/account.ts";
@@ -118,7 +128,25 @@ export async function historyCommand(
       ...(options.before !== undefined ? { before: options.before } : {}),
       ...(options.after !== undefined ? { after: options.after } : {}),
     });
-    for (const item of page) printIncoming(item, session.account.phone, out);
+    const me = session.account.phone;
+    if (out.json) {
+      for (const item of page) printIncoming(item, { me }, out);
+    } else {
+      // For people, receipts are marks on the messages they refer to, not lines of their own.
+      const marks = marksFrom(page, me);
+      const days = new DayLines();
+      for (const item of page) {
+        if ("message" in item && item.message.content.kind === "receipt") continue;
+        if ("message" in item) {
+          const day = days.next(item.message.timestamp);
+          if (day) out.line(day);
+        }
+        const mark = "message" in item && item.message.from === me
+          ? marks.get(item.message.id) ?? "sent"
+          : undefined;
+        printIncoming(item, { me, ...(mark ? { mark } : {}) }, out);
+      }
+    }
     if (page.length === 0) out.note("no messages");
   });
 }
@@ -132,8 +160,15 @@ export async function historyCommand(
  */
 export async function listenCommand(options: AccountOptions, out: Output): Promise<void> {
   await withSession(options, out, async (session) => {
-    session.messenger.onIncoming = (incoming) =>
-      printIncoming(incoming, session.account.phone, out);
+    const me = session.account.phone;
+    const days = new DayLines();
+    session.messenger.onIncoming = (incoming) => {
+      if (!out.json && "message" in incoming) {
+        const day = days.next(incoming.message.timestamp);
+        if (day) out.line(day);
+      }
+      printIncoming(incoming, { me }, out);
+    };
     let stopped = false;
     const stop = () => {
       stopped = true;
@@ -237,15 +272,10 @@ export async function passwdCommand(options: AccountOptions, out: Output): Promi
 }
 
 /** Prints a delivered or historical envelope. */
-export function printIncoming(incoming: Incoming, me: string, out: Output): void {
+export function printIncoming(incoming: Incoming, view: LineView, out: Output): void {
   if ("message" in incoming) {
-    out.result(messageJson(incoming.message), messageLine(incoming.message, me));
+    out.result(messageJson(incoming.message), messageLine(incoming.message, view));
   } else {
-    out.result(
-      rejectedJson(incoming),
-      `⚠ refused a message (seq ${incoming.rejected.seq}) from ${
-        incoming.rejected.from ?? "?"
-      }: ${incoming.rejected.error.message}`,
-    );
+    out.result(rejectedJson(incoming), rejectedLine(incoming, view.nameOf));
   }
 }

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { ChatBook } from "./chat_book.ts";
+
+Deno.test("ChatBook keeps names per account and finds numbers by name, whatever the case", async () => {
+  const dir = await Deno.makeTempDir();
+  const book = await ChatBook.open(dir, "+12015550101");
+  const other = await ChatBook.open(dir, "+12015550199");
+  try {
+    book.setName("+12015550102", " Bob ");
+    assert.equal(book.nameOf("+12015550102"), "Bob");
+    assert.equal(book.phoneNamed("bob"), "+12015550102");
+    assert.equal(other.phoneNamed("Bob"), undefined);
+    assert.throws(() => book.setName("+12015550103", "BOB"), /already called/);
+    assert.throws(() => book.setName("+12015550103", "+1 evil"), RangeError);
+    assert.throws(() => book.setName("+12015550103", "a,b"), RangeError);
+    assert.throws(() => book.setName("+12015550103", "x".repeat(65)), RangeError);
+    book.setName("+12015550102", "");
+    assert.equal(book.nameOf("+12015550102"), undefined);
+  } finally {
+    book.close();
+    other.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ChatBook counts unread messages per conversation until it is shown", async () => {
+  const dir = await Deno.makeTempDir();
+  const book = await ChatBook.open(dir, "+12015550101");
+  try {
+    book.noteMessage(["+12015550102"], 1000, true);
+    book.noteMessage(["+12015550102"], 2000, true);
+    book.noteMessage(["+12015550103", "+12015550102"], 1500, true);
+    book.noteMessage(["+12015550102", "+12015550103"], 1600, false);
+    assert.deepEqual(book.chats(), [
+      { members: ["+12015550102"], lastAt: 2000, unread: 2 },
+      { members: ["+12015550102", "+12015550103"], lastAt: 1600, unread: 1 },
+    ]);
+    book.markRead(["+12015550102"]);
+    assert.equal(book.chats()[0]!.unread, 0);
+  } finally {
+    book.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
