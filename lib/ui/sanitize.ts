@@ -21,6 +21,7 @@ const NAMED: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t"
  * lone surrogate halves (not text at all).
  */
 const UNSAFE =
+  // deno-lint-ignore no-control-regex -- matching control characters is this regex's job
   /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** Whether `text` holds a character that {@linkcode safeText} would escape. */

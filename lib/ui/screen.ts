@@ -20,6 +20,9 @@ export const CONTINUATION = "\\";
 /** Prompt shown while a multi-line input continues. */
 const CONTINUATION_PROMPT = "… ";
 
+/** Text whose display width is its length. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Lines of input history kept during a session. */
 const HISTORY_SIZE = 1000;
 
@@ -49,6 +52,31 @@ export class Screen {
       }
     });
     this.#rl.on("close", () => this.#closed = true);
+    if (this.terminal) this.#fastCursorPos();
+  }
+
+  /**
+   * node:readline measures the display width of everything before the cursor
+   * on every key typed (to see whether the line wrapped), so a pasted line of
+   * n characters costs O(n²): minutes for 10,000 characters. While the cursor
+   * is at the end of a line of printable ASCII, the width is the length; only
+   * the characters added since the last key are checked.
+   */
+  #fastCursorPos(): void {
+    const rl = this.#rl;
+    const measure = rl.getCursorPos.bind(rl);
+    let ascii = ""; // the longest line start known to be printable ASCII
+    rl.getCursorPos = () => {
+      const { line, cursor } = rl;
+      const prompt = rl.getPrompt();
+      if (cursor !== line.length || !PRINTABLE_ASCII.test(prompt)) return measure();
+      if (!line.startsWith(ascii)) ascii = "";
+      if (!PRINTABLE_ASCII.test(line.slice(ascii.length))) return measure();
+      ascii = line;
+      const columns = process.stdout.columns || 80;
+      const width = prompt.length + line.length;
+      return { rows: Math.floor(width / columns), cols: width % columns };
+    };
   }
 
   /**
