@@ -116,7 +116,7 @@ accountOptions(program, false).action(async (options, command: Command) => {
 
 /** `help [COMMAND]`: the help of one command, or of the whole program. */
 function helpOn(name: string | undefined): void {
-  if (name === undefined) program.help();
+  if (name === undefined) return program.help();
   const command = program.commands.find((c) => c.name() === name);
   if (!command) throw unknownCommand(name);
   command.help();

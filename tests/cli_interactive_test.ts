@@ -3,7 +3,8 @@
  * sees and sends while messages arrive.
  */
 import assert from "node:assert/strict";
-import { tempDir } from "./harness.ts";
+import { startTestServer, tempDir } from "./harness.ts";
+import { newUser } from "./users.ts";
 import { run, spawnServer, stopServer } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";
 
@@ -140,5 +141,84 @@ Deno.test("times follow TZ, with a line naming the day", async () => {
     assert.match(alice.text(), new RegExp(`── \\w+day ${kolkata.toISOString().slice(0, 10)} ──`));
   } finally {
     assert.equal(await stop(), 0);
+  }
+});
+
+/** Polls `check` until it is true, failing after `timeoutMs`. */
+async function eventually(what: string, check: () => boolean, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("names, /chats, /to, /history and receipts as marks in a real session", async () => {
+  const server = await startTestServer();
+  const bob = await newUser(server, BOB);
+  const aliceDir = await tempDir("ssp-client-");
+  const env = { SSP_SERVER: server.address, SSP_PASSWORD: PASSWORD };
+  let alice: ReturnType<typeof clientOnTerminal> | undefined;
+  try {
+    const registered = await run(
+      "client.ts",
+      ["register", "--phone", ALICE, "--data", aliceDir],
+      env,
+    );
+    assert.equal(registered.code, 0, registered.stderr);
+    const b1 = await bob.session.messenger.send([ALICE], { kind: "text", text: "b one" });
+    const b2 = await bob.session.messenger.send([ALICE], { kind: "text", text: "b two" });
+    alice = clientOnTerminal(["--phone", ALICE, "--data", aliceDir], env);
+    // Nothing is open: both arrive marked as another conversation's, and count as unread.
+    await alice.waitFor(/«\+12015550102» \d\d:\d\d \+12015550102: b two/);
+    await alice.type("/chats\r");
+    await alice.waitFor(/\d\d:\d\d {2}\+12015550102 {2}2 unread/);
+
+    // A number with no account: a clear error, and no conversation opens.
+    let at = alice.text().length;
+    await alice.type("/to +12015550199\r");
+    await alice.waitFor("+12015550199 has no ssp account", at);
+    await alice.type("/to\r");
+    await alice.waitFor("no conversation is open", at);
+    assert.doesNotMatch(alice.text().slice(at), /\+12015550199>/);
+
+    await alice.type(`/name ${BOB} Bob\r`);
+    await alice.waitFor(`${BOB} is now called Bob`, at);
+    at = alice.text().length;
+    await alice.type("/to bob\r");
+    await alice.waitFor(/\d\d:\d\d Bob: b two\n/, at);
+    await alice.waitFor("Bob> ", at);
+    // Showing the conversation sends read receipts for what was shown.
+    const readReceipts = () =>
+      bob.received.filter((m) => m.content.kind === "receipt" && m.content.receipt === "read")
+        .flatMap((m) => m.content.kind === "receipt" ? m.content.ids : []);
+    await eventually("Bob gets read receipts", () => readReceipts().length >= 2);
+    assert.deepEqual(readReceipts().sort(), [b1.id, b2.id].sort());
+
+    // My message: ✓ when stored, ✓✓ when Bob's device has it, "read" when Bob shows it.
+    at = alice.text().length;
+    await alice.type("a one\r");
+    await alice.waitFor("Bob ✓> ", at);
+    const texts = () => bob.received.filter((m) => m.content.kind === "text");
+    await eventually("Bob gets the message", () => texts().length >= 1);
+    const a1 = texts()[0]!;
+    assert.equal(a1.content.kind === "text" && a1.content.text, "a one");
+    await alice.waitFor("Bob ✓✓> ", at);
+    await bob.session.messenger.send([ALICE], { kind: "receipt", receipt: "read", ids: [a1.id] });
+    await alice.waitFor("Bob ✓✓ read> ", at);
+
+    // The newest items are receipts now; /history 1 still shows one message, with its mark.
+    at = alice.text().length;
+    await alice.type("/history 1\r");
+    await alice.waitFor(/\d\d:\d\d you: a one {2}✓✓ read\n/, at);
+    await alice.type("/chats\r");
+    await alice.waitFor(/\d\d:\d\d {2}Bob {2}\(open\)/, at);
+    const shown = alice.text().slice(at);
+    assert.doesNotMatch(shown, /b two|message\(s\)/);
+  } finally {
+    assert.equal(await alice?.close(), 0);
+    bob.session.close();
+    await server.stop();
+    await Deno.remove(aliceDir, { recursive: true });
   }
 });

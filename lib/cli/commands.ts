@@ -60,6 +60,7 @@ export async function sessionFor(
   options: AccountOptions,
   password: string,
   mode: "login" | "register" = "login",
+  onIncoming?: (incoming: Incoming) => void,
 ): Promise<Session> {
   return await openSession({
     server: options.server,
@@ -69,6 +70,7 @@ export async function sessionFor(
     phone: normalizePhone(options.phone, options.region),
     password,
     mode,
+    ...(onIncoming ? { onIncoming } : {}),
   });
 }
 

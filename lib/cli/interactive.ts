@@ -7,6 +7,7 @@
  * @module
  */
 import { ChatBook } from "../client/chat_book.ts";
+import type { Incoming } from "../client/messenger.ts";
 import { isLoginFailure, type Session } from "../client/session.ts";
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
@@ -19,7 +20,13 @@ import { type AccountOptions, readPassword, sessionFor } from "./commands.ts";
 
 /** Logs in (offering to register after a failed login) and runs the session until /quit. */
 export async function interactive(options: AccountOptions): Promise<void> {
-  const session = await loginOrRegister(options);
+  // Messages delivered right after login wait here until the view exists.
+  let chat: Chat | undefined;
+  const early: Incoming[] = [];
+  const session = await loginOrRegister(options, (incoming) => {
+    if (chat) chat.receive(incoming);
+    else early.push(incoming);
+  });
   const book = await ChatBook.open(options.data, session.account.phone);
   const screen = new Screen();
   const out = new Output(false, {
@@ -28,11 +35,11 @@ export async function interactive(options: AccountOptions): Promise<void> {
     // A bar redrawn in place would fight the prompt: progress comes as lines above it.
     progress: { mode: "lines", write: (text) => screen.print(text.replace(/\n$/, "")) },
   });
-  const chat = new Chat(session, book, screen, out, options.region);
-  session.messenger.onIncoming = (incoming) => chat.receive(incoming);
+  chat = new Chat(session, book, screen, out, options.region);
   const { server, fingerprint } = session.connection;
   out.line(`logged in as ${chat.me} on ${server} (server key ${fingerprint})`);
   out.line("type /help for commands; /to NAME or /to NUMBER opens a conversation");
+  for (const incoming of early.splice(0)) chat.receive(incoming);
   let leaving = false;
   session.rpc.closed.then((reason) => {
     if (leaving) return;
@@ -65,10 +72,13 @@ async function handle(chat: Chat, input: string): Promise<void | "quit"> {
   await chat.sendText(input);
 }
 
-async function loginOrRegister(options: AccountOptions): Promise<Session> {
+async function loginOrRegister(
+  options: AccountOptions,
+  onIncoming: (incoming: Incoming) => void,
+): Promise<Session> {
   const password = await readPassword(options);
   try {
-    return await sessionFor(options, password);
+    return await sessionFor(options, password, "login", onIncoming);
   } catch (error) {
     if (!isLoginFailure(error)) throw error;
     const phone = normalizePhone(options.phone, options.region);
@@ -81,6 +91,6 @@ async function loginOrRegister(options: AccountOptions): Promise<Session> {
     }
     const again = Deno.env.get("SSP_PASSWORD") ?? await promptSecret("Repeat the password: ");
     if (again !== password) throw new SspError("password_mismatch", "the passwords differ");
-    return await sessionFor(options, password, "register");
+    return await sessionFor(options, password, "register", onIncoming);
   }
 }
