@@ -203,9 +203,12 @@ accountOptions(
 ).action((options) => historyCommand(options, new Output(Boolean(options.json))));
 
 accountOptions(
-  program.command("listen").description(
-    "print incoming messages as they arrive (one JSON object per line with --json)",
-  ),
+  program.command("listen")
+    .description(
+      "print incoming messages as they arrive (one JSON object per line with --json); " +
+        "logs in again when the connection drops",
+    )
+    .option("--no-reconnect", "exit with an error when the connection drops instead"),
 ).action((options) => listenCommand(options, new Output(Boolean(options.json))));
 
 accountOptions(program.command("contacts").description("list contacts and their key status"))

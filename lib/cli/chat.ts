@@ -8,8 +8,9 @@
  */
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
-import type { ChatBook } from "../client/chat_book.ts";
-import type { Incoming, ReceivedMessage } from "../client/messenger.ts";
+import type { ChatBook, QueuedText } from "../client/chat_book.ts";
+import { type Incoming, newMessageId, type ReceivedMessage } from "../client/messenger.ts";
+import { ServerError } from "../client/rpc.ts";
 import type { Session } from "../client/session.ts";
 import type { Output } from "../ui/output.ts";
 import type { Screen } from "../ui/screen.ts";
@@ -21,7 +22,10 @@ export const OPEN_HISTORY = 10;
 
 /** One interactive session's view. */
 export class Chat {
-  readonly session: Session;
+  /** The current connection's session (replaced after a reconnect). */
+  session: Session;
+  /** False from a dropped connection until the next login: texts then wait in the outbox. */
+  online = true;
   readonly book: ChatBook;
   readonly screen: Screen;
   readonly out: Output;
@@ -91,20 +95,75 @@ export class Chat {
     this.screen.setPrompt(`${this.label(this.current)}${mark}> `);
   }
 
-  /** Sends a text to the open conversation. */
+  /**
+   * Sends a text to the open conversation. It goes through the durable
+   * outbox: offline, or when the connection drops while sending, it stays
+   * there and {@linkcode flushOutbox} sends it, under the same id, later.
+   */
   async sendText(text: string): Promise<void> {
     if (!this.current.length) {
       throw new SspError("no_conversation", "no conversation is open", {
         hint: "open one with /to NAME or /to NUMBER",
       });
     }
-    const members = this.current;
-    const sent = await this.session.messenger.send(members, { kind: "text", text });
-    this.book.noteMessage(members, Date.now(), false);
-    if (sameMembers(members, this.current)) {
+    const item = { id: newMessageId(), members: this.current, text };
+    this.book.queue(item);
+    if (!this.online) {
+      this.out.line("offline: the message waits in the outbox and goes out after reconnecting");
+      return;
+    }
+    await this.flushOutbox(item.id);
+  }
+
+  /**
+   * Sends what waits in the outbox, oldest first (so texts keep the order they
+   * were typed in), and stops at the first that cannot go yet. A refusal of
+   * `fresh` (the text just typed) is thrown; refusals of older ones are shown.
+   */
+  async flushOutbox(fresh?: string): Promise<void> {
+    for (const item of this.book.queued()) {
+      if (!this.online) return;
+      try {
+        if (!await this.#deliver(item)) return;
+      } catch (error) {
+        if (item.id === fresh) throw error;
+        this.out.error(error);
+        continue;
+      }
+      if (item.id !== fresh) {
+        this.out.line(`sent what waited in the outbox to ${this.label(item.members)}`);
+      }
+    }
+  }
+
+  /** One send attempt; false if the text stays queued for the next. */
+  async #deliver(item: QueuedText): Promise<boolean> {
+    let sent;
+    try {
+      sent = await this.session.messenger.send(
+        item.members,
+        { kind: "text", text: item.text },
+        item.id,
+      );
+    } catch (error) {
+      if (!isAboutTheMessage(error)) {
+        this.out.line(
+          `not sent yet (${
+            (error as Error).message
+          }): it waits in the outbox and goes out after reconnecting`,
+        );
+        return false;
+      }
+      this.book.unqueue(item.id);
+      throw error;
+    }
+    this.book.unqueue(item.id);
+    this.book.noteMessage(item.members, Date.now(), false);
+    if (sameMembers(item.members, this.current)) {
       this.#last = { id: sent.id, mark: "sent" };
       this.updatePrompt();
     }
+    return true;
   }
 
   /**
@@ -208,6 +267,21 @@ export function sameMembers(a: string[], b: string[]): boolean {
   const sorted = [...b].sort();
   return [...a].sort().every((x, i) => x === sorted[i]);
 }
+
+/**
+ * Whether a failed send was refused for the message itself (a changed key, no
+ * such account, too big): retrying cannot help. Anything else — the
+ * connection dropped, or the server is briefly unable — leaves it queued.
+ */
+function isAboutTheMessage(error: unknown): boolean {
+  if (error instanceof ServerError) return !TEMPORARY_CODES.has(error.code);
+  if (error instanceof TypeError || error instanceof RangeError) return true;
+  return error instanceof SspError &&
+    (error.code === "key_changed" || error.code === "unknown_recipient");
+}
+
+/** Server error codes that say "not now" rather than "never". */
+const TEMPORARY_CODES = new Set(["storage_unavailable", "shutting_down", "rate_limited"]);
 
 function isReceipt(item: Incoming): boolean {
   return "message" in item && item.message.content.kind === "receipt";

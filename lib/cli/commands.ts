@@ -22,6 +22,7 @@ import {
 } from "./format.ts";
 import type { Output } from "../ui/output.ts";
 import { promptSecret, readFirstLine } from "../ui/prompt.ts";
+import { reconnect } from "./reconnect.ts";
 import { changePassword } from "../client/account.ts";
 import type { Incoming } from "../client/messenger.ts";
 import { openSession, type Session } from "../client/session.ts";
@@ -155,53 +156,75 @@ export async function historyCommand(
 
 /**
  * `listen`: prints incoming messages until interrupted (SIGINT, SIGTERM:
- * success) or disconnected.
+ * success). When the connection drops it logs in again (waits growing to
+ * 30 s), and says so; with `reconnect: false` (`--no-reconnect`) it fails
+ * instead.
  *
- * @throws {SspError} `connection_lost` when the connection ends without being
- *   asked to, so a script can tell a dropped connection from a clean stop.
+ * @throws {SspError} `connection_lost` with `--no-reconnect` when the
+ *   connection ends without being asked to, so a script can tell a dropped
+ *   connection from a clean stop.
  */
-export async function listenCommand(options: AccountOptions, out: Output): Promise<void> {
-  await withSession(options, out, async (session) => {
-    const me = session.account.phone;
-    const days = new DayLines();
-    session.messenger.onIncoming = (incoming) => {
-      if (!out.json && "message" in incoming) {
-        const day = days.next(incoming.message.timestamp);
-        if (day) out.line(day);
-      }
-      printIncoming(incoming, { me }, out);
-    };
-    let stopped = false;
-    const stop = () => {
-      stopped = true;
-      session.rpc.close(); // withSession closes the rest, once
-    };
-    // Before "listening" is printed: a script may send SIGTERM as soon as it reads it.
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-    out.note(`listening as ${session.account.phone}; Ctrl-C to stop`, {
-      type: "listening",
-      phone: session.account.phone,
-    });
-    try {
-      const reason = await session.rpc.closed;
-      if (!stopped) {
-        const server = session.connection.server;
-        throw new SspError(
-          "connection_lost",
-          `lost the connection to ${server}${reason ? `: ${reason.message}` : ""}`,
-          {
-            hint: "the server stopped or the network failed; run listen again when it is back " +
-              "(messages sent meanwhile wait on the server)",
-            ...(reason ? { cause: reason } : {}),
-          },
-        );
-      }
-    } finally {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
+export async function listenCommand(
+  options: AccountOptions & { reconnect?: boolean },
+  out: Output,
+): Promise<void> {
+  const password = await readPassword(options);
+  const days = new DayLines();
+  let me = "";
+  const onIncoming = (incoming: Incoming) => {
+    if (!out.json && "message" in incoming) {
+      const day = days.next(incoming.message.timestamp);
+      if (day) out.line(day);
     }
-  });
+    printIncoming(incoming, { me }, out);
+  };
+  const stopping = new AbortController();
+  let session: Session | null = await sessionFor(options, password, "login", onIncoming);
+  const stop = () => {
+    stopping.abort();
+    session?.close();
+  };
+  // Before "listening" is printed: a script may send SIGTERM as soon as it reads it.
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  try {
+    if (session.connection.pin === "first_use") {
+      out.note(`pinned the key of ${session.connection.server}: ${session.connection.fingerprint}`);
+    }
+    while (session) {
+      me = session.account.phone;
+      out.note(`listening as ${me}; Ctrl-C to stop`, { type: "listening", phone: me });
+      const reason = await session.rpc.closed;
+      session.close();
+      if (stopping.signal.aborted) return;
+      const server = session.connection.server;
+      const lost = new SspError(
+        "connection_lost",
+        `lost the connection to ${server}${reason ? `: ${reason.message}` : ""}`,
+        {
+          hint: "the server stopped or the network failed; run listen again when it is back " +
+            "(messages sent meanwhile wait on the server)",
+          ...(reason ? { cause: reason } : {}),
+        },
+      );
+      if (options.reconnect === false) throw lost;
+      out.note(`${lost.message}; reconnecting…`, {
+        type: "disconnected",
+        code: lost.code,
+        error: lost.message,
+      });
+      session = await reconnect(
+        () => sessionFor(options, password, "login", onIncoming),
+        stopping.signal,
+        (error, nextInMs) =>
+          out.note(`reconnecting failed: ${error.message}; next try in ${nextInMs / 1000} s`),
+      );
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    session?.close();
+  }
 }
 
 /** `contacts`: pinned contacts and their trust state. */

@@ -15,18 +15,23 @@ import { Output } from "../ui/output.ts";
 import { confirm, promptSecret } from "../ui/prompt.ts";
 import { Screen } from "../ui/screen.ts";
 import { Chat } from "./chat.ts";
+import { reconnect } from "./reconnect.ts";
 import { runChatCommand } from "./chat_commands.ts";
 import { type AccountOptions, readPassword, sessionFor } from "./commands.ts";
 
-/** Logs in (offering to register after a failed login) and runs the session until /quit. */
+/**
+ * Logs in (offering to register after a failed login) and runs the session
+ * until /quit, logging in again whenever the connection drops.
+ */
 export async function interactive(options: AccountOptions): Promise<void> {
   // Messages delivered right after login wait here until the view exists.
   let chat: Chat | undefined;
   const early: Incoming[] = [];
-  const session = await loginOrRegister(options, (incoming) => {
+  const onIncoming = (incoming: Incoming) => {
     if (chat) chat.receive(incoming);
     else early.push(incoming);
-  });
+  };
+  const { session, password } = await loginOrRegister(options, onIncoming);
   const book = await ChatBook.open(options.data, session.account.phone);
   const screen = new Screen();
   const out = new Output(false, {
@@ -40,14 +45,37 @@ export async function interactive(options: AccountOptions): Promise<void> {
   out.line(`logged in as ${chat.me} on ${server} (server key ${fingerprint})`);
   out.line("type /help for commands; /to NAME or /to NUMBER opens a conversation");
   for (const incoming of early.splice(0)) chat.receive(incoming);
-  let leaving = false;
-  session.rpc.closed.then((reason) => {
-    if (leaving) return;
-    out.line(`disconnected${reason ? `: ${reason.message}` : ""}; restart to reconnect`);
-    screen.close();
-  });
+  const leaving = new AbortController();
+  const stayConnected = (current: Session, view: Chat) => {
+    current.rpc.closed.then(async (reason) => {
+      if (leaving.signal.aborted) return;
+      view.online = false;
+      out.line(`disconnected${reason ? `: ${reason.message}` : ""}; reconnecting…`);
+      try {
+        const next = await reconnect(
+          () => sessionFor(options, password, "login", onIncoming),
+          leaving.signal,
+          (error, nextInMs) =>
+            out.line(`reconnecting failed: ${error.message}; next try in ${nextInMs / 1000} s`),
+        );
+        if (!next) return;
+        current.close();
+        view.session = next;
+        view.online = true;
+        out.line(`reconnected to ${next.connection.server}`);
+        stayConnected(next, view);
+        await view.flushOutbox();
+      } catch (error) {
+        out.error(error);
+        screen.close(); // the password stopped working: nothing left to do here
+      }
+    });
+  };
+  stayConnected(session, chat);
   screen.prompt();
   try {
+    // Texts left in the outbox by an earlier session go out first.
+    await chat.flushOutbox();
     for await (const input of screen.inputs()) {
       try {
         if (await handle(chat, input) === "quit") break;
@@ -57,9 +85,9 @@ export async function interactive(options: AccountOptions): Promise<void> {
       screen.prompt();
     }
   } finally {
-    leaving = true;
+    leaving.abort();
     screen.close();
-    session.close();
+    chat.session.close();
     book.close();
   }
 }
@@ -72,13 +100,14 @@ async function handle(chat: Chat, input: string): Promise<void | "quit"> {
   await chat.sendText(input);
 }
 
+/** The logged-in session, and the password (kept in memory to log in again after a drop). */
 async function loginOrRegister(
   options: AccountOptions,
   onIncoming: (incoming: Incoming) => void,
-): Promise<Session> {
+): Promise<{ session: Session; password: string }> {
   const password = await readPassword(options);
   try {
-    return await sessionFor(options, password, "login", onIncoming);
+    return { session: await sessionFor(options, password, "login", onIncoming), password };
   } catch (error) {
     if (!isLoginFailure(error)) throw error;
     const phone = normalizePhone(options.phone, options.region);
@@ -91,6 +120,6 @@ async function loginOrRegister(
     }
     const again = Deno.env.get("SSP_PASSWORD") ?? await promptSecret("Repeat the password: ");
     if (again !== password) throw new SspError("password_mismatch", "the passwords differ");
-    return await sessionFor(options, password, "register", onIncoming);
+    return { session: await sessionFor(options, password, "register", onIncoming), password };
   }
 }

@@ -1,8 +1,9 @@
 /**
  * What the terminal client remembers about conversations, locally (in
  * `client.db` beside the pinned keys, never on the server): the names the
- * user gave to numbers, and each conversation's last activity and unread
- * count for the conversation list.
+ * user gave to numbers, each conversation's last activity and unread count
+ * for the conversation list, and the outbox: texts typed that the server has
+ * not confirmed yet (offline, or the connection dropped while sending).
  *
  * @module
  */
@@ -12,6 +13,13 @@ import { CLIENT_DB_FILE } from "./state.ts";
 
 /** Longest name the user can give a contact, in characters. */
 export const MAX_NAME_CHARS = 64;
+
+/** A text waiting in the outbox, with the message id it will be sent under. */
+export interface QueuedText {
+  id: string;
+  members: string[];
+  text: string;
+}
 
 /** A conversation in the list. */
 export interface Chat {
@@ -30,6 +38,10 @@ CREATE TABLE IF NOT EXISTS names (
 CREATE TABLE IF NOT EXISTS chats (
   owner TEXT NOT NULL, members TEXT NOT NULL, last_at INTEGER NOT NULL, unread INTEGER NOT NULL,
   PRIMARY KEY (owner, members)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  position INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, message_id TEXT NOT NULL,
+  members TEXT NOT NULL, text TEXT NOT NULL, UNIQUE (owner, message_id)
 );
 `;
 
@@ -118,6 +130,33 @@ export class ChatBook {
       members: String(row.members).split(","),
       lastAt: Number(row.last_at),
       unread: Number(row.unread),
+    }));
+  }
+
+  /**
+   * Puts a text in the outbox before it is sent, under the id it will keep
+   * for every attempt (the server stores one message per id, so a retry after
+   * an unclear failure cannot make a second copy).
+   */
+  queue(item: QueuedText): void {
+    this.#db.prepare(
+      "INSERT INTO outbox (owner, message_id, members, text) VALUES (?, ?, ?, ?)",
+    ).run(this.owner, item.id, key(item.members), item.text);
+  }
+
+  /** Takes a text out of the outbox (the server confirmed it, or refused it for good). */
+  unqueue(id: string): void {
+    this.#db.prepare("DELETE FROM outbox WHERE owner = ? AND message_id = ?").run(this.owner, id);
+  }
+
+  /** The texts in the outbox, in the order they were typed. */
+  queued(): QueuedText[] {
+    return this.#db.prepare(
+      "SELECT message_id, members, text FROM outbox WHERE owner = ? ORDER BY position",
+    ).all(this.owner).map((row) => ({
+      id: String(row.message_id),
+      members: String(row.members).split(","),
+      text: String(row.text),
     }));
   }
 

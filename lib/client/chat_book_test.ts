@@ -42,3 +42,24 @@ Deno.test("ChatBook counts unread messages per conversation until it is shown", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("ChatBook's outbox keeps texts in order, across reopening, until taken out", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const book = await ChatBook.open(dir, "+12015550101");
+    book.queue({ id: "a", members: ["+12015550102"], text: "first" });
+    book.queue({ id: "b", members: ["+12015550103", "+12015550102"], text: "second\nline" });
+    assert.throws(() => book.queue({ id: "a", members: ["+12015550102"], text: "again" }));
+    book.close();
+    const reopened = await ChatBook.open(dir, "+12015550101");
+    assert.deepEqual(reopened.queued(), [
+      { id: "a", members: ["+12015550102"], text: "first" },
+      { id: "b", members: ["+12015550102", "+12015550103"], text: "second\nline" },
+    ]);
+    reopened.unqueue("a");
+    assert.deepEqual(reopened.queued().map((q) => q.id), ["b"]);
+    reopened.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

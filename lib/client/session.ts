@@ -30,6 +30,7 @@ export interface Session {
   messenger: Messenger;
   /** Whether the account was created by this call. */
   registered: boolean;
+  /** Closes the connection and the client database; later calls do nothing. */
   close(): void;
 }
 
@@ -45,6 +46,7 @@ export async function openSession(config: SessionConfig): Promise<Session> {
       : config.password;
     const account = await login(rpc, state, config.phone, credentials);
     const messenger = new Messenger(rpc, state, account);
+    let closed = false;
     if (config.onIncoming) messenger.onIncoming = config.onIncoming;
     return {
       connection,
@@ -54,6 +56,8 @@ export async function openSession(config: SessionConfig): Promise<Session> {
       messenger,
       registered,
       close() {
+        if (closed) return;
+        closed = true;
         rpc.close();
         state.close();
       },
