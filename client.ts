@@ -6,8 +6,8 @@
  */
 import { Command, Option } from "commander";
 import { DEFAULT_PORT } from "./lib/address.ts";
+import { type AccountOptions } from "./lib/cli/account_options.ts";
 import {
-  type AccountOptions,
   contactsCommand,
   historyCommand,
   listenCommand,

@@ -8,7 +8,6 @@
 import { safetyNumber } from "../e2e/safety_number.ts";
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
-import type { WireGroupName } from "../handshake/mod.ts";
 import {
   contactJson,
   contactLine,
@@ -21,84 +20,19 @@ import {
   rejectedLine,
 } from "./format.ts";
 import type { Output } from "../ui/output.ts";
-import { promptSecret, readFirstLine } from "../ui/prompt.ts";
+import { type AccountOptions, readPassword, sessionFor, withSession } from "./account_options.ts";
+import { promptNewPassword } from "./passwords.ts";
 import { reconnect } from "./reconnect.ts";
 import { changePassword } from "../client/account.ts";
 import type { Incoming } from "../client/messenger.ts";
-import { openSession, type Session } from "../client/session.ts";
+import type { Session } from "../client/session.ts";
 
-/** Options every account command takes. */
-export interface AccountOptions {
-  phone: string;
-  region?: string;
-  server: string;
-  data: string;
-  serverFingerprint?: string;
-  group?: WireGroupName;
-  passwordStdin?: boolean;
-}
-
-/**
- * The password: SSP_PASSWORD, else the first line of stdin with
- * --password-stdin, else a prompt. The account's number is checked first,
- * so a mistyped number is reported before anyone types a password.
- *
- * @throws {SspError} `invalid_phone` (with a hint) if `options.phone` is not valid.
- */
-export async function readPassword(
-  options: AccountOptions,
-  question = "Password: ",
-): Promise<string> {
-  normalizePhone(options.phone, options.region);
-  const fromEnv = Deno.env.get("SSP_PASSWORD");
-  if (fromEnv !== undefined) return fromEnv;
-  if (options.passwordStdin) return await readFirstLine();
-  return await promptSecret(question);
-}
-
-/** Opens a session for the command's account. */
-export async function sessionFor(
-  options: AccountOptions,
-  password: string,
-  mode: "login" | "register" = "login",
-  onIncoming?: (incoming: Incoming) => void,
-): Promise<Session> {
-  return await openSession({
-    server: options.server,
-    dataDir: options.data,
-    ...(options.serverFingerprint ? { serverFingerprint: options.serverFingerprint } : {}),
-    ...(options.group ? { groups: [options.group] } : {}),
-    phone: normalizePhone(options.phone, options.region),
-    password,
-    mode,
-    ...(onIncoming ? { onIncoming } : {}),
-  });
-}
-
-/** Runs `job` in a logged-in session and closes it. */
-export async function withSession<T>(
-  options: AccountOptions,
-  out: Output,
-  job: (session: Session) => Promise<T>,
-): Promise<T> {
-  const session = await sessionFor(options, await readPassword(options));
-  if (session.connection.pin === "first_use") {
-    out.note(`pinned the key of ${session.connection.server}: ${session.connection.fingerprint}`);
-  }
-  try {
-    return await job(session);
-  } finally {
-    session.close();
-  }
-}
-
-/** `register`: creates the account. */
+/** `register`: creates the account (a typed password is asked twice, and again if too short). */
 export async function registerCommand(options: AccountOptions, out: Output): Promise<void> {
-  const session = await sessionFor(
-    options,
-    await readPassword(options, "New password: "),
-    "register",
-  );
+  normalizePhone(options.phone, options.region); // a mistyped number before any password
+  const scripted = Deno.env.get("SSP_PASSWORD") !== undefined || options.passwordStdin;
+  const password = scripted ? await readPassword(options) : await promptNewPassword();
+  const session = await sessionFor(options, password, "register");
   session.close();
   out.result(
     { phone: session.account.phone, registered: true },
@@ -286,7 +220,7 @@ export async function verifyInSession(
 /** `passwd`: changes the password (the new one from SSP_NEW_PASSWORD or a prompt). */
 export async function passwdCommand(options: AccountOptions, out: Output): Promise<void> {
   const oldPassword = await readPassword(options, "Current password: ");
-  const newPassword = Deno.env.get("SSP_NEW_PASSWORD") ?? await promptSecret("New password: ");
+  const newPassword = Deno.env.get("SSP_NEW_PASSWORD") ?? await promptNewPassword();
   const session = await sessionFor(options, oldPassword);
   try {
     await changePassword(session.rpc, session.state, session.account, oldPassword, newPassword);

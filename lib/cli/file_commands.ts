@@ -8,7 +8,7 @@
 import { normalizePhone } from "../phone.ts";
 import type { Output } from "../ui/output.ts";
 import { formatBytes, type Progress } from "../ui/progress.ts";
-import { type AccountOptions, withSession } from "./commands.ts";
+import { type AccountOptions, withSession } from "./account_options.ts";
 import { fileJson, fileLine } from "./format.ts";
 import { deleteFile, getFile, listFiles, sendFile, shareFile } from "../client/files.ts";
 

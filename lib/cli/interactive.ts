@@ -8,16 +8,14 @@
  */
 import { ChatBook } from "../client/chat_book.ts";
 import type { Incoming } from "../client/messenger.ts";
-import { isLoginFailure, type Session } from "../client/session.ts";
-import { SspError } from "../errors.ts";
-import { normalizePhone } from "../phone.ts";
+import type { Session } from "../client/session.ts";
 import { Output } from "../ui/output.ts";
-import { confirm, promptSecret } from "../ui/prompt.ts";
 import { Screen } from "../ui/screen.ts";
 import { Chat } from "./chat.ts";
 import { reconnect } from "./reconnect.ts";
 import { runChatCommand } from "./chat_commands.ts";
-import { type AccountOptions, readPassword, sessionFor } from "./commands.ts";
+import { type AccountOptions, sessionFor } from "./account_options.ts";
+import { interactiveLogin } from "./passwords.ts";
 
 /**
  * Logs in (offering to register after a failed login) and runs the session
@@ -25,13 +23,13 @@ import { type AccountOptions, readPassword, sessionFor } from "./commands.ts";
  */
 export async function interactive(options: AccountOptions): Promise<void> {
   // Messages delivered right after login wait here until the view exists.
-  let chat: Chat | undefined;
+  let chat = undefined as Chat | undefined;
   const early: Incoming[] = [];
   const onIncoming = (incoming: Incoming) => {
     if (chat) chat.receive(incoming);
     else early.push(incoming);
   };
-  const { session, password } = await loginOrRegister(options, onIncoming);
+  const { session, password } = await interactiveLogin(options, onIncoming);
   const book = await ChatBook.open(options.data, session.account.phone);
   const screen = new Screen();
   const out = new Output(false, {
@@ -98,28 +96,4 @@ async function handle(chat: Chat, input: string): Promise<void | "quit"> {
   if (input.startsWith("//")) return await chat.sendText(input.slice(1));
   if (input.startsWith("/")) return await runChatCommand(chat, input);
   await chat.sendText(input);
-}
-
-/** The logged-in session, and the password (kept in memory to log in again after a drop). */
-async function loginOrRegister(
-  options: AccountOptions,
-  onIncoming: (incoming: Incoming) => void,
-): Promise<{ session: Session; password: string }> {
-  const password = await readPassword(options);
-  try {
-    return { session: await sessionFor(options, password, "login", onIncoming), password };
-  } catch (error) {
-    if (!isLoginFailure(error)) throw error;
-    const phone = normalizePhone(options.phone, options.region);
-    if (
-      !confirm(
-        `Login failed: wrong password, or ${phone} has no account yet. Register ${phone} now?`,
-      )
-    ) {
-      throw error;
-    }
-    const again = Deno.env.get("SSP_PASSWORD") ?? await promptSecret("Repeat the password: ");
-    if (again !== password) throw new SspError("password_mismatch", "the passwords differ");
-    return { session: await sessionFor(options, password, "register", onIncoming), password };
-  }
 }
