@@ -5,25 +5,18 @@
 import assert from "node:assert/strict";
 import { startTestServer, tempDir } from "./harness.ts";
 import { newUser } from "./users.ts";
-import { run, spawnServer, stopServer } from "./programs.ts";
+import { cliWorld, PASSWORD } from "./cli_world.ts";
+import { run } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
-const PASSWORD = "correct horse battery staple";
 
 /** Two registered users and a server; `alice` opens an interactive session on a terminal. */
 async function setup(aliceEnv: Record<string, string> = {}) {
-  const serverDir = await tempDir("ssp-server-");
-  const server = await spawnServer("server.ts", serverDir);
-  const env = { SSP_SERVER: `127.0.0.1:${server.port}`, SSP_PASSWORD: PASSWORD };
-  const aliceDir = await tempDir("ssp-client-");
-  const bobDir = await tempDir("ssp-client-");
-  for (const [phone, dir] of [[ALICE, aliceDir], [BOB, bobDir]]) {
-    const registered = await run("client.ts", ["register", "--phone", phone!, "--data", dir!], env);
-    assert.equal(registered.code, 0, registered.stderr);
-  }
-  const alice = clientOnTerminal(["--phone", ALICE, "--data", aliceDir], { ...env, ...aliceEnv });
+  const world = await cliWorld([ALICE, BOB]);
+  const { env, as } = world;
+  const alice = clientOnTerminal(as(ALICE), { ...env, ...aliceEnv });
   await alice.waitFor("logged in as");
   const bob: {
     send(text: string): Promise<{ id: string; seq: number }>;
@@ -33,7 +26,7 @@ async function setup(aliceEnv: Record<string, string> = {}) {
     send: async (text: string) => {
       const sent = await run(
         "client.ts",
-        ["send", "--phone", BOB, "--data", bobDir, "--to", ALICE, "--json", text],
+        ["send", ...as(BOB), "--to", ALICE, "--json", text],
         env,
       );
       assert.equal(sent.code, 0, sent.stdout + sent.stderr);
@@ -43,7 +36,7 @@ async function setup(aliceEnv: Record<string, string> = {}) {
     history: async (): Promise<Record<string, unknown>[]> => {
       const history = await run(
         "client.ts",
-        ["history", "--phone", BOB, "--data", bobDir, "--with", ALICE, "--json"],
+        ["history", ...as(BOB), "--with", ALICE, "--json"],
         env,
       );
       assert.equal(history.code, 0, history.stdout + history.stderr);
@@ -56,7 +49,7 @@ async function setup(aliceEnv: Record<string, string> = {}) {
   };
   const stop = async () => {
     const code = await alice.close();
-    await stopServer(server, serverDir, aliceDir, bobDir);
+    await world.cleanup();
     return code;
   };
   return { alice, bob, stop };

@@ -4,56 +4,16 @@
  * delivered exactly once afterwards.
  */
 import assert from "node:assert/strict";
-import { tempDir } from "./harness.ts";
-import { PERMISSIONS, ROOT, run, spawnServer } from "./programs.ts";
+import { cliWorld, listenProcess } from "./cli_world.ts";
+import { run } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";
 import { lines } from "../lib/ui/lines.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
-const PASSWORD = "correct horse battery staple";
-
-type Server = Awaited<ReturnType<typeof spawnServer>>;
-
-/** Stops a server but keeps its data, so it can start again on the same port. */
-async function halt(server: Server): Promise<void> {
-  server.child.kill("SIGTERM");
-  await server.child.status;
-  await server.rest;
-}
-
-async function setup() {
-  const serverDir = await tempDir("ssp-server-");
-  let server = await spawnServer("server.ts", serverDir);
-  const port = server.port;
-  const env = { SSP_SERVER: `127.0.0.1:${port}`, SSP_PASSWORD: PASSWORD };
-  const dirs: Record<string, string> = {
-    [ALICE]: await tempDir("ssp-client-"),
-    [BOB]: await tempDir("ssp-client-"),
-  };
-  const as = (phone: string) => ["--phone", phone, "--data", dirs[phone]!];
-  for (const phone of [ALICE, BOB]) {
-    const registered = await run("client.ts", ["register", ...as(phone)], env);
-    assert.equal(registered.code, 0, registered.stderr);
-  }
-  return {
-    env,
-    as,
-    halt: () => halt(server),
-    restart: async () => {
-      server = await spawnServer("server.ts", serverDir, { port });
-    },
-    cleanup: async () => {
-      await halt(server);
-      for (const dir of [serverDir, ...Object.values(dirs)]) {
-        await Deno.remove(dir, { recursive: true });
-      }
-    },
-  };
-}
 
 Deno.test("a line typed while the server restarts is delivered once, after reconnecting", async () => {
-  const { env, as, halt, restart, cleanup } = await setup();
+  const { env, as, halt, restart, cleanup } = await cliWorld([ALICE, BOB]);
   const alice = clientOnTerminal(as(ALICE), env);
   try {
     await alice.waitFor("logged in as");
@@ -91,16 +51,9 @@ Deno.test("a line typed while the server restarts is delivered once, after recon
 });
 
 Deno.test("listen logs in again after a restart; with --no-reconnect it fails instead", async () => {
-  const { env, as, halt, restart, cleanup } = await setup();
-  const listen = (...flags: string[]) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, "client.ts", "listen", ...as(BOB), "--json", ...flags],
-      cwd: ROOT,
-      env: { NO_COLOR: "1", ...env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+  const world = await cliWorld([ALICE, BOB]);
+  const { env, as, halt, restart, cleanup } = world;
+  const listen = (...flags: string[]) => listenProcess(world, BOB, ["--json", ...flags]);
   const staying = listen();
   const leaving = listen("--no-reconnect");
   try {
@@ -128,8 +81,10 @@ Deno.test("listen logs in again after a restart; with --no-reconnect it fails in
   } finally {
     staying.kill("SIGTERM");
     assert.equal((await staying.status).code, 0);
-    await staying.stdout.cancel().catch(() => {});
-    await leaving.stdout.cancel().catch(() => {});
+    for (const child of [staying, leaving]) {
+      await child.stdout.cancel().catch(() => {});
+      await child.stderr.cancel().catch(() => {});
+    }
     await cleanup();
   }
 });

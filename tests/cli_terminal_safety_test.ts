@@ -4,14 +4,13 @@
  * the interactive session escaped, and `--json` exact.
  */
 import assert from "node:assert/strict";
-import { tempDir } from "./harness.ts";
-import { PERMISSIONS, ROOT, run, spawnServer, stopServer } from "./programs.ts";
+import { cliWorld, listenProcess } from "./cli_world.ts";
+import { run } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";
 import { lines } from "../lib/ui/lines.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
-const PASSWORD = "correct horse battery staple";
 
 /** Erases the line above and draws a fake message, then reverses the rest of the line. */
 const ATTACK =
@@ -33,28 +32,19 @@ function assertInert(output: string, where: string): void {
 }
 
 Deno.test("escape sequences in a message reach listen and history escaped, and --json exact", async () => {
-  const serverDir = await tempDir("ssp-server-");
-  const server = await spawnServer("server.ts", serverDir);
-  const aliceDir = await tempDir("ssp-client-");
-  const bobDir = await tempDir("ssp-client-");
-  const env = { SSP_SERVER: `127.0.0.1:${server.port}`, SSP_PASSWORD: PASSWORD };
-  const as = (phone: string, dir: string) => ["--phone", phone, "--data", dir];
+  const world = await cliWorld([ALICE, BOB]);
+  const { env, as } = world;
   let listener: Deno.ChildProcess | undefined;
   try {
-    for (const [phone, dir] of [[ALICE, aliceDir], [BOB, bobDir]]) {
-      assert.equal((await run("client.ts", ["register", ...as(phone!, dir!)], env)).code, 0);
-    }
-    listener = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, "client.ts", "listen", ...as(BOB, bobDir)],
-      cwd: ROOT,
-      env: { NO_COLOR: "1", ...env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    listener = listenProcess(world, BOB);
     const errors = lines(listener.stderr);
-    assert.match((await errors.next()).value, /listening as/);
-    const sent = await run("client.ts", ["send", ...as(ALICE, aliceDir), "--to", BOB, ATTACK], env);
+    // Deno may print download lines first; the client's note ends the wait.
+    for (;;) {
+      const { value, done } = await errors.next();
+      assert.ok(!done, "listen exited before listening");
+      if (value.startsWith("listening as ")) break;
+    }
+    const sent = await run("client.ts", ["send", ...as(ALICE), "--to", BOB, ATTACK], env);
     assert.equal(sent.code, 0, sent.stderr);
     // listen prints the message's two lines; read until the second.
     const out = lines(listener.stdout);
@@ -64,13 +54,13 @@ Deno.test("escape sequences in a message reach listen and history escaped, and -
       "listen",
     );
 
-    const history = await run("client.ts", ["history", ...as(BOB, bobDir), "--with", ALICE], env);
+    const history = await run("client.ts", ["history", ...as(BOB), "--with", ALICE], env);
     assert.equal(history.code, 0, history.stderr);
     assertInert(history.stdout + history.stderr, "history");
 
     const json = await run(
       "client.ts",
-      ["history", ...as(BOB, bobDir), "--with", ALICE, "--json"],
+      ["history", ...as(BOB), "--with", ALICE, "--json"],
       env,
     );
     const texts = json.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((m) =>
@@ -82,28 +72,21 @@ Deno.test("escape sequences in a message reach listen and history escaped, and -
     await listener?.status;
     await listener?.stdout.cancel().catch(() => {});
     await listener?.stderr.cancel().catch(() => {});
-    await stopServer(server, serverDir, aliceDir, bobDir);
+    await world.cleanup();
   }
 });
 
 Deno.test("escape sequences in a message reach the interactive session escaped", async () => {
-  const serverDir = await tempDir("ssp-server-");
-  const server = await spawnServer("server.ts", serverDir);
-  const aliceDir = await tempDir("ssp-client-");
-  const bobDir = await tempDir("ssp-client-");
-  const env = { SSP_SERVER: `127.0.0.1:${server.port}`, SSP_PASSWORD: PASSWORD };
-  const as = (phone: string, dir: string) => ["--phone", phone, "--data", dir];
-  for (const [phone, dir] of [[ALICE, aliceDir], [BOB, bobDir]]) {
-    assert.equal((await run("client.ts", ["register", ...as(phone!, dir!)], env)).code, 0);
-  }
-  const bob = clientOnTerminal(as(BOB, bobDir), env);
+  const world = await cliWorld([ALICE, BOB]);
+  const { env, as } = world;
+  const bob = clientOnTerminal(as(BOB), env);
   try {
     await bob.waitFor("logged in as");
     await bob.type(`/to ${ALICE}\r`);
     await bob.waitFor(`no messages yet with ${ALICE}`);
     const from = bob.raw().length;
     const fromText = bob.text().length;
-    const sent = await run("client.ts", ["send", ...as(ALICE, aliceDir), "--to", BOB, ATTACK], env);
+    const sent = await run("client.ts", ["send", ...as(ALICE), "--to", BOB, ATTACK], env);
     assert.equal(sent.code, 0, sent.stderr);
     await bob.waitFor("forged", fromText);
     const raw = bob.raw().slice(from);
@@ -114,6 +97,6 @@ Deno.test("escape sequences in a message reach the interactive session escaped",
     assert.ok(raw.includes("\\x1b[1A") && raw.includes("\\u202e"));
   } finally {
     await bob.close();
-    await stopServer(server, serverDir, aliceDir, bobDir);
+    await world.cleanup();
   }
 });

@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
-import { join } from "node:path";
-import { CLIENT_DB_FILE } from "./state.ts";
+import type { DatabaseSync } from "node:sqlite";
+import { openClientDatabase } from "./state.ts";
 
 /** Longest name the user can give a contact, in characters. */
 export const MAX_NAME_CHARS = 64;
@@ -57,11 +56,7 @@ export class ChatBook {
 
   /** Opens (creating) the book in `dataDir` for account `owner`. */
   static async open(dataDir: string, owner: string): Promise<ChatBook> {
-    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const db = new DatabaseSync(join(dataDir, CLIENT_DB_FILE));
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
-    db.exec(SCHEMA);
-    return new ChatBook(db, owner);
+    return new ChatBook(await openClientDatabase(dataDir, SCHEMA), owner);
   }
 
   /**
