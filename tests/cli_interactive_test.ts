@@ -164,6 +164,10 @@ Deno.test("names, /chats, /to, /history and receipts as marks in a real session"
     alice = clientOnTerminal(["--phone", ALICE, "--data", aliceDir], env);
     // Nothing is open: both arrive marked as another conversation's, and count as unread.
     await alice.waitFor(/«\+12015550102» \d\d:\d\d \+12015550102: b two/);
+    assert.ok(
+      alice.raw().includes("\x07"),
+      "a message outside the open conversation rings the bell",
+    );
     await alice.type("/chats\r");
     await alice.waitFor(/\d\d:\d\d {2}\+12015550102 {2}2 unread/);
 
