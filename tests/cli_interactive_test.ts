@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { startTestServer, tempDir } from "./harness.ts";
 import { newUser } from "./users.ts";
+import { until } from "../lib/testing/until.ts";
 import { cliWorld, PASSWORD } from "./cli_world.ts";
 import { run } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";
@@ -137,15 +138,6 @@ Deno.test("times follow TZ, with a line naming the day", async () => {
   }
 });
 
-/** Polls `check` until it is true, failing after `timeoutMs`. */
-async function eventually(what: string, check: () => boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 Deno.test("names, /chats, /to, /history and receipts as marks in a real session", async () => {
   const server = await startTestServer();
   const bob = await newUser(server, BOB);
@@ -189,7 +181,7 @@ Deno.test("names, /chats, /to, /history and receipts as marks in a real session"
     const readReceipts = () =>
       bob.received.filter((m) => m.content.kind === "receipt" && m.content.receipt === "read")
         .flatMap((m) => m.content.kind === "receipt" ? m.content.ids : []);
-    await eventually("Bob gets read receipts", () => readReceipts().length >= 2);
+    await until(() => readReceipts().length >= 2, { what: "Bob gets read receipts" });
     assert.deepEqual(readReceipts().sort(), [b1.id, b2.id].sort());
 
     // My message: ✓ when stored, ✓✓ when Bob's device has it, "read" when Bob shows it.
@@ -197,7 +189,7 @@ Deno.test("names, /chats, /to, /history and receipts as marks in a real session"
     await alice.type("a one\r");
     await alice.waitFor("Bob ✓> ", at);
     const texts = () => bob.received.filter((m) => m.content.kind === "text");
-    await eventually("Bob gets the message", () => texts().length >= 1);
+    await until(() => texts().length >= 1, { what: "Bob gets the message" });
     const a1 = texts()[0]!;
     assert.equal(a1.content.kind === "text" && a1.content.text, "a one");
     await alice.waitFor("Bob ✓✓> ", at);

@@ -8,6 +8,7 @@ import { cliWorld, listenProcess } from "./cli_world.ts";
 import { run } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";
 import { lines } from "../lib/ui/lines.ts";
+import { within } from "../lib/testing/until.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
@@ -54,28 +55,34 @@ Deno.test("listen logs in again after a restart; with --no-reconnect it fails in
   const world = await cliWorld([ALICE, BOB]);
   const { env, as, halt, restart, cleanup } = world;
   const listen = (...flags: string[]) => listenProcess(world, BOB, ["--json", ...flags]);
+  /** The next JSON line of a listener, within the default deadline. */
+  const next = async (it: AsyncGenerator<string>, what: string) => {
+    const { value, done } = await within(it.next(), { what });
+    assert.ok(!done, `listen ended before ${what}`);
+    return JSON.parse(value);
+  };
   const staying = listen();
   const leaving = listen("--no-reconnect");
   try {
     const events = lines(staying.stdout);
     const other = lines(leaving.stdout);
-    assert.equal(JSON.parse((await events.next()).value).type, "listening");
-    assert.equal(JSON.parse((await other.next()).value).type, "listening");
+    assert.equal((await next(events, "listening")).type, "listening");
+    assert.equal((await next(other, "listening")).type, "listening");
     await halt();
-    const { code } = await leaving.status;
+    const { code } = await within(leaving.status, { what: "listen --no-reconnect to exit" });
     assert.notEqual(code, 0, "--no-reconnect exits with an error when the connection drops");
-    const error = JSON.parse((await other.next()).value);
+    const error = await next(other, "the error");
     assert.ok(error.error?.code, JSON.stringify(error));
-    assert.equal(JSON.parse((await events.next()).value).type, "disconnected");
+    assert.equal((await next(events, "disconnected")).type, "disconnected");
     await restart();
-    assert.equal(JSON.parse((await events.next()).value).type, "listening");
+    assert.equal((await next(events, "listening again")).type, "listening");
     const sent = await run(
       "client.ts",
       ["send", ...as(ALICE), "--to", BOB, "after the restart"],
       env,
     );
     assert.equal(sent.code, 0, sent.stderr);
-    const message = JSON.parse((await events.next()).value);
+    const message = await next(events, "the message");
     assert.equal(message.type, "message");
     assert.equal(message.text, "after the restart");
   } finally {

@@ -8,6 +8,7 @@ import { cliWorld, listenProcess } from "./cli_world.ts";
 import { run } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";
 import { lines } from "../lib/ui/lines.ts";
+import { within } from "../lib/testing/until.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
@@ -39,20 +40,33 @@ Deno.test("escape sequences in a message reach listen and history escaped, and -
     listener = listenProcess(world, BOB);
     const errors = lines(listener.stderr);
     // Deno may print download lines first; the client's note ends the wait.
-    for (;;) {
-      const { value, done } = await errors.next();
-      assert.ok(!done, "listen exited before listening");
-      if (value.startsWith("listening as ")) break;
-    }
+    await within(
+      (async () => {
+        for (;;) {
+          const { value, done } = await errors.next();
+          assert.ok(!done, "listen exited before listening");
+          if (value.startsWith("listening as ")) return;
+        }
+      })(),
+      { what: "listen's 'listening as' note", deadlineMs: 60_000 },
+    );
     const sent = await run("client.ts", ["send", ...as(ALICE), "--to", BOB, ATTACK], env);
     assert.equal(sent.code, 0, sent.stderr);
-    // listen prints the message's two lines; read until the second.
+    // listen prints a date line, then the message on two lines: read up to its second.
     const out = lines(listener.stdout);
-    const shown = [(await out.next()).value, (await out.next()).value, (await out.next()).value];
-    assertInert(
-      shown.filter((l) => l.includes("hi\\r") || l.includes("forged")).join("\n"),
-      "listen",
+    const shown: string[] = [];
+    await within(
+      (async () => {
+        for (;;) {
+          const { value, done } = await out.next();
+          assert.ok(!done, `listen ended after: ${JSON.stringify(shown)}`);
+          shown.push(value);
+          if (value.includes("forged")) return;
+        }
+      })(),
+      { what: "the message on listen's output" },
     );
+    assertInert(shown.filter((l) => !l.startsWith("── ")).join("\n"), "listen");
 
     const history = await run("client.ts", ["history", ...as(BOB), "--with", ALICE], env);
     assert.equal(history.code, 0, history.stderr);
