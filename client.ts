@@ -6,8 +6,8 @@
  */
 import { Command, Option } from "commander";
 import { DEFAULT_PORT } from "./lib/address.ts";
+import { type AccountOptions } from "./lib/cli/account_options.ts";
 import {
-  type AccountOptions,
   contactsCommand,
   historyCommand,
   listenCommand,
@@ -15,7 +15,7 @@ import {
   registerCommand,
   sendCommand,
   verifyCommand,
-} from "./lib/client/commands.ts";
+} from "./lib/cli/commands.ts";
 import { connect } from "./lib/client/connect.ts";
 import {
   deleteFileCommand,
@@ -23,8 +23,10 @@ import {
   getFileCommand,
   sendFileCommand,
   shareFileCommand,
-} from "./lib/client/file_commands.ts";
-import { interactive } from "./lib/client/interactive.ts";
+} from "./lib/cli/file_commands.ts";
+import { interactive } from "./lib/cli/interactive.ts";
+import { closest } from "./lib/cli/suggest.ts";
+import { SspError } from "./lib/errors.ts";
 import { defaultClientDataDir } from "./lib/client/paths.ts";
 import { ping } from "./lib/client/ping.ts";
 import { aeadBackend } from "./lib/aead_backend.ts";
@@ -82,15 +84,53 @@ const program = new Command("ssp-client")
       "With --phone and no command, opens an interactive session.",
   )
   .enablePositionalOptions() // options after a command name belong to that command
-  .showHelpAfterError();
+  .showSuggestionAfterError()
+  // Words and options that belong to no command reach the action below, which answers them
+  // in two lines instead of a usage dump.
+  .allowExcessArguments(true)
+  .allowUnknownOption(true)
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ssp-client --phone +15551234567                      chat (type /help inside)
+  ssp-client register --phone +15551234567             create your account
+  ssp-client send --phone +15551234567 --to +15557654321 "see you at 8"
+  ssp-client listen --phone +15551234567 --json        incoming messages for a script
+  ssp-client help send                                 help on one command`,
+  );
 
-accountOptions(program, false).action(async (options) => {
+accountOptions(program, false).action(async (options, command: Command) => {
+  const [word, topic] = command.args;
+  if (word === "help") return helpOn(topic);
+  if (word?.startsWith("-")) {
+    throw new TypeError(`unknown option ${word}; ssp-client --help lists them`);
+  }
+  if (word !== undefined) throw unknownCommand(word);
   if (!options.phone) {
     program.help();
     return;
   }
   await interactive(options as AccountOptions);
 });
+
+/** `help [COMMAND]`: the help of one command, or of the whole program. */
+function helpOn(name: string | undefined): void {
+  if (name === undefined) return program.help();
+  const command = program.commands.find((c) => c.name() === name);
+  if (!command) throw unknownCommand(name);
+  command.help();
+}
+
+/** An unknown command word, with the nearest real one when there is one. */
+function unknownCommand(word: string): SspError {
+  const names = program.commands.map((c) => c.name());
+  const guess = closest(word, names);
+  return new SspError("unknown_command", `unknown command "${word}"`, {
+    hint: `${guess ? `did you mean "${guess}"? ` : ""}commands: ${names.join(", ")}; ` +
+      "`ssp-client help COMMAND` explains one",
+  });
+}
 
 accountOptions(program.command("register").description("create an account for --phone"))
   .action((options) => registerCommand(options, new Output(Boolean(options.json))));
@@ -163,9 +203,12 @@ accountOptions(
 ).action((options) => historyCommand(options, new Output(Boolean(options.json))));
 
 accountOptions(
-  program.command("listen").description(
-    "print incoming messages as they arrive (one JSON object per line with --json)",
-  ),
+  program.command("listen")
+    .description(
+      "print incoming messages as they arrive (one JSON object per line with --json); " +
+        "logs in again when the connection drops",
+    )
+    .option("--no-reconnect", "exit with an error when the connection drops instead"),
 ).action((options) => listenCommand(options, new Output(Boolean(options.json))));
 
 accountOptions(program.command("contacts").description("list contacts and their key status"))

@@ -1,7 +1,8 @@
 /**
- * `ssp-client listen` as a script sees it: a clean stop (SIGTERM) exits 0,
- * a dropped connection exits non-zero with an error (a JSON object with
- * `--json`), so the two can be told apart.
+ * `ssp-client listen` as a script sees it: a clean stop (SIGTERM) exits 0;
+ * with `--no-reconnect` a dropped connection exits non-zero with an error (a
+ * JSON object with `--json`), so the two can be told apart. (Without it,
+ * listen logs in again: tests/cli_reconnect_test.ts.)
  */
 import assert from "node:assert/strict";
 import { lines } from "../lib/ui/lines.ts";
@@ -12,7 +13,12 @@ const BOB = "+12015550102";
 const PASSWORD = "correct horse battery staple";
 
 /** Starts `listen` for BOB and waits until it is listening; returns its output lines. */
-async function startListen(env: Record<string, string>, dir: string, json: boolean) {
+async function startListen(
+  env: Record<string, string>,
+  dir: string,
+  json: boolean,
+  flags: string[] = [],
+) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -24,6 +30,7 @@ async function startListen(env: Record<string, string>, dir: string, json: boole
       "--data",
       dir,
       ...(json ? ["--json"] : []),
+      ...flags,
     ],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
@@ -51,7 +58,7 @@ async function startListen(env: Record<string, string>, dir: string, json: boole
   return { child, stdout: rest(stdout), stderr: rest(stderr) };
 }
 
-Deno.test("listen exits non-zero with connection_lost when the server goes away, 0 when stopped", async () => {
+Deno.test("listen --no-reconnect exits non-zero with connection_lost when the server goes away, 0 when stopped", async () => {
   const serverDir = await tempDir("ssp-server-");
   const bobDir = await tempDir("ssp-client-");
   const server = await spawnServer("server.ts", serverDir);
@@ -73,8 +80,8 @@ Deno.test("listen exits non-zero with connection_lost when the server goes away,
     assert.deepEqual(stoppedOut, []);
 
     // The server dies under two listeners, one with --json and one without.
-    const json = await startListen(env, bobDir, true);
-    const text = await startListen(env, bobDir, false);
+    const json = await startListen(env, bobDir, true, ["--no-reconnect"]);
+    const text = await startListen(env, bobDir, false, ["--no-reconnect"]);
     server.child.kill("SIGKILL");
     killed = true;
     await server.child.status;

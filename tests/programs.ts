@@ -52,12 +52,13 @@ export async function run(
 
 /**
  * Starts the server program and waits for its `listening` log line;
- * `extra` adds flags and environment variables.
+ * `extra` adds flags and environment variables, and a port (any free one
+ * unless given).
  */
 export async function spawnServer(
   script: string,
   dataDir: string,
-  extra: { args?: string[]; env?: Record<string, string> } = {},
+  extra: { args?: string[]; env?: Record<string, string>; port?: number } = {},
 ) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -65,7 +66,7 @@ export async function spawnServer(
       ...PERMISSIONS,
       script,
       "--port",
-      "0",
+      String(extra.port ?? 0),
       "--log-format",
       "json",
       ...extra.args ?? [],

@@ -7,7 +7,7 @@
 import { AuthError, SspError } from "../errors.ts";
 import { type Account, login, register } from "./account.ts";
 import { connect, type ConnectConfig, type ServerConnection } from "./connect.ts";
-import { Messenger } from "./messenger.ts";
+import { type Incoming, Messenger } from "./messenger.ts";
 import { RpcConnection } from "./rpc.ts";
 import { ClientState } from "./state.ts";
 
@@ -17,6 +17,8 @@ export interface SessionConfig extends ConnectConfig {
   password: string;
   /** "login" (default) or "register" (then log in). */
   mode?: "login" | "register";
+  /** Receives delivered envelopes from the first one on (none can slip by before it is set). */
+  onIncoming?: (incoming: Incoming) => void;
 }
 
 /** A logged-in session. */
@@ -28,6 +30,7 @@ export interface Session {
   messenger: Messenger;
   /** Whether the account was created by this call. */
   registered: boolean;
+  /** Closes the connection and the client database; later calls do nothing. */
   close(): void;
 }
 
@@ -43,6 +46,8 @@ export async function openSession(config: SessionConfig): Promise<Session> {
       : config.password;
     const account = await login(rpc, state, config.phone, credentials);
     const messenger = new Messenger(rpc, state, account);
+    let closed = false;
+    if (config.onIncoming) messenger.onIncoming = config.onIncoming;
     return {
       connection,
       rpc,
@@ -51,6 +56,8 @@ export async function openSession(config: SessionConfig): Promise<Session> {
       messenger,
       registered,
       close() {
+        if (closed) return;
+        closed = true;
         rpc.close();
         state.close();
       },

@@ -70,6 +70,22 @@ CREATE TABLE IF NOT EXISTS device_tokens (
 );
 `;
 
+/**
+ * Opens (creating) the client database in `dataDir` (a private directory)
+ * and creates the tables of `schema` that are missing. Several connections
+ * may share it: WAL mode, and a busy timeout instead of "database is locked".
+ */
+export async function openClientDatabase(dataDir: string, schema: string): Promise<DatabaseSync> {
+  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const db = new DatabaseSync(join(dataDir, CLIENT_DB_FILE));
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+  // A forgotten upload's file path and key (or an outbox text) must not linger in free pages:
+  // deleted rows are overwritten with zeros (this costs writes only on the rare deletes).
+  db.exec("PRAGMA secure_delete = ON");
+  db.exec(schema);
+  return db;
+}
+
 /** The client database of one data dir, seen from one account (`owner`). */
 export class ClientState {
   readonly #db: DatabaseSync;
@@ -82,14 +98,7 @@ export class ClientState {
 
   /** Opens (creating) the database in `dataDir` for account `owner`. */
   static async open(dataDir: string, owner: string): Promise<ClientState> {
-    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const db = new DatabaseSync(join(dataDir, CLIENT_DB_FILE));
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
-    // A forgotten upload's file path and key must not linger in free pages: deleted rows are
-    // overwritten with zeros (this costs writes only on the rare deletes).
-    db.exec("PRAGMA secure_delete = ON");
-    db.exec(SCHEMA);
-    return new ClientState(db, owner);
+    return new ClientState(await openClientDatabase(dataDir, SCHEMA), owner);
   }
 
   /** The pinned keys of `phone`, or null if never seen. */

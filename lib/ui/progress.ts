@@ -9,6 +9,8 @@
  * @module
  */
 
+import { safeText } from "./sanitize.ts";
+
 /** How progress is shown; see {@linkcode chooseProgressMode}. */
 export type ProgressMode = "bar" | "lines" | "json";
 
@@ -82,7 +84,8 @@ export class Progress {
       throw new RangeError(`intervalMs must be a positive number, got ${intervalMs}`);
     }
     this.#total = total;
-    this.#label = label;
+    // A file name comes from the sender: shown escaped on a terminal, exact in JSON.
+    this.#label = mode === "json" ? label : safeText(label);
     this.#mode = mode;
     this.#write = write;
     this.#now = options.now ?? (() => performance.now());
@@ -179,9 +182,11 @@ export class Progress {
     this.#ended = true;
     switch (this.#mode) {
       case "bar":
-        return this.#redraw(`${this.#head()}  failed: ${error.message}`, "\n");
+        return this.#redraw(`${this.#head()}  failed: ${safeText(error.message)}`, "\n");
       case "lines":
-        return this.#write(`${this.#label}: failed at ${this.#counts()}: ${error.message}\n`);
+        return this.#write(
+          `${this.#label}: failed at ${this.#counts()}: ${safeText(error.message)}\n`,
+        );
       case "json": {
         const code = (error as { code?: unknown }).code;
         return this.#json({

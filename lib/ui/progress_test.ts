@@ -260,3 +260,26 @@ Deno.test("chooseProgressMode() picks json when asked, else by whether stderr is
   assert.equal(chooseProgressMode(true), "json");
   assert.equal(chooseProgressMode(false), Deno.stderr.isTerminal() ? "bar" : "lines");
 });
+
+Deno.test("a sender's file name and error text reach a terminal escaped, and JSON exact", () => {
+  const name = "\x1b[2Jinvoice\u202efdp.exe";
+  for (const mode of ["bar", "lines"] as const) {
+    const out: string[] = [];
+    const progress = new Progress({ total: 10, label: name, mode, write: (t) => out.push(t) });
+    progress.update(5);
+    progress.fail(new Error("stalled\r\x1b[1Afake"));
+    const all = out.join("");
+    assert.ok(!all.includes("\x1b") && !all.includes("\u202e"), `${mode}: ${JSON.stringify(all)}`);
+    assert.match(all, /\\x1b\[2Jinvoice\\u202efdp\.exe/);
+    assert.match(all, /stalled\\r\\x1b\[1Afake/);
+  }
+  const out: string[] = [];
+  const progress = new Progress({
+    total: 10,
+    label: name,
+    mode: "json",
+    write: (t) => out.push(t),
+  });
+  progress.finish();
+  assert.equal(JSON.parse(out[0]!).label, name);
+});

@@ -14,8 +14,9 @@ export async function promptSecret(question: string): Promise<string> {
       "no terminal to ask for the password; set SSP_PASSWORD or pass --password-stdin",
     );
   }
-  await Deno.stderr.write(encoder.encode(question));
+  // Echo goes off before the question appears: keys typed as soon as it shows are never echoed.
   Deno.stdin.setRaw(true);
+  await Deno.stderr.write(encoder.encode(question));
   const typed: string[] = [];
   const buffer = new Uint8Array(64);
   try {

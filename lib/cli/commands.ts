@@ -8,84 +8,31 @@
 import { safetyNumber } from "../e2e/safety_number.ts";
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
-import type { WireGroupName } from "../handshake/mod.ts";
-import { contactJson, contactLine, messageJson, messageLine, rejectedJson } from "../ui/format.ts";
+import {
+  contactJson,
+  contactLine,
+  DayLines,
+  type LineView,
+  marksFrom,
+  messageJson,
+  messageLine,
+  rejectedJson,
+  rejectedLine,
+} from "./format.ts";
 import type { Output } from "../ui/output.ts";
-import { promptSecret, readFirstLine } from "../ui/prompt.ts";
-import { changePassword } from "./account.ts";
-import type { Incoming } from "./messenger.ts";
-import { openSession, type Session } from "./session.ts";
+import { type AccountOptions, readPassword, sessionFor, withSession } from "./account_options.ts";
+import { promptNewPassword } from "./passwords.ts";
+import { reconnect } from "./reconnect.ts";
+import { changePassword } from "../client/account.ts";
+import type { Incoming } from "../client/messenger.ts";
+import type { Session } from "../client/session.ts";
 
-/** Options every account command takes. */
-export interface AccountOptions {
-  phone: string;
-  region?: string;
-  server: string;
-  data: string;
-  serverFingerprint?: string;
-  group?: WireGroupName;
-  passwordStdin?: boolean;
-}
-
-/**
- * The password: SSP_PASSWORD, else the first line of stdin with
- * --password-stdin, else a prompt. The account's number is checked first,
- * so a mistyped number is reported before anyone types a password.
- *
- * @throws {SspError} `invalid_phone` (with a hint) if `options.phone` is not valid.
- */
-export async function readPassword(
-  options: AccountOptions,
-  question = "Password: ",
-): Promise<string> {
-  normalizePhone(options.phone, options.region);
-  const fromEnv = Deno.env.get("SSP_PASSWORD");
-  if (fromEnv !== undefined) return fromEnv;
-  if (options.passwordStdin) return await readFirstLine();
-  return await promptSecret(question);
-}
-
-/** Opens a session for the command's account. */
-export async function sessionFor(
-  options: AccountOptions,
-  password: string,
-  mode: "login" | "register" = "login",
-): Promise<Session> {
-  return await openSession({
-    server: options.server,
-    dataDir: options.data,
-    ...(options.serverFingerprint ? { serverFingerprint: options.serverFingerprint } : {}),
-    ...(options.group ? { groups: [options.group] } : {}),
-    phone: normalizePhone(options.phone, options.region),
-    password,
-    mode,
-  });
-}
-
-/** Runs `job` in a logged-in session and closes it. */
-export async function withSession<T>(
-  options: AccountOptions,
-  out: Output,
-  job: (session: Session) => Promise<T>,
-): Promise<T> {
-  const session = await sessionFor(options, await readPassword(options));
-  if (session.connection.pin === "first_use") {
-    out.note(`pinned the key of ${session.connection.server}: ${session.connection.fingerprint}`);
-  }
-  try {
-    return await job(session);
-  } finally {
-    session.close();
-  }
-}
-
-/** `register`: creates the account. */
+/** `register`: creates the account (a typed password is asked twice, and again if too short). */
 export async function registerCommand(options: AccountOptions, out: Output): Promise<void> {
-  const session = await sessionFor(
-    options,
-    await readPassword(options, "New password: "),
-    "register",
-  );
+  normalizePhone(options.phone, options.region); // a mistyped number before any password
+  const scripted = Deno.env.get("SSP_PASSWORD") !== undefined || options.passwordStdin;
+  const password = scripted ? await readPassword(options) : await promptNewPassword();
+  const session = await sessionFor(options, password, "register");
   session.close();
   out.result(
     { phone: session.account.phone, registered: true },
@@ -118,53 +65,100 @@ export async function historyCommand(
       ...(options.before !== undefined ? { before: options.before } : {}),
       ...(options.after !== undefined ? { after: options.after } : {}),
     });
-    for (const item of page) printIncoming(item, session.account.phone, out);
+    const me = session.account.phone;
+    if (out.json) {
+      for (const item of page) printIncoming(item, { me }, out);
+    } else {
+      // For people, receipts are marks on the messages they refer to, not lines of their own.
+      const marks = marksFrom(page, me);
+      const days = new DayLines();
+      for (const item of page) {
+        if ("message" in item && item.message.content.kind === "receipt") continue;
+        if ("message" in item) {
+          const day = days.next(item.message.timestamp);
+          if (day) out.line(day);
+        }
+        const mark = "message" in item && item.message.from === me
+          ? marks.get(item.message.id) ?? "sent"
+          : undefined;
+        printIncoming(item, { me, ...(mark ? { mark } : {}) }, out);
+      }
+    }
     if (page.length === 0) out.note("no messages");
   });
 }
 
 /**
  * `listen`: prints incoming messages until interrupted (SIGINT, SIGTERM:
- * success) or disconnected.
+ * success). When the connection drops it logs in again (waits growing to
+ * 30 s), and says so; with `reconnect: false` (`--no-reconnect`) it fails
+ * instead.
  *
- * @throws {SspError} `connection_lost` when the connection ends without being
- *   asked to, so a script can tell a dropped connection from a clean stop.
+ * @throws {SspError} `connection_lost` with `--no-reconnect` when the
+ *   connection ends without being asked to, so a script can tell a dropped
+ *   connection from a clean stop.
  */
-export async function listenCommand(options: AccountOptions, out: Output): Promise<void> {
-  await withSession(options, out, async (session) => {
-    session.messenger.onIncoming = (incoming) =>
-      printIncoming(incoming, session.account.phone, out);
-    let stopped = false;
-    const stop = () => {
-      stopped = true;
-      session.rpc.close(); // withSession closes the rest, once
-    };
-    // Before "listening" is printed: a script may send SIGTERM as soon as it reads it.
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-    out.note(`listening as ${session.account.phone}; Ctrl-C to stop`, {
-      type: "listening",
-      phone: session.account.phone,
-    });
-    try {
-      const reason = await session.rpc.closed;
-      if (!stopped) {
-        const server = session.connection.server;
-        throw new SspError(
-          "connection_lost",
-          `lost the connection to ${server}${reason ? `: ${reason.message}` : ""}`,
-          {
-            hint: "the server stopped or the network failed; run listen again when it is back " +
-              "(messages sent meanwhile wait on the server)",
-            ...(reason ? { cause: reason } : {}),
-          },
-        );
-      }
-    } finally {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
+export async function listenCommand(
+  options: AccountOptions & { reconnect?: boolean },
+  out: Output,
+): Promise<void> {
+  const password = await readPassword(options);
+  const days = new DayLines();
+  let me = "";
+  const onIncoming = (incoming: Incoming) => {
+    if (!out.json && "message" in incoming) {
+      const day = days.next(incoming.message.timestamp);
+      if (day) out.line(day);
     }
-  });
+    printIncoming(incoming, { me }, out);
+  };
+  const stopping = new AbortController();
+  let session: Session | null = await sessionFor(options, password, "login", onIncoming);
+  const stop = () => {
+    stopping.abort();
+    session?.close();
+  };
+  // Before "listening" is printed: a script may send SIGTERM as soon as it reads it.
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  try {
+    if (session.connection.pin === "first_use") {
+      out.note(`pinned the key of ${session.connection.server}: ${session.connection.fingerprint}`);
+    }
+    while (session) {
+      me = session.account.phone;
+      out.note(`listening as ${me}; Ctrl-C to stop`, { type: "listening", phone: me });
+      const reason = await session.rpc.closed;
+      session.close();
+      if (stopping.signal.aborted) return;
+      const server = session.connection.server;
+      const lost = new SspError(
+        "connection_lost",
+        `lost the connection to ${server}${reason ? `: ${reason.message}` : ""}`,
+        {
+          hint: "the server stopped or the network failed; run listen again when it is back " +
+            "(messages sent meanwhile wait on the server)",
+          ...(reason ? { cause: reason } : {}),
+        },
+      );
+      if (options.reconnect === false) throw lost;
+      out.note(`${lost.message}; reconnecting…`, {
+        type: "disconnected",
+        code: lost.code,
+        error: lost.message,
+      });
+      session = await reconnect(
+        () => sessionFor(options, password, "login", onIncoming),
+        stopping.signal,
+        (error, nextInMs) =>
+          out.note(`reconnecting failed: ${error.message}; next try in ${nextInMs / 1000} s`),
+      );
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    session?.close();
+  }
 }
 
 /** `contacts`: pinned contacts and their trust state. */
@@ -226,7 +220,7 @@ export async function verifyInSession(
 /** `passwd`: changes the password (the new one from SSP_NEW_PASSWORD or a prompt). */
 export async function passwdCommand(options: AccountOptions, out: Output): Promise<void> {
   const oldPassword = await readPassword(options, "Current password: ");
-  const newPassword = Deno.env.get("SSP_NEW_PASSWORD") ?? await promptSecret("New password: ");
+  const newPassword = Deno.env.get("SSP_NEW_PASSWORD") ?? await promptNewPassword();
   const session = await sessionFor(options, oldPassword);
   try {
     await changePassword(session.rpc, session.state, session.account, oldPassword, newPassword);
@@ -237,15 +231,10 @@ export async function passwdCommand(options: AccountOptions, out: Output): Promi
 }
 
 /** Prints a delivered or historical envelope. */
-export function printIncoming(incoming: Incoming, me: string, out: Output): void {
+export function printIncoming(incoming: Incoming, view: LineView, out: Output): void {
   if ("message" in incoming) {
-    out.result(messageJson(incoming.message), messageLine(incoming.message, me));
+    out.result(messageJson(incoming.message), messageLine(incoming.message, view));
   } else {
-    out.result(
-      rejectedJson(incoming),
-      `⚠ refused a message (seq ${incoming.rejected.seq}) from ${
-        incoming.rejected.from ?? "?"
-      }: ${incoming.rejected.error.message}`,
-    );
+    out.result(rejectedJson(incoming), rejectedLine(incoming, view.nameOf));
   }
 }

@@ -7,19 +7,10 @@
  */
 import { normalizePhone } from "../phone.ts";
 import type { Output } from "../ui/output.ts";
-import { chooseProgressMode, formatBytes, Progress } from "../ui/progress.ts";
-import { type AccountOptions, withSession } from "./commands.ts";
-import { deleteFile, type FileEntry, getFile, listFiles, sendFile, shareFile } from "./files.ts";
-
-/** A progress reporter for `label`: bar or lines on stderr, JSON events on stdout. */
-export function progressFor(label: string, total: number, out: Output): Progress {
-  const mode = chooseProgressMode(out.json);
-  const encoder = new TextEncoder();
-  const write = mode === "json"
-    ? (text: string) => Deno.stdout.writeSync(encoder.encode(text))
-    : (text: string) => Deno.stderr.writeSync(encoder.encode(text));
-  return new Progress({ total, label, mode, write });
-}
+import { formatBytes, type Progress } from "../ui/progress.ts";
+import { type AccountOptions, withSession } from "./account_options.ts";
+import { fileJson, fileLine } from "./format.ts";
+import { deleteFile, getFile, listFiles, sendFile, shareFile } from "../client/files.ts";
 
 /** `send-file --to NUMBER PATH`. */
 export async function sendFileCommand(
@@ -30,7 +21,7 @@ export async function sendFileCommand(
   await withSession(options, out, async (session) => {
     const to = options.to.map((n) => normalizePhone(n, options.region));
     const size = (await Deno.stat(path)).size;
-    const progress = progressFor(path.split("/").pop() ?? path, size, out);
+    const progress = out.progress(path.split("/").pop() ?? path, size);
     try {
       const sent = await sendFile(session, path, to, (done) => progress.update(done));
       progress.finish();
@@ -107,7 +98,7 @@ export async function getFileCommand(
     let progress: Progress | undefined;
     try {
       const got = await getFile(session, id, options.out, (done, total) => {
-        progress ??= progressFor(id, total, out);
+        progress ??= out.progress(id, total);
         progress.update(done);
       });
       progress?.finish();
@@ -128,27 +119,4 @@ export async function getFileCommand(
       throw error;
     }
   });
-}
-
-function fileJson(file: FileEntry, me: string): Record<string, unknown> {
-  return {
-    type: "file",
-    fileId: file.fileId,
-    name: file.name,
-    size: file.size,
-    from: file.from,
-    to: file.to,
-    direction: file.from === me ? "sent" : "received",
-    complete: file.complete,
-    verified: file.verified,
-    createdAt: new Date(file.createdAt).toISOString(),
-  };
-}
-
-function fileLine(file: FileEntry, me: string): string {
-  const direction = file.from === me ? `to ${file.to.join(", ")}` : `from ${file.from}`;
-  const state = file.complete ? "" : "  (uploading)";
-  return `${file.fileId.slice(0, 8)}  ${
-    formatBytes(file.size).padStart(10)
-  }  ${file.name}  ${direction}${state}`;
 }
