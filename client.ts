@@ -6,34 +6,29 @@
  */
 import { Command, Option } from "commander";
 import { DEFAULT_PORT } from "./lib/address.ts";
-import { type AccountOptions } from "./lib/cli/account_options.ts";
 import {
+  type AccountOptions,
+  closest,
   contactsCommand,
+  deleteFileCommand,
+  filesCommand,
+  getFileCommand,
   historyCommand,
+  interactive,
   listenCommand,
   passwdCommand,
   registerCommand,
   sendCommand,
-  verifyCommand,
-} from "./lib/cli/commands.ts";
-import { connect } from "./lib/client/connect.ts";
-import {
-  deleteFileCommand,
-  filesCommand,
-  getFileCommand,
   sendFileCommand,
   shareFileCommand,
-} from "./lib/cli/file_commands.ts";
-import { interactive } from "./lib/cli/interactive.ts";
-import { closest } from "./lib/cli/suggest.ts";
+  verifyCommand,
+} from "./lib/cli/mod.ts";
+import { connect, defaultClientDataDir, ping } from "./lib/client/mod.ts";
 import { SspError } from "./lib/errors.ts";
-import { defaultClientDataDir } from "./lib/client/paths.ts";
-import { ping } from "./lib/client/ping.ts";
-import { aeadBackend } from "./lib/aead_backend.ts";
+import { aeadBackend } from "./lib/crypto/mod.ts";
 import { GROUP_NAMES, type WireGroupName } from "./lib/handshake/mod.ts";
 import { MAX_HISTORY_PAGE } from "./lib/protocol/mod.ts";
-import { integerFlag } from "./lib/ui/flags.ts";
-import { Output } from "./lib/ui/output.ts";
+import { integerFlag, Output } from "./lib/ui/mod.ts";
 import { EXAMPLE_PHONE } from "./lib/phone.ts";
 
 function connectionOptions(command: Command): Command {

@@ -5,50 +5,52 @@
  * @module
  */
 import { Command, Option } from "commander";
-import { aeadBackend, preferredSuites } from "./lib/aead_backend.ts";
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel.ts";
-import { MAX_PRIME_BITS, MIN_PRIME_BITS } from "./lib/dh.ts";
-import { DEFAULT_MAX_FRAME_BYTES } from "./lib/frames.ts";
+import {
+  aeadBackend,
+  fingerprint,
+  MAX_PRIME_BITS,
+  MIN_PRIME_BITS,
+  preferredSuites,
+} from "./lib/crypto/mod.ts";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel/mod.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./lib/wire/mod.ts";
 import { DEFAULT_PORT } from "./lib/address.ts";
-import { generateDhParamFile, loadServerGroups } from "./lib/server/groups.ts";
-import { loadIdentity, loadOrCreateIdentity } from "./lib/server/identity.ts";
-import { createLogger, type LogFormat } from "./lib/server/log.ts";
-import { DEFAULT_SEND_RATE, startServer } from "./lib/server/server.ts";
 import {
-  DEFAULT_REGISTRATIONS_PER_ADDRESS,
-  DEFAULT_REGISTRATIONS_PER_HOUR,
-} from "./lib/server/accounts.ts";
-import { DEFAULT_MESSAGE_QUOTA_BYTES } from "./lib/server/message_quota.ts";
-import { DEFAULT_THROTTLE_ENTRIES } from "./lib/server/throttle.ts";
-import {
+  createLogger,
+  DEFAULT_FFDH_MS_PER_ADDRESS,
+  DEFAULT_FFDH_MS_PER_SECOND,
   DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_PRELOGIN_FRAME_BYTES,
-  DEFAULT_MAX_QUEUED_BYTES,
-  DEFAULT_WRITE_TIMEOUT_MS,
-} from "./lib/server/session.ts";
-import {
   DEFAULT_LOGIN_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-} from "./lib/server/slots.ts";
-import { DEFAULT_MAX_SESSIONS_PER_ACCOUNT } from "./lib/server/online.ts";
-import { DEFAULT_FFDH_MS_PER_ADDRESS, DEFAULT_FFDH_MS_PER_SECOND } from "./lib/server/dh_budget.ts";
+  DEFAULT_MAX_DOWNLOADS,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_PRELOGIN_FRAME_BYTES,
+  DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_MAX_SESSIONS_PER_ACCOUNT,
+  DEFAULT_MESSAGE_QUOTA_BYTES,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_QUOTA_BYTES,
+  DEFAULT_REGISTRATIONS_PER_ADDRESS,
+  DEFAULT_REGISTRATIONS_PER_HOUR,
+  DEFAULT_SEND_RATE,
+  DEFAULT_THROTTLE_ENTRIES,
+  DEFAULT_WRITE_TIMEOUT_MS,
+  generateDhParamFile,
+  loadIdentity,
+  loadOrCreateIdentity,
+  loadServerGroups,
+  type LogFormat,
+  startServer,
+} from "./lib/server/mod.ts";
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
 import { openEmbeddedStore } from "./lib/store/embedded.ts";
 import { DiskFileStore, EMBEDDED_FILES_DIR } from "./lib/store/disk_files.ts";
 import type { FileStore } from "./lib/store/files.ts";
 import type { Store } from "./lib/store/types.ts";
-import {
-  DEFAULT_MAX_DOWNLOADS,
-  DEFAULT_MAX_FILE_BYTES,
-  DEFAULT_QUOTA_BYTES,
-} from "./lib/server/files.ts";
 import { join } from "node:path";
-import { fingerprint } from "./lib/sign.ts";
-import { integerFlag } from "./lib/ui/flags.ts";
-import { Output } from "./lib/ui/output.ts";
+import { integerFlag, Output } from "./lib/ui/mod.ts";
 import { SspError } from "./lib/errors.ts";
-import { DEFAULT_POLL_INTERVAL_MS } from "./lib/bus/signals.ts";
 
 const DEFAULT_DATA_DIR = "./ssp-data";
 

@@ -20,7 +20,7 @@ export const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys=osRelease,uid", // the MongoDB driver reads these (ssp-server --mongo)
-  // The system's libcrypto for the record and file ciphers (lib/aead_backend.ts); loaded by
+  // The system's libcrypto for the record and file ciphers (lib/crypto/aead_backend.ts); loaded by
   // its soname, so the grant cannot name a path that holds on every distribution.
   "--allow-ffi",
   "--unstable-net", // Deno.listen's reusePort (ssp-server --reuse-port)

@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { toHex } from "../lib/bytes.ts";
-import { Prng } from "../lib/testing/mutate.ts";
+import { Prng } from "../lib/testing/mod.ts";
 import { startTestServer, tempDir } from "../tests/harness.ts";
 import { newUser } from "../tests/users.ts";
 import {

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { workedExample } from "../lib/testing/worked_example.ts";
+import { workedExample } from "../lib/testing/mod.ts";
 
 const example = await workedExample();
 const block = (text: string) => "```text\n" + text + "```\n";

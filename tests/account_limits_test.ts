@@ -4,10 +4,9 @@
  * (docs/protocol.md §6.5, §7.5). Each refusal carries its code and a hint.
  */
 import assert from "node:assert/strict";
-import { connect } from "../lib/client/connect.ts";
+import { connect, RpcConnection, ServerError } from "../lib/client/mod.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
-import { RpcConnection, ServerError } from "../lib/client/rpc.ts";
-import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../lib/e2e/password.ts";
+import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../lib/e2e/mod.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { newUser, type TestUser, userSession } from "./users.ts";

@@ -5,14 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { decodeServerMessage, encodeAppMessage } from "../lib/protocol/mod.ts";
-import { clientHandshake, type SecureChannel } from "../lib/channel.ts";
-import { connect } from "../lib/client/connect.ts";
-import { ping } from "../lib/client/ping.ts";
-import { decodeMessage } from "../lib/codec.ts";
-import { encodeFrame, encodeFrameHeader, FrameReader } from "../lib/frames.ts";
+import { clientHandshake, type SecureChannel } from "../lib/channel/mod.ts";
+import { connect, ping } from "../lib/client/mod.ts";
+import { decodeMessage, encodeFrame, encodeFrameHeader, FrameReader } from "../lib/wire/mod.ts";
 import { Alert } from "../lib/handshake/mod.ts";
 import { SspError } from "../lib/errors.ts";
-import { chunkedSource } from "../lib/testing/byte_source.ts";
+import { chunkedSource } from "../lib/testing/mod.ts";
 import {
   readUntilClosed,
   startTestServer,

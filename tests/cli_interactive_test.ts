@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { startTestServer, tempDir } from "./harness.ts";
 import { newUser } from "./users.ts";
-import { until } from "../lib/testing/until.ts";
+import { until } from "../lib/testing/mod.ts";
 import { cliWorld, PASSWORD } from "./cli_world.ts";
 import { run } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";

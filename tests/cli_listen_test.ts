@@ -5,7 +5,7 @@
  * listen logs in again: tests/cli_reconnect_test.ts.)
  */
 import assert from "node:assert/strict";
-import { lines } from "../lib/ui/lines.ts";
+import { lines } from "../lib/ui/mod.ts";
 import { tempDir } from "./harness.ts";
 import { PERMISSIONS, ROOT, run, spawnServer, stopServer } from "./programs.ts";
 

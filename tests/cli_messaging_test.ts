@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { tempDir } from "./harness.ts";
 import { PERMISSIONS, ROOT, run, spawnServer, stopServer } from "./programs.ts";
-import { lines } from "../lib/ui/lines.ts";
+import { lines } from "../lib/ui/mod.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadOrCreateIdentity } from "../lib/server/identity.ts";
-import { fingerprint } from "../lib/sign.ts";
+import { loadOrCreateIdentity } from "../lib/server/mod.ts";
+import { fingerprint } from "../lib/crypto/mod.ts";
 import { EMBEDDED_DB_FILE, openEmbeddedStore } from "../lib/store/mod.ts";
 import { tempDir } from "./harness.ts";
 import { run } from "./programs.ts";

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { cliWorld, listenProcess } from "./cli_world.ts";
 import { run } from "./programs.ts";
 import { clientOnTerminal } from "./pty.ts";
-import { lines } from "../lib/ui/lines.ts";
-import { within } from "../lib/testing/until.ts";
+import { lines } from "../lib/ui/mod.ts";
+import { within } from "../lib/testing/mod.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";

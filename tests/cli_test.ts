@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { tempDir } from "./harness.ts";
-import { aeadBackend, preferredSuites } from "../lib/aead_backend.ts";
+import { aeadBackend, preferredSuites } from "../lib/crypto/mod.ts";
 import { PERMISSIONS, ROOT, run, spawnServer, stopServer } from "./programs.ts";
 
 async function pingThroughPrograms(serverScript: string, clientScript: string): Promise<void> {

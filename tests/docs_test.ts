@@ -4,9 +4,9 @@
  * and the spec's bounds are the decoders' bounds.
  */
 import assert from "node:assert/strict";
-import { CONTENT_DECODER_LIMITS } from "../lib/e2e/content.ts";
+import { CONTENT_DECODER_LIMITS } from "../lib/e2e/mod.ts";
 import { isE164 } from "../lib/phone.ts";
-import { requestId } from "../lib/protocol/common.ts";
+import { requestId } from "../lib/protocol/mod.ts";
 
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 const SPEC = await Deno.readTextFile(new URL("../docs/protocol.md", import.meta.url));

@@ -5,13 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { connect } from "../lib/client/connect.ts";
-import { RpcConnection, ServerError } from "../lib/client/rpc.ts";
-import { sealEnvelope } from "../lib/e2e/envelope.ts";
+import { connect, RpcConnection, ServerError } from "../lib/client/mod.ts";
+import { generateIdentityKeys, sealEnvelope } from "../lib/e2e/mod.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
-import { generateIdentityKeys } from "../lib/e2e/keys.ts";
 import { SspError } from "../lib/errors.ts";
-import { until } from "../lib/testing/until.ts";
+import { until } from "../lib/testing/mod.ts";
 import { afterAppend, startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { newUser, textsOf, userSession } from "./users.ts";
 

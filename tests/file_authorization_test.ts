@@ -4,10 +4,10 @@
  * several connections at once.
  */
 import assert from "node:assert/strict";
-import { CHUNK_OVERHEAD, chunkCount, cipherSize, DEFAULT_CHUNK_BYTES } from "../lib/e2e/stream.ts";
+import { CHUNK_OVERHEAD, chunkCount, cipherSize, DEFAULT_CHUNK_BYTES } from "../lib/e2e/mod.ts";
 import { SspError } from "../lib/errors.ts";
 import { type FileChunk, newMessageId } from "../lib/protocol/mod.ts";
-import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "../lib/server/files.ts";
+import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "../lib/server/mod.ts";
 import { startTestServer } from "./harness.ts";
 import { newUser, type TestUser, userSession } from "./users.ts";
 

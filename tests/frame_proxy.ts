@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { encodeFrame, FrameReader, writeAll } from "../lib/frames.ts";
+import { encodeFrame, FrameReader, writeAll } from "../lib/wire/mod.ts";
 
 /** Which way a frame is travelling. */
 export type Direction = "to_server" | "to_client";

@@ -5,7 +5,7 @@
  * `SSP_FUZZ_SEED=N` replays a run. `deno task fuzz` runs the same for hours.
  */
 import assert from "node:assert/strict";
-import { Prng } from "../lib/testing/mutate.ts";
+import { Prng } from "../lib/testing/mod.ts";
 import { assertStillServing, fuzzServer, setUpFuzzAccount } from "./fuzzer.ts";
 import { startTestServer, tempDir } from "./harness.ts";
 import { newUser } from "./users.ts";

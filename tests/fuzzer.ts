@@ -11,20 +11,32 @@
  *
  * @module
  */
-import { clientHandshake, type SecureChannel } from "../lib/channel.ts";
-import { login, type PasswordKeys, register } from "../lib/client/account.ts";
-import { connect } from "../lib/client/connect.ts";
-import { Messenger } from "../lib/client/messenger.ts";
-import { RpcConnection } from "../lib/client/rpc.ts";
-import { ClientState } from "../lib/client/state.ts";
-import { encodeMessage } from "../lib/codec.ts";
-import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../lib/e2e/password.ts";
-import { CHUNK_OVERHEAD, DEFAULT_CHUNK_BYTES } from "../lib/e2e/stream.ts";
-import { encodeFrame, FrameReader, writeAll } from "../lib/frames.ts";
+import { clientHandshake, type SecureChannel } from "../lib/channel/mod.ts";
+import {
+  ClientState,
+  connect,
+  login,
+  Messenger,
+  type PasswordKeys,
+  register,
+  RpcConnection,
+} from "../lib/client/mod.ts";
+import { encodeFrame, encodeMessage, FrameReader, writeAll } from "../lib/wire/mod.ts";
+import {
+  CHUNK_OVERHEAD,
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_KDF_PARAMS,
+  encodeKdfParams,
+} from "../lib/e2e/mod.ts";
 import { ClientHandshake, MAX_HANDSHAKE_FRAME_BYTES } from "../lib/handshake/mod.ts";
 import { decodeServerMessage, newMessageId, type ServerMessage } from "../lib/protocol/mod.ts";
-import { mutateBytes, mutateMessage, Prng } from "../lib/testing/mutate.ts";
-import { until, within as withinDeadline } from "../lib/testing/until.ts";
+import {
+  mutateBytes,
+  mutateMessage,
+  Prng,
+  until,
+  within as withinDeadline,
+} from "../lib/testing/mod.ts";
 import type { TestServer } from "./harness.ts";
 import { type TestUser, textsOf, userSession } from "./users.ts";
 

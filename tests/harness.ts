@@ -4,19 +4,21 @@
  *
  * @module
  */
-import type { AeadSuite } from "../lib/aead_backend.ts";
-import { type DhGroup, namedGroup } from "../lib/dh.ts";
-import type { ChannelOptions, Connection } from "../lib/channel.ts";
-import type { AccountLimits } from "../lib/server/accounts.ts";
-import { loadOrCreateIdentity } from "../lib/server/identity.ts";
-import type { LogFields } from "../lib/server/log.ts";
-import { type RunningServer, type ServerConfig, startServer } from "../lib/server/server.ts";
+import type { AeadSuite } from "../lib/crypto/mod.ts";
+import { type DhGroup, namedGroup } from "../lib/crypto/mod.ts";
+import type { ChannelOptions, Connection } from "../lib/channel/mod.ts";
+import type { AccountLimits, ClusterOptions, LogFields } from "../lib/server/mod.ts";
+import {
+  loadOrCreateIdentity,
+  type RunningServer,
+  type ServerConfig,
+  startServer,
+} from "../lib/server/mod.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
 import { DiskFileStore } from "../lib/store/disk_files.ts";
 import type { FileStore } from "../lib/store/files.ts";
 import type { AppendResult, NewEnvelope, Store } from "../lib/store/types.ts";
-import { within } from "../lib/testing/until.ts";
-import type { ClusterOptions } from "../lib/bus/signals.ts";
+import { within } from "../lib/testing/mod.ts";
 
 /** A server started for one test. */
 export interface TestServer {

@@ -5,11 +5,9 @@
  * throttle clock is frozen, so no block runs out while a test runs.
  */
 import assert from "node:assert/strict";
-import { changePassword } from "../lib/client/account.ts";
-import { connect } from "../lib/client/connect.ts";
-import { RpcConnection, ServerError } from "../lib/client/rpc.ts";
+import { changePassword, connect, RpcConnection, ServerError } from "../lib/client/mod.ts";
 import { SspError } from "../lib/errors.ts";
-import type { AccountLimits } from "../lib/server/accounts.ts";
+import type { AccountLimits } from "../lib/server/mod.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { newUser, PASSWORD, userSession } from "./users.ts";
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { SspError } from "../lib/errors.ts";
-import { until } from "../lib/testing/until.ts";
+import { until } from "../lib/testing/mod.ts";
 import { walk } from "./walk.ts";
 import { afterAppend, startTestServer } from "./harness.ts";
 import { newUser, PASSWORD, textsOf, userSession } from "./users.ts";

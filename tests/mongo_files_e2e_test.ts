@@ -8,7 +8,7 @@ import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { MongoClient } from "mongodb";
 import { startFerretDb } from "../scripts/ferretdb.ts";
-import { getFile, sendFile } from "../lib/client/files.ts";
+import { getFile, sendFile } from "../lib/client/mod.ts";
 import { MongoStore } from "../lib/store/mod.ts";
 import { MongoFileStore } from "../lib/store/mongo_files.ts";
 import { startTestServer, tempDir } from "./harness.ts";

@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { within } from "../lib/testing/until.ts";
+import { within } from "../lib/testing/mod.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 /** How long a spawned server has to start listening (a cold npm cache included). */
 const SPAWN_DEADLINE_MS = 120_000;
 
-/** What `deno task server` and `deno task client` grant (FFI: libcrypto, see lib/aead_backend.ts). */
+/** What `deno task server` and `deno task client` grant (FFI: libcrypto, see lib/crypto/aead_backend.ts). */
 export const PERMISSIONS = [
   "--allow-net",
   "--allow-read",

@@ -4,7 +4,7 @@
  * for 2^32.
  */
 import assert from "node:assert/strict";
-import { connect } from "../lib/client/connect.ts";
+import { connect } from "../lib/client/mod.ts";
 import { decodeServerMessage, encodeAppMessage } from "../lib/protocol/mod.ts";
 import { EXAMPLE_PHONE } from "../lib/phone.ts";
 import { startTestServer, tempDir } from "./harness.ts";

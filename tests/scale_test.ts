@@ -8,18 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { getFile, sendFile } from "../lib/client/files.ts";
-import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/stream.ts";
+import { getFile, sendFile } from "../lib/client/mod.ts";
+import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/mod.ts";
 import { dropDatabase, startFerretDb } from "../scripts/ferretdb.ts";
 import { startNats } from "../scripts/nats.ts";
-import { NatsBus } from "../lib/bus/nats.ts";
-import type { ReceivedMessage } from "../lib/client/messenger.ts";
+import { NatsBus } from "../lib/bus/mod.ts";
+import type { ReceivedMessage } from "../lib/client/mod.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
 import { MongoStore } from "../lib/store/mod.ts";
 import { MongoFileStore } from "../lib/store/mongo_files.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { parseLogLine, PERMISSIONS, ROOT, run } from "./programs.ts";
-import { until, within } from "../lib/testing/until.ts";
+import { until, within } from "../lib/testing/mod.ts";
 import { newUser, type TestUser, textsOf, userSession } from "./users.ts";
 
 const ferret = await startFerretDb();

@@ -4,16 +4,18 @@
  */
 import assert from "node:assert/strict";
 import { getDiffieHellman } from "node:crypto";
-import { connect } from "../lib/client/connect.ts";
-import { ping } from "../lib/client/ping.ts";
-import { decodeMessage, encodeMessage } from "../lib/codec.ts";
-import { namedGroup } from "../lib/dh.ts";
-import { readDhParamsFile } from "../lib/dhparam.ts";
+import { connect, ping } from "../lib/client/mod.ts";
+import {
+  decodeMessage,
+  encodeFrame,
+  encodeMessage,
+  FrameReader,
+  writeAll,
+} from "../lib/wire/mod.ts";
+import { FFDHE2048, namedGroup } from "../lib/crypto/mod.ts";
+import { loadServerGroups, readDhParamsFile } from "../lib/server/mod.ts";
 import { HandshakeError } from "../lib/errors.ts";
-import { FFDHE2048 } from "../lib/ffdhe.ts";
-import { encodeFrame, FrameReader, writeAll } from "../lib/frames.ts";
 import { ServerHello } from "../lib/handshake/mod.ts";
-import { loadServerGroups } from "../lib/server/groups.ts";
 import { startFrameProxy } from "./frame_proxy.ts";
 import { startTestServer, tempDir } from "./harness.ts";
 

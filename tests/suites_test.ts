@@ -6,9 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { decode } from "@msgpack/msgpack";
-import { connect } from "../lib/client/connect.ts";
-import { ping } from "../lib/client/ping.ts";
-import { decodeMessage, encodeMessage } from "../lib/codec.ts";
+import { connect, ping } from "../lib/client/mod.ts";
+import { decodeMessage, encodeMessage } from "../lib/wire/mod.ts";
 import { HandshakeError } from "../lib/errors.ts";
 import { ClientHello, ServerHello } from "../lib/handshake/mod.ts";
 import { startFrameProxy } from "./frame_proxy.ts";

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { Incoming, ReceivedMessage, RejectedMessage } from "../lib/client/messenger.ts";
-import { openSession, type Session } from "../lib/client/session.ts";
-import { within } from "../lib/testing/until.ts";
+import type { Incoming, ReceivedMessage, RejectedMessage } from "../lib/client/mod.ts";
+import { openSession, type Session } from "../lib/client/mod.ts";
+import { within } from "../lib/testing/mod.ts";
 import { tempDir, type TestServer } from "./harness.ts";
 
 /** A logged-in user and everything delivered to it. */

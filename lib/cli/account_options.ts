@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { Incoming } from "../client/messenger.ts";
-import { openSession, type Session } from "../client/session.ts";
+import type { Incoming } from "../client/mod.ts";
+import { openSession, type Session } from "../client/mod.ts";
 import type { WireGroupName } from "../handshake/mod.ts";
 import { normalizePhone } from "../phone.ts";
-import type { Output } from "../ui/output.ts";
-import { promptSecret, readFirstLine } from "../ui/prompt.ts";
+import type { Output } from "../ui/mod.ts";
+import { promptSecret, readFirstLine } from "../ui/mod.ts";
 
 /** Options every account command takes. */
 export interface AccountOptions {

@@ -8,12 +8,9 @@
  */
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
-import type { ChatBook, QueuedText } from "../client/chat_book.ts";
-import type { Incoming, ReceivedMessage } from "../client/messenger.ts";
-import { ServerError } from "../client/rpc.ts";
-import type { Session } from "../client/session.ts";
-import type { Output } from "../ui/output.ts";
-import type { Screen } from "../ui/screen.ts";
+import type { ChatBook, Incoming, QueuedText, ReceivedMessage, Session } from "../client/mod.ts";
+import { ServerError } from "../client/mod.ts";
+import type { Output, Screen } from "../ui/mod.ts";
 import { DayLines, type Mark, MARK_TEXT, marksFrom, messageLine, rejectedLine } from "./format.ts";
 import { MAX_HISTORY_PAGE, newMessageId } from "../protocol/mod.ts";
 

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { deleteFile, getFile, listFiles, sendFile } from "../client/files.ts";
+import { deleteFile, getFile, listFiles, sendFile } from "../client/mod.ts";
 import { SspError } from "../errors.ts";
-import type { Progress } from "../ui/progress.ts";
+import type { Progress } from "../ui/mod.ts";
 import type { Chat } from "./chat.ts";
 import { verifyInSession } from "./commands.ts";
 import { contactLine, fileLine, timeOfDay } from "./format.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { safetyNumber } from "../e2e/safety_number.ts";
+import { safetyNumber } from "../e2e/mod.ts";
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
 import {
@@ -19,13 +19,12 @@ import {
   rejectedJson,
   rejectedLine,
 } from "./format.ts";
-import type { Output } from "../ui/output.ts";
+import type { Output } from "../ui/mod.ts";
 import { type AccountOptions, readPassword, sessionFor, withSession } from "./account_options.ts";
 import { promptNewPassword } from "./passwords.ts";
 import { reconnect } from "./reconnect.ts";
-import { changePassword } from "../client/account.ts";
-import type { Incoming } from "../client/messenger.ts";
-import type { Session } from "../client/session.ts";
+import { changePassword } from "../client/mod.ts";
+import type { Incoming, Session } from "../client/mod.ts";
 
 /** `register`: creates the account (a typed password is asked twice, and again if too short). */
 export async function registerCommand(options: AccountOptions, out: Output): Promise<void> {

@@ -6,11 +6,11 @@
  * @module
  */
 import { normalizePhone } from "../phone.ts";
-import type { Output } from "../ui/output.ts";
-import { formatBytes, type Progress } from "../ui/progress.ts";
+import type { Output } from "../ui/mod.ts";
+import { formatBytes, type Progress } from "../ui/mod.ts";
 import { type AccountOptions, withSession } from "./account_options.ts";
 import { fileJson, fileLine } from "./format.ts";
-import { deleteFile, getFile, listFiles, sendFile, shareFile } from "../client/files.ts";
+import { deleteFile, getFile, listFiles, sendFile, shareFile } from "../client/mod.ts";
 
 /** `send-file --to NUMBER PATH`. */
 export async function sendFileCommand(

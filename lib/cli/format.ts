@@ -5,12 +5,9 @@
  *
  * @module
  */
-import type { Incoming, ReceivedMessage } from "../client/messenger.ts";
-import type { FileEntry } from "../client/files.ts";
-import type { Contact } from "../client/state.ts";
-import { fingerprint } from "../sign.ts";
-import { formatBytes } from "../ui/progress.ts";
-import { safeLines, safeText } from "../ui/sanitize.ts";
+import type { Contact, FileEntry, Incoming, ReceivedMessage } from "../client/mod.ts";
+import { fingerprint } from "../crypto/mod.ts";
+import { formatBytes, safeLines, safeText } from "../ui/mod.ts";
 
 /** How a phone number is shown: a local name if the user gave one, else the number. */
 export type NameOf = (phone: string) => string;

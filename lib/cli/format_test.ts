@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import type { ReceivedMessage } from "../client/messenger.ts";
-import type { FileEntry } from "../client/files.ts";
+import type { FileEntry, ReceivedMessage } from "../client/mod.ts";
 import { SspError } from "../errors.ts";
 import { fileJson, fileLine, marksFrom, messageJson, messageLine, rejectedLine } from "./format.ts";
 

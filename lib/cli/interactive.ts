@@ -6,11 +6,9 @@
  *
  * @module
  */
-import { ChatBook } from "../client/chat_book.ts";
-import type { Incoming } from "../client/messenger.ts";
-import type { Session } from "../client/session.ts";
-import { Output } from "../ui/output.ts";
-import { Screen } from "../ui/screen.ts";
+import { ChatBook } from "../client/mod.ts";
+import type { Incoming, Session } from "../client/mod.ts";
+import { Output, Screen } from "../ui/mod.ts";
 import { Chat } from "./chat.ts";
 import { reconnect } from "./reconnect.ts";
 import { runChatCommand } from "./chat_commands.ts";

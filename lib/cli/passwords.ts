@@ -5,14 +5,12 @@
  *
  * @module
  */
-import { ClientState } from "../client/state.ts";
-import { isLoginFailure, type Session } from "../client/session.ts";
-import type { Incoming } from "../client/messenger.ts";
+import { ClientState, isLoginFailure, type Session } from "../client/mod.ts";
+import type { Incoming } from "../client/mod.ts";
 import { MIN_PASSWORD_CHARS } from "../e2e/mod.ts";
 import { SspError } from "../errors.ts";
 import { normalizePhone } from "../phone.ts";
-import { Output } from "../ui/output.ts";
-import { confirm, promptSecret } from "../ui/prompt.ts";
+import { confirm, Output, promptSecret } from "../ui/mod.ts";
 import { type AccountOptions, readPassword, sessionFor } from "./account_options.ts";
 
 /** Password tries in one interactive login before it gives up. */

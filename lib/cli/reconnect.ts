@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { isLoginFailure, type Session } from "../client/session.ts";
+import { isLoginFailure, type Session } from "../client/mod.ts";
 
 /** First wait before reconnecting, in milliseconds. */
 export const RECONNECT_FIRST_MS = 500;

@@ -12,15 +12,13 @@ import {
   DEFAULT_KDF_PARAMS,
   deriveMasterKey,
   encodeKdfParams,
-  SALT_BYTES,
-  splitMasterKey,
-} from "../e2e/password.ts";
-import {
   generateIdentityKeys,
   type IdentityKeys,
   openKeyBackup,
+  SALT_BYTES,
   sealKeyBackup,
-} from "../e2e/keys.ts";
+  splitMasterKey,
+} from "../e2e/mod.ts";
 import { AuthError } from "../errors.ts";
 import type { RpcConnection } from "./rpc.ts";
 import type { ClientState } from "./state.ts";

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import type { AeadSuite } from "../aead_backend.ts";
-import { clientHandshake, type SecureChannel } from "../channel.ts";
+import type { AeadSuite } from "../crypto/mod.ts";
+import { clientHandshake, type SecureChannel } from "../channel/mod.ts";
 import type { WireGroupName } from "../handshake/mod.ts";
 import { SspError } from "../errors.ts";
-import { fingerprint } from "../sign.ts";
+import { fingerprint } from "../crypto/mod.ts";
 import { formatServerAddress, parseServerAddress } from "../address.ts";
 import { KnownHosts, type PinResult } from "./known_hosts.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { basename, extname, join } from "node:path";
-import type { FileContent } from "../e2e/content.ts";
+import type { FileContent } from "../e2e/mod.ts";
 import {
   CHUNK_OVERHEAD,
   chunkCount,
@@ -18,7 +18,7 @@ import {
   DEFAULT_CHUNK_BYTES,
   openChunkInPlace,
   sealChunkInPlace,
-} from "../e2e/stream.ts";
+} from "../e2e/mod.ts";
 import { EnvelopeError, SspError } from "../errors.ts";
 import { type FileChunk, type FileData, type FileFailed, newMessageId } from "../protocol/mod.ts";
 import type { Session } from "./session.ts";

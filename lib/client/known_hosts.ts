@@ -11,7 +11,7 @@
 import { dirname, join } from "node:path";
 import { constantTimeEqual } from "../bytes.ts";
 import { HandshakeError, SspError } from "../errors.ts";
-import { fingerprint } from "../sign.ts";
+import { fingerprint } from "../crypto/mod.ts";
 
 /** Name of the pinned-keys file inside the client's data dir. */
 export const KNOWN_HOSTS_FILE = "known_hosts.json";

@@ -7,8 +7,8 @@
  * @module
  */
 import { constantTimeEqual } from "../bytes.ts";
-import type { Content } from "../e2e/content.ts";
-import { openEnvelope, type ParsedEnvelope, parseEnvelope, sealEnvelope } from "../e2e/envelope.ts";
+import type { Content } from "../e2e/mod.ts";
+import { openEnvelope, type ParsedEnvelope, parseEnvelope, sealEnvelope } from "../e2e/mod.ts";
 import { EnvelopeError, SspError } from "../errors.ts";
 import { type Deliver, MAX_RECIPIENTS, newMessageId } from "../protocol/mod.ts";
 import type { Account } from "./account.ts";

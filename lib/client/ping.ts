@@ -4,7 +4,7 @@
  * @module
  */
 import { decodeServerMessage, encodeAppMessage } from "../protocol/mod.ts";
-import type { SecureChannel } from "../channel.ts";
+import type { SecureChannel } from "../channel/mod.ts";
 import { ProtocolError } from "../errors.ts";
 
 /** Sends one ping and waits for its pong; resolves to the round-trip time in ms. */

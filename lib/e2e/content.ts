@@ -13,7 +13,7 @@ import { Decoder, encode } from "@msgpack/msgpack";
 import { z } from "zod";
 import { utf8 } from "../bytes.ts";
 import { EnvelopeError } from "../errors.ts";
-import { messageId } from "../protocol/common.ts";
+import { messageId } from "../protocol/mod.ts";
 
 /** Longest text message, in UTF-8 bytes. */
 export const MAX_TEXT_BYTES = 64 * 1024;

@@ -26,18 +26,23 @@
 import { Decoder, encode } from "@msgpack/msgpack";
 import { z } from "zod";
 import { concatBytes, utf8 } from "../bytes.ts";
-import { bytes, uint } from "../codec.ts";
+import { bytes, uint } from "../wire/mod.ts";
 import { EnvelopeError } from "../errors.ts";
-import { MAX_RECIPIENTS, messageId as idSchema, phone as phoneSchema } from "../protocol/common.ts";
-import { MAX_ENVELOPE_BYTES } from "../protocol/messaging.ts";
-import { sign, verify } from "../sign.ts";
+import {
+  MAX_ENVELOPE_BYTES,
+  MAX_RECIPIENTS,
+  messageId as idSchema,
+  phone as phoneSchema,
+} from "../protocol/mod.ts";
 import {
   chacha20Poly1305Open,
   chacha20Poly1305Seal,
   KEY_BYTES,
   NONCE_BYTES,
+  sign,
   TAG_BYTES,
-} from "../xor.ts";
+  verify,
+} from "../crypto/mod.ts";
 import { type Content, decodeContent, encodeContent } from "./content.ts";
 import { HPKE_PUBLIC_KEY_BYTES, HPKE_TAG_BYTES, hpkeOpen, hpkeSeal } from "./hpke.ts";
 

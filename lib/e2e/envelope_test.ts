@@ -3,7 +3,7 @@ import { decode, encode } from "@msgpack/msgpack";
 import fc from "fast-check";
 import { concatBytes, utf8 } from "../bytes.ts";
 import { EnvelopeError } from "../errors.ts";
-import { sign } from "../sign.ts";
+import { sign } from "../crypto/mod.ts";
 import type { Content } from "./content.ts";
 import { MAX_ENVELOPE_BYTES, MAX_RECIPIENTS, newMessageId } from "../protocol/mod.ts";
 import { openEnvelope, parseEnvelope, sealEnvelope, type SealEnvelopeOptions } from "./envelope.ts";

@@ -18,11 +18,18 @@
  */
 import { z } from "zod";
 import { concatBytes, utf8 } from "../bytes.ts";
-import { bytes, decodeMessage, encodeMessage } from "../codec.ts";
+import { bytes, decodeMessage, encodeMessage } from "../wire/mod.ts";
 import { AuthError } from "../errors.ts";
-import { hkdfSha256 } from "../kdf.ts";
-import { generateSigningKeyPair, sign, verify } from "../sign.ts";
-import { chacha20Poly1305Open, chacha20Poly1305Seal, KEY_BYTES, NONCE_BYTES } from "../xor.ts";
+import {
+  chacha20Poly1305Open,
+  chacha20Poly1305Seal,
+  generateSigningKeyPair,
+  hkdfSha256,
+  KEY_BYTES,
+  NONCE_BYTES,
+  sign,
+  verify,
+} from "../crypto/mod.ts";
 import { generateEncryptionKeyPair, hpkeOpen, hpkeSeal } from "./hpke.ts";
 
 /** A user's long-term keys: X25519 to receive messages, Ed25519 to sign them. */

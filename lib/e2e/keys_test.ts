@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { utf8 } from "../bytes.ts";
 import { AuthError } from "../errors.ts";
-import { sign, verify } from "../sign.ts";
+import { sign, verify } from "../crypto/mod.ts";
 import { hpkeOpen, hpkeSeal } from "./hpke.ts";
 import { generateIdentityKeys, type IdentityKeys, openKeyBackup, sealKeyBackup } from "./keys.ts";
 

@@ -63,3 +63,5 @@ export {
   type HpkeSealed,
 } from "./hpke.ts";
 export { SAFETY_NUMBER_ITERATIONS, safetyNumber, type SafetyNumberParty } from "./safety_number.ts";
+export { CONTENT_DECODER_LIMITS, type FileContent } from "./content.ts";
+export * from "./stream.ts";

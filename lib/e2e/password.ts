@@ -12,7 +12,7 @@ import { scrypt } from "node:crypto";
 import { z } from "zod";
 import { constantTimeEqual, utf8 } from "../bytes.ts";
 import { AuthError } from "../errors.ts";
-import { hkdfSha256, hmacSha256 } from "../kdf.ts";
+import { hkdfSha256, hmacSha256 } from "../crypto/mod.ts";
 
 /** Parameters of the password KDF, chosen by the client at registration and kept by the server. */
 export interface KdfParams {

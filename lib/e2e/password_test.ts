@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { scryptSync } from "node:crypto";
 import { toHex, utf8 } from "../bytes.ts";
 import { AuthError } from "../errors.ts";
-import { hmacSha256 } from "../kdf.ts";
+import { hmacSha256 } from "../crypto/mod.ts";
 import {
   checkVerifier,
   decodeKdfParams,

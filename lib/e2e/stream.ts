@@ -22,9 +22,14 @@
  *
  * @module
  */
-import { aeadBackend } from "../aead_backend.ts";
+import {
+  aeadBackend,
+  chacha20Poly1305Open,
+  chacha20Poly1305SealParts,
+  NONCE_BYTES,
+  TAG_BYTES,
+} from "../crypto/mod.ts";
 import { concatBytes } from "../bytes.ts";
-import { chacha20Poly1305Open, chacha20Poly1305SealParts, NONCE_BYTES, TAG_BYTES } from "../xor.ts";
 import { EnvelopeError, RecordError } from "../errors.ts";
 
 /** Length of a per-file key, in bytes. */

@@ -17,7 +17,7 @@ import {
   sealChunk,
   sealChunkInPlace,
 } from "./stream.ts";
-import { pseudoRandomBytes } from "../_test_bytes.ts";
+import { pseudoRandomBytes } from "../testing/mod.ts";
 
 const CHUNK = MIN_CHUNK_BYTES;
 const KEY = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");

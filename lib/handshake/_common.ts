@@ -5,13 +5,11 @@
  * @module
  */
 import { z } from "zod";
-import type { AeadSuite } from "../aead_backend.ts";
+import type { AeadSuite, DhGroup } from "../crypto/mod.ts";
 import { concatBytes, sha256, utf8 } from "../bytes.ts";
-import { decodeMessage } from "../codec.ts";
-import type { DhGroup } from "../dh.ts";
+import { decodeMessage, encodeFrameHeader } from "../wire/mod.ts";
 import { HandshakeError, SspError } from "../errors.ts";
-import { encodeFrameHeader } from "../frames.ts";
-import { hkdfSha256 } from "../kdf.ts";
+import { hkdfSha256 } from "../crypto/mod.ts";
 import { Alert } from "./messages.ts";
 
 /** What a completed handshake gives each side. */

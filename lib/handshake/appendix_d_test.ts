@@ -6,7 +6,7 @@
  * so the spec and the code cannot drift apart.
  */
 import assert from "node:assert/strict";
-import { seededRandom, workedExample } from "../testing/worked_example.ts";
+import { seededRandom, workedExample } from "../testing/mod.ts";
 
 const doc = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
 const appendix = doc.slice(

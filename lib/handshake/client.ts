@@ -3,22 +3,24 @@
  *
  * @module
  */
-import { type AeadSuite, preferredSuites } from "../aead_backend.ts";
-import { bytesToBigInt, concatBytes, constantTimeEqual } from "../bytes.ts";
-import { encodeMessage } from "../codec.ts";
 import {
+  type AeadSuite,
   computeSharedSecret,
   type DhGroup,
   type DhKeyPair,
   generateKeyPair,
   groupId,
+  hmacSha256,
   namedGroup,
+  preferredSuites,
+  type RandomSource,
+  systemRandom,
   validateGroupParameters,
-} from "../dh.ts";
+  verify,
+} from "../crypto/mod.ts";
+import { bytesToBigInt, concatBytes, constantTimeEqual } from "../bytes.ts";
+import { encodeMessage } from "../wire/mod.ts";
 import { DhError, HandshakeError } from "../errors.ts";
-import { hmacSha256 } from "../kdf.ts";
-import { type RandomSource, systemRandom } from "../primes.ts";
-import { verify } from "../sign.ts";
 import {
   expect,
   fail,

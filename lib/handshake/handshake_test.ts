@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
-import { decodeMessage, encodeMessage } from "../codec.ts";
-import { namedGroup } from "../dh.ts";
+import { decodeMessage, encodeMessage } from "../wire/mod.ts";
+import { generateSigningKeyPair, namedGroup } from "../crypto/mod.ts";
 import { HandshakeError } from "../errors.ts";
 import { ClientHandshake, ServerHandshake, type ServerIdentity } from "./mod.ts";
 import { ClientHello, ServerAuth, ServerHello } from "./messages.ts";
-import { generateSigningKeyPair } from "../sign.ts";
 
 async function identity(): Promise<ServerIdentity> {
   return await generateSigningKeyPair();

@@ -5,8 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { AEAD_SUITES, type AeadSuite } from "../aead_backend.ts";
-import { bytes, uint } from "../codec.ts";
+import { AEAD_SUITES, type AeadSuite } from "../crypto/mod.ts";
+import { bytes, uint } from "../wire/mod.ts";
 
 /** Protocol versions this build speaks, best first. */
 export const SUPPORTED_VERSIONS: readonly number[] = [1];

@@ -3,20 +3,22 @@
  *
  * @module
  */
-import { type AeadSuite, preferredSuites } from "../aead_backend.ts";
-import { bigIntToBytes, concatBytes, constantTimeEqual } from "../bytes.ts";
-import { encodeMessage } from "../codec.ts";
 import {
+  type AeadSuite,
   computeSharedSecret,
   type DhGroup,
   type DhKeyPair,
   generateKeyPair,
   groupId,
-} from "../dh.ts";
+  hmacSha256,
+  preferredSuites,
+  type RandomSource,
+  sign,
+  systemRandom,
+} from "../crypto/mod.ts";
+import { bigIntToBytes, concatBytes, constantTimeEqual } from "../bytes.ts";
+import { encodeMessage } from "../wire/mod.ts";
 import { HandshakeError } from "../errors.ts";
-import { hmacSha256 } from "../kdf.ts";
-import { type RandomSource, systemRandom } from "../primes.ts";
-import { sign } from "../sign.ts";
 import {
   expect,
   fail,

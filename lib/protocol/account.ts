@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { bytes } from "../codec.ts";
+import { bytes } from "../wire/mod.ts";
 import { phone, requestId } from "./common.ts";
 
 /** Bytes of the client's KDF salt. */

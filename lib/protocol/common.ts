@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { toHex } from "../bytes.ts";
-import { uint } from "../codec.ts";
+import { uint } from "../wire/mod.ts";
 import { E164_PATTERN, EXAMPLE_PHONE } from "../phone.ts";
 
 /**

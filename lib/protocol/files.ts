@@ -7,10 +7,10 @@
  * @module
  */
 import { z } from "zod";
-import { bytes, uint } from "../codec.ts";
+import { bytes, uint } from "../wire/mod.ts";
 import { MAX_RECIPIENTS, messageId, phone, requestId } from "./common.ts";
 import { MAX_ENVELOPE_BYTES_CEILING } from "./messaging.ts";
-import { MAX_CODE_CHARS, MAX_MESSAGE_CHARS } from "../handshake/messages.ts";
+import { MAX_CODE_CHARS, MAX_MESSAGE_CHARS } from "../handshake/mod.ts";
 
 /** Largest ciphertext chunk on the wire: 512 KiB of plaintext plus its tag. */
 export const MAX_FILE_CHUNK_BYTES = 512 * 1024 + 16;

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { bytes, uint } from "../codec.ts";
+import { bytes, uint } from "../wire/mod.ts";
 import { MAX_HISTORY_PAGE, MAX_RECIPIENTS, messageId, phone, requestId, seq } from "./common.ts";
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { decodeMessage, encodeMessage, uint } from "../codec.ts";
+import { decodeMessage, encodeMessage, uint } from "../wire/mod.ts";
 import { Alert, MAX_CODE_CHARS, MAX_MESSAGE_CHARS } from "../handshake/mod.ts";
 import { ChangePassword, Login, LoginReply, Prelogin, PreloginReply, Register } from "./account.ts";
 import { requestId } from "./common.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { z } from "zod";
 import { toHex } from "../bytes.ts";
-import { decodeMessage, encodeMessage } from "../codec.ts";
+import { decodeMessage, encodeMessage } from "../wire/mod.ts";
 import { FrameError } from "../errors.ts";
 import {
   Alert,
@@ -22,7 +22,7 @@ import {
   RANDOM_BYTES,
   ServerAuth,
   ServerHello,
-} from "../handshake/messages.ts";
+} from "../handshake/mod.ts";
 import {
   AUTH_KEY_BYTES,
   ClientMessage,

@@ -10,7 +10,7 @@
  * @module
  */
 import { constantTimeEqual } from "../bytes.ts";
-import { fakeSaltFor, verifierOf } from "../e2e/password.ts";
+import { fakeSaltFor, verifierOf } from "../e2e/mod.ts";
 import { AuthError, SspError } from "../errors.ts";
 import { EXAMPLE_PHONE, isE164 } from "../phone.ts";
 import type { ChangePassword, Register } from "../protocol/mod.ts";

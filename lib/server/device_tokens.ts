@@ -13,7 +13,7 @@
  * @module
  */
 import { concatBytes, constantTimeEqual, utf8 } from "../bytes.ts";
-import { hmacSha256 } from "../kdf.ts";
+import { hmacSha256 } from "../crypto/mod.ts";
 import { DEVICE_TOKEN_BYTES } from "../protocol/mod.ts";
 
 const NONCE_BYTES = 16;

@@ -15,8 +15,8 @@
  *
  * @module
  */
-import type { DhGroup } from "../dh.ts";
-import { generateKeyPair } from "../dh.ts";
+import type { DhGroup } from "../crypto/mod.ts";
+import { generateKeyPair } from "../crypto/mod.ts";
 import { addressKey } from "./slots.ts";
 
 /** Default CPU milliseconds per second all clients together may spend on finite-field DH. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { namedGroup } from "../dh.ts";
+import { namedGroup } from "../crypto/mod.ts";
 import { FiniteFieldBudget, TokenBucket } from "./dh_budget.ts";
 
 const X25519 = namedGroup("x25519");

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { SecureChannel } from "../channel.ts";
+import type { SecureChannel } from "../channel/mod.ts";
 import { AuthError, ProtocolError, SspError } from "../errors.ts";
 import {
   type FileBegin,

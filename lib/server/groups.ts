@@ -5,9 +5,13 @@
  * @module
  */
 import { join } from "node:path";
-import { type DhGroup, namedGroup, validateGroupParameters } from "../dh.ts";
-import { readDhParamsFile, writeDhParamsFile } from "../dhparam.ts";
-import { generateSafePrime } from "../primes.ts";
+import {
+  type DhGroup,
+  generateSafePrime,
+  namedGroup,
+  validateGroupParameters,
+} from "../crypto/mod.ts";
+import { readDhParamsFile, writeDhParamsFile } from "./dhparam_file.ts";
 import { GROUP_NAMES } from "../handshake/mod.ts";
 import { SspError } from "../errors.ts";
 

@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import type { ServerIdentity } from "../handshake/mod.ts";
-import { generateSigningKeyPair } from "../sign.ts";
+import { generateSigningKeyPair } from "../crypto/mod.ts";
 import { SspError } from "../errors.ts";
 
 /** Name of the identity key file inside the server's data dir. */

@@ -19,7 +19,7 @@ export interface LiveSession {
 }
 
 /**
- * Set when several servers share the store (lib/bus/signals.ts): live
+ * Set when several servers share the store (lib/server/signals.ts): live
  * envelopes are then never pushed directly; each commit only wakes readers.
  */
 export interface ClusterHooks {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseEnvelope } from "../e2e/envelope.ts";
+import { parseEnvelope } from "../e2e/mod.ts";
 import { ProtocolError, SspError, StorageError } from "../errors.ts";
 import type { AppendResult, NewEnvelope, Store, StoredEnvelope } from "../store/types.ts";
 import type { MessageQuota } from "./message_quota.ts";

@@ -8,19 +8,17 @@
  *
  * @module
  */
-import type { DhGroup } from "../dh.ts";
-import type { AeadSuite } from "../aead_backend.ts";
+import type { AeadSuite, DhGroup } from "../crypto/mod.ts";
 import {
   type AcceptOptions,
   type ChannelOptions,
   type SecureChannel,
   serverHandshake,
-} from "../channel.ts";
-import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../e2e/password.ts";
+} from "../channel/mod.ts";
+import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../e2e/mod.ts";
 import { SspError } from "../errors.ts";
-import type { ServerIdentity } from "../handshake/mod.ts";
-import { hkdfSha256 } from "../kdf.ts";
-import { fingerprint } from "../sign.ts";
+import type { Alert, ServerIdentity } from "../handshake/mod.ts";
+import { fingerprint, hkdfSha256 } from "../crypto/mod.ts";
 import type { Store } from "../store/types.ts";
 import type { FileStore } from "../store/files.ts";
 import {
@@ -30,9 +28,7 @@ import {
   FileWatchers,
 } from "./files.ts";
 import { utf8 } from "../bytes.ts";
-import { encodeMessage } from "../codec.ts";
-import { encodeFrame } from "../frames.ts";
-import type { Alert } from "../handshake/mod.ts";
+import { encodeFrame, encodeMessage } from "../wire/mod.ts";
 import { type AccountLimits, Accounts } from "./accounts.ts";
 import { DeviceTokens } from "./device_tokens.ts";
 import {
@@ -61,7 +57,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   Slot,
 } from "./slots.ts";
-import { type ClusterOptions, MailboxSignals } from "../bus/signals.ts";
+import { type ClusterOptions, MailboxSignals } from "./signals.ts";
 
 /** Longest a graceful shutdown waits for in-flight sends to commit. */
 const DRAIN_TIMEOUT_MS = 5000;

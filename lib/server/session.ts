@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { SecureChannel } from "../channel.ts";
+import type { SecureChannel } from "../channel/mod.ts";
 import { AuthError, FrameError, ProtocolError, SspError, StorageError } from "../errors.ts";
 import {
   type ClientMessage,

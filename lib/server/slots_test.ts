@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { until } from "../testing/until.ts";
+import { until } from "../testing/mod.ts";
 import { addressKey, ConnectionSlots, Slot } from "./slots.ts";
 
 /** Admits connections and records which were closed, and why. */

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { until } from "../testing/until.ts";
+import { until } from "../testing/mod.ts";
 import type { AccountRecord, NewEnvelope, Store, StoredEnvelope } from "./types.ts";
 
 /** A fresh, empty store and how to dispose of it. */

@@ -11,7 +11,7 @@ import { dropDatabase, type FerretDb, startFerretDb } from "../../scripts/ferret
 import { generateIdentityKeys, sealEnvelope } from "../e2e/mod.ts";
 import { newMessageId } from "../protocol/mod.ts";
 import { StorageError } from "../errors.ts";
-import { until } from "../testing/until.ts";
+import { until } from "../testing/mod.ts";
 import { storeContract } from "./contract.ts";
 import { openStore } from "./mod.ts";
 import type { Keyed } from "./_mongo_docs.ts";

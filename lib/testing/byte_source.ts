@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ByteSource } from "../frames.ts";
+import type { ByteSource } from "../wire/mod.ts";
 
 /** A source that serves `bytes` in reads of at most `chunkSizes[i]` bytes (cycled). */
 export function chunkedSource(bytes: Uint8Array, chunkSizes: readonly number[] = [1]): ByteSource {

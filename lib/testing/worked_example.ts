@@ -28,14 +28,22 @@ import {
 import { Buffer } from "node:buffer";
 import { decode } from "@msgpack/msgpack";
 import { concatBytes, fromHex, toHex, utf8 } from "../bytes.ts";
-import { encodeMessage } from "../codec.ts";
-import { type DhGroup, namedGroup, validateGroupParameters } from "../dh.ts";
-import { readDhParamsFile } from "../dhparam.ts";
-import { encodeFrame, encodeFrameHeader } from "../frames.ts";
+import {
+  encodeFrame,
+  encodeFrameHeader,
+  encodeMessage,
+  RecordOpener,
+  RecordSealer,
+} from "../wire/mod.ts";
+import {
+  decodeDhParamsPem,
+  type DhGroup,
+  fingerprint,
+  namedGroup,
+  validateGroupParameters,
+} from "../crypto/mod.ts";
 import { ClientHandshake, ServerHandshake } from "../handshake/mod.ts";
-import type { RandomSource } from "../primes.ts";
-import { fingerprint } from "../sign.ts";
-import { RecordOpener, RecordSealer } from "../xor.ts";
+import type { RandomSource } from "../crypto/mod.ts";
 import { annotate, dump } from "./msgpack_dump.ts";
 
 /** The seed of Appendix D's generator. */
@@ -228,7 +236,9 @@ export async function workedExample(): Promise<WorkedExample> {
   equal(afterRekey, seal(rekeyed, 0, r3.header, ping2), "record after rekey");
 
   // §3.2 server_hello in the finite-field groups: an RFC 7919 group and a custom one.
-  const dh2048 = await readDhParamsFile(new URL("../../testdata/dh2048.pem", import.meta.url));
+  const dh2048 = decodeDhParamsPem(
+    await Deno.readTextFile(new URL("../../testdata/dh2048.pem", import.meta.url)),
+  );
   const finiteField: string[] = [];
   for (const group of [namedGroup("ffdhe2048"), validateGroupParameters(dh2048.p, dh2048.g)]) {
     finiteField.push(await finiteFieldHello(group, identity, random));

@@ -11,8 +11,7 @@
  *
  * @module
  */
-import { getFile } from "../../lib/client/files.ts";
-import { openSession } from "../../lib/client/session.ts";
+import { getFile, openSession } from "../../lib/client/mod.ts";
 
 const [server, dataDir, phone, outDir] = Deno.args;
 const password = Deno.env.get("SSP_PASSWORD");

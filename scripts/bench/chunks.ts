@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { openChunk, sealChunk } from "../../lib/e2e/stream.ts";
+import { openChunk, sealChunk } from "../../lib/e2e/mod.ts";
 import { median, randomBytes } from "./_sample.ts";
 
 const KIB = 1024;

@@ -1,7 +1,7 @@
 /**
  * Record cipher throughput: every AEAD backend (OpenSSL's libcrypto through
  * FFI, node:crypto) and suite (ChaCha20-Poly1305, AES-256-GCM), bare at the
- * boundary of lib/aead_backend.ts (into caller-owned buffers) and through
+ * boundary of lib/crypto/aead_backend.ts (into caller-owned buffers) and through
  * ssp's RecordSealer/RecordOpener, beside WebCrypto AES-256-GCM and
  * `openssl speed`, sealing and opening 16, 64 and 256 KiB records; and the
  * whole path of a 256 KiB file chunk out of a sender (end-to-end seal,
@@ -21,12 +21,17 @@ import {
   type AeadSuite,
   loadOpensslBackend,
   NODE_BACKEND,
-} from "../../lib/aead_backend.ts";
+  TAG_BYTES,
+} from "../../lib/crypto/mod.ts";
 import { concatBytes } from "../../lib/bytes.ts";
-import { encodeMessageTransient, encodeMessageWithBytes } from "../../lib/codec.ts";
-import { sealChunk, sealChunkInPlace, sealChunkParts } from "../../lib/e2e/stream.ts";
-import { encodeFrameHeader } from "../../lib/frames.ts";
-import { RecordOpener, RecordSealer, TAG_BYTES } from "../../lib/xor.ts";
+import {
+  encodeFrameHeader,
+  encodeMessageTransient,
+  encodeMessageWithBytes,
+  RecordOpener,
+  RecordSealer,
+} from "../../lib/wire/mod.ts";
+import { sealChunk, sealChunkInPlace, sealChunkParts } from "../../lib/e2e/mod.ts";
 import { median, randomBytes } from "./_sample.ts";
 import process from "node:process";
 

@@ -10,19 +10,18 @@
  * @module
  */
 import { newMessageId } from "../../lib/protocol/mod.ts";
-import { login, type PasswordKeys, register } from "../../lib/client/account.ts";
-import { connect } from "../../lib/client/connect.ts";
-import { Messenger } from "../../lib/client/messenger.ts";
-import { RpcConnection } from "../../lib/client/rpc.ts";
-import { ClientState } from "../../lib/client/state.ts";
 import {
-  CHUNK_OVERHEAD,
-  chunkCount,
-  cipherSize,
-  DEFAULT_CHUNK_BYTES,
-} from "../../lib/e2e/stream.ts";
+  ClientState,
+  connect,
+  login,
+  Messenger,
+  type PasswordKeys,
+  register,
+  RpcConnection,
+} from "../../lib/client/mod.ts";
+import { CHUNK_OVERHEAD, chunkCount, cipherSize, DEFAULT_CHUNK_BYTES } from "../../lib/e2e/mod.ts";
 import { SspError } from "../../lib/errors.ts";
-import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "../../lib/server/files.ts";
+import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "../../lib/server/mod.ts";
 import { MongoStore } from "../../lib/store/mod.ts";
 import { MongoFileStore } from "../../lib/store/mongo_files.ts";
 import {

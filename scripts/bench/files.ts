@@ -25,7 +25,7 @@
  */
 import { join } from "node:path";
 import { createHash, randomFillSync } from "node:crypto";
-import { DEFAULT_CHUNK_BYTES } from "../../lib/e2e/stream.ts";
+import { DEFAULT_CHUNK_BYTES } from "../../lib/e2e/mod.ts";
 import { type AnchorResult, ScpAnchor, TlsAnchor } from "./_anchors.ts";
 import { measureBlobStores } from "./_blob_store.ts";
 import { Proc } from "./_procs.ts";

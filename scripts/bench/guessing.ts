@@ -10,19 +10,13 @@
  *
  * @module
  */
-import { connect } from "../../lib/client/connect.ts";
-import { RpcConnection } from "../../lib/client/rpc.ts";
-import { openSession } from "../../lib/client/session.ts";
-import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../../lib/e2e/password.ts";
+import { connect, openSession, RpcConnection } from "../../lib/client/mod.ts";
+import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../../lib/e2e/mod.ts";
 import { SspError } from "../../lib/errors.ts";
-import { Accounts } from "../../lib/server/accounts.ts";
-import { DeviceTokens } from "../../lib/server/device_tokens.ts";
-import { silentLogger } from "../../lib/server/log.ts";
-import { startServer } from "../../lib/server/server.ts";
+import { Accounts, DeviceTokens, silentLogger, startServer } from "../../lib/server/mod.ts";
 import { DiskFileStore } from "../../lib/store/disk_files.ts";
 import { openEmbeddedStore } from "../../lib/store/mod.ts";
-import { generateSigningKeyPair } from "../../lib/sign.ts";
-import { namedGroup } from "../../lib/dh.ts";
+import { generateSigningKeyPair, namedGroup } from "../../lib/crypto/mod.ts";
 
 const OWNER = "+12015550101";
 const PASSWORD = "correct horse battery staple";

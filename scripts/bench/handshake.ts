@@ -21,16 +21,18 @@
  * @module
  */
 import { join } from "node:path";
-import { clientHandshake } from "../../lib/channel.ts";
-import { ping } from "../../lib/client/ping.ts";
-import { type DhGroup, namedGroup } from "../../lib/dh.ts";
+import { clientHandshake } from "../../lib/channel/mod.ts";
+import { ping } from "../../lib/client/mod.ts";
+import {
+  aeadBackend,
+  type DhGroup,
+  generateSigningKeyPair,
+  namedGroup,
+} from "../../lib/crypto/mod.ts";
 import { ClientHandshake, ServerHandshake } from "../../lib/handshake/mod.ts";
-import { startServer } from "../../lib/server/server.ts";
-import { silentLogger } from "../../lib/server/log.ts";
-import { aeadBackend } from "../../lib/aead_backend.ts";
+import { silentLogger, startServer } from "../../lib/server/mod.ts";
 import { openEmbeddedStore } from "../../lib/store/mod.ts";
 import { DiskFileStore } from "../../lib/store/disk_files.ts";
-import { generateSigningKeyPair } from "../../lib/sign.ts";
 import { median } from "./_sample.ts";
 import { ownCpuSeconds } from "./_load.ts";
 import { selfSignedCert, waitForPort } from "./_anchors.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 import { join } from "node:path";
-import { openSession, type Session } from "../../lib/client/session.ts";
+import { openSession, type Session } from "../../lib/client/mod.ts";
 import { newMessageId } from "../../lib/protocol/mod.ts";
 import { startFerretDb } from "../ferretdb.ts";
 import { peak, type Send } from "./_load.ts";

@@ -26,7 +26,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { Session } from "../../lib/client/session.ts";
+import type { Session } from "../../lib/client/mod.ts";
 import mqtt from "mqtt";
 import {
   type LatencyResult,

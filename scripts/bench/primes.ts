@@ -1,6 +1,6 @@
 /**
  * Prime generation and Diffie-Hellman cost, for docs/analysis.md: how long ssp's
- * `generatePrime`/`generateSafePrime` (lib/primes.ts) and node:crypto's `generatePrimeSync`
+ * `generatePrime`/`generateSafePrime` (lib/crypto/primes.ts) and node:crypto's `generatePrimeSync`
  * take by bit length, what one modular exponentiation and one DH exchange per group cost, and
  * whether the growth with bit length is polynomial or exponential (least-squares fits).
  *
@@ -12,21 +12,19 @@
  * @module
  */
 import {
+  classifySafePrime,
   computeSharedSecret,
   type DhGroup,
+  FFDHE2048,
   generateKeyPair,
-  namedGroup,
-  validateGroupParameters,
-} from "../../lib/dh.ts";
-import { FFDHE2048 } from "../../lib/ffdhe.ts";
-import {
-  classifySafePrime,
   generatePrime,
   generateSafePrime,
   modPow,
+  namedGroup,
   randomBits,
   SIEVE_LIMIT,
-} from "../../lib/primes.ts";
+  validateGroupParameters,
+} from "../../lib/crypto/mod.ts";
 import {
   barChart,
   type Cell,
@@ -89,7 +87,7 @@ function formatCell(cell: Cell | undefined): string {
   return cell.timedOutAfterS === undefined ? text : `${text} (1 run > ${cell.timedOutAfterS} s)`;
 }
 
-/** Odd primes below the sieve bound of lib/primes.ts. */
+/** Odd primes below the sieve bound of lib/crypto/primes.ts. */
 function oddSievePrimes(): number[] {
   const composite = new Uint8Array(SIEVE_LIMIT);
   const primes: number[] = [];

@@ -13,7 +13,7 @@
  * @module
  */
 import { join } from "node:path";
-import { openSession, type Session } from "../../lib/client/session.ts";
+import { openSession, type Session } from "../../lib/client/mod.ts";
 import { newMessageId } from "../../lib/protocol/mod.ts";
 import { dropDatabase, startFerretDb } from "../ferretdb.ts";
 import { startNats } from "../nats.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_MAX_SESSIONS_PER_ACCOUNT, OnlineUsers } from "../server/online.ts";
-import type { Bus, BusEvents } from "./nats.ts";
+import { DEFAULT_MAX_SESSIONS_PER_ACCOUNT, OnlineUsers } from "./online.ts";
+import type { Bus, BusEvents } from "../bus/mod.ts";
 import { MailboxSignals } from "./signals.ts";
 
 /** A bus that records what is published and watched, delivering nothing. */

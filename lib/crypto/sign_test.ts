@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fromHex, utf8 } from "./bytes.ts";
+import { fromHex, utf8 } from "../bytes.ts";
 import { fingerprint, generateSigningKeyPair, sign, verify } from "./sign.ts";
 
 interface EddsaGroup {
@@ -8,7 +8,7 @@ interface EddsaGroup {
 }
 
 async function loadGroups(): Promise<EddsaGroup[]> {
-  const url = new URL("../testdata/wycheproof/ed25519_test.json", import.meta.url);
+  const url = new URL("../../testdata/wycheproof/ed25519_test.json", import.meta.url);
   return JSON.parse(await Deno.readTextFile(url)).testGroups;
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { constantTimeEqual, fromHex, toHex, utf8 } from "./bytes.ts";
+import { constantTimeEqual, fromHex, toHex, utf8 } from "../bytes.ts";
 import { HKDF_SHA256_MAX_BYTES, hkdfSha256, hmacSha256 } from "./kdf.ts";
 
 interface HkdfCase {
@@ -21,7 +21,7 @@ interface MacCase {
 }
 
 async function loadVectors<T>(file: string): Promise<{ tagSize?: number; tests: T[] }[]> {
-  const url = new URL(`../testdata/wycheproof/${file}`, import.meta.url);
+  const url = new URL(`../../testdata/wycheproof/${file}`, import.meta.url);
   return JSON.parse(await Deno.readTextFile(url)).testGroups;
 }
 

@@ -9,26 +9,32 @@
  *
  * @module
  */
-import { encodeMessage, encodeMessageTransient, encodeMessageWithBytes } from "./codec.ts";
-import { HandshakeError, RecordError, SspError } from "./errors.ts";
 import {
   type ByteSink,
   type ByteSource,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   encodeFrameHeader,
+  encodeMessage,
+  encodeMessageTransient,
+  encodeMessageWithBytes,
   FrameReader,
+  type RecordLimits,
+  RecordOpener,
+  RecordSealer,
   writeAll,
-} from "./frames.ts";
+} from "../wire/mod.ts";
+import { HandshakeError, RecordError, SspError } from "../errors.ts";
 import {
+  type Alert,
   ClientHandshake,
   type ClientHandshakeOptions,
   type HandshakeResult,
+  MAX_HANDSHAKE_FRAME_BYTES,
   ServerHandshake,
   type ServerHandshakeOptions,
-} from "./handshake/mod.ts";
-import { type Alert, MAX_HANDSHAKE_FRAME_BYTES } from "./handshake/mod.ts";
-import { type RecordLimits, RecordOpener, RecordSealer, TAG_BYTES } from "./xor.ts";
+} from "../handshake/mod.ts";
+import { TAG_BYTES } from "../crypto/mod.ts";
 
 /** Default time a peer has to complete the handshake: 10 s. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;

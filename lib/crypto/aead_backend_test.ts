@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { fromHex, toHex } from "./bytes.ts";
-import { RecordError } from "./errors.ts";
+import { fromHex, toHex } from "../bytes.ts";
+import { RecordError } from "../errors.ts";
 import {
   AEAD_SUITES,
   AeadBackend,

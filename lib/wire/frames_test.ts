@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { randomBytes } from "node:crypto";
-import { FrameError } from "./errors.ts";
+import { FrameError } from "../errors.ts";
 import {
   checkMaxFrameBytes,
   encodeFrame,
@@ -10,8 +10,7 @@ import {
   FrameReader,
   RETAINED_BODY_BYTES,
 } from "./frames.ts";
-import { chunkedSource, stallingSource } from "./testing/byte_source.ts";
-import { until } from "./testing/until.ts";
+import { chunkedSource, stallingSource, until } from "../testing/mod.ts";
 
 async function readAll(reader: FrameReader): Promise<Uint8Array[]> {
   const bodies: Uint8Array[] = [];

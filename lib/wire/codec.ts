@@ -12,8 +12,8 @@
  */
 import { Decoder, encode, Encoder } from "@msgpack/msgpack";
 import { z } from "zod";
-import { concatBytes } from "./bytes.ts";
-import { FrameError } from "./errors.ts";
+import { concatBytes } from "../bytes.ts";
+import { FrameError } from "../errors.ts";
 
 const decoder = new Decoder({
   maxStrLength: 64 * 1024,

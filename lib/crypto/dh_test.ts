@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fromHex, sha256, toHex } from "./bytes.ts";
+import { fromHex, sha256, toHex } from "../bytes.ts";
 import {
   computeSharedSecret,
   type DhGroup,
@@ -14,12 +14,14 @@ import {
   validateGroupParameters,
   validatePublicValue,
 } from "./dh.ts";
-import { encodeDhParamsDer, readDhParamsFile } from "./dhparam.ts";
-import { DhError } from "./errors.ts";
+import { decodeDhParamsPem, encodeDhParamsDer } from "./dhparam.ts";
+import { DhError } from "../errors.ts";
 import { FFDHE2048 } from "./ffdhe.ts";
 
 /** An openssl-generated 2048-bit safe prime with g = 2 (see testdata/README.md). */
-const fixture = await readDhParamsFile(new URL("../testdata/dh2048.pem", import.meta.url));
+const fixture = decodeDhParamsPem(
+  await Deno.readTextFile(new URL("../../testdata/dh2048.pem", import.meta.url)),
+);
 
 /** Validated once and shared: a 2048-bit custom group costs ~0.5 s of Miller-Rabin. */
 let customGroup: FfdhGroup | undefined;
@@ -52,7 +54,7 @@ interface XdhVector {
 }
 
 Deno.test("computeSharedSecret() matches every Wycheproof X25519 vector and rejects zero secrets", async () => {
-  const url = new URL("../testdata/wycheproof/x25519_test.json", import.meta.url);
+  const url = new URL("../../testdata/wycheproof/x25519_test.json", import.meta.url);
   const suite = JSON.parse(await Deno.readTextFile(url)) as {
     testGroups: { tests: XdhVector[] }[];
   };

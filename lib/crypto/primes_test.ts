@@ -26,7 +26,7 @@ function signedFromHex(hex: string): bigint {
 }
 
 Deno.test("isProbablePrime() classifies every Wycheproof primality vector", async () => {
-  const url = new URL("../testdata/wycheproof/primality_test.json", import.meta.url);
+  const url = new URL("../../testdata/wycheproof/primality_test.json", import.meta.url);
   const suite = JSON.parse(await Deno.readTextFile(url)) as {
     testGroups: { tests: PrimalityVector[] }[];
   };

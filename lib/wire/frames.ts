@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { FrameError } from "./errors.ts";
+import { FrameError } from "../errors.ts";
 
 /** Bytes of the length prefix in front of every frame body. */
 export const FRAME_HEADER_BYTES = 4;

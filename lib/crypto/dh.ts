@@ -15,9 +15,9 @@
  *
  * @module
  */
-import { constantTimeEqual, fromHex, sha256, toHex, utf8 } from "./bytes.ts";
+import { constantTimeEqual, fromHex, sha256, toHex, utf8 } from "../bytes.ts";
 import { encodeDhParamsDer } from "./dhparam.ts";
-import { DhError } from "./errors.ts";
+import { DhError } from "../errors.ts";
 import { FFDHE_GROUPS } from "./ffdhe.ts";
 import {
   bitLength,

@@ -28,8 +28,8 @@
  *
  * @module
  */
-import type { ClusterHooks, OnlineUsers } from "../server/online.ts";
-import { type Bus, type BusEvents, PING_INTERVAL_MS } from "./nats.ts";
+import type { ClusterHooks, OnlineUsers } from "./online.ts";
+import { type Bus, type BusEvents, PING_INTERVAL_MS } from "../bus/mod.ts";
 
 /** Default time between two polls of every local mailbox. */
 export const DEFAULT_POLL_INTERVAL_MS = 10_000;

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import fc from "fast-check";
-import { decodeClientMessage, encodeAppMessage } from "./protocol/mod.ts";
+import { decodeClientMessage, encodeAppMessage } from "../protocol/mod.ts";
 import { decodeMessage, encodeMessage, encodeMessageWithBytes } from "./codec.ts";
-import { concatBytes } from "./bytes.ts";
-import { FrameError } from "./errors.ts";
-import { ClientHello, ServerHello } from "./handshake/mod.ts";
+import { concatBytes } from "../bytes.ts";
+import { FrameError } from "../errors.ts";
+import { ClientHello, ServerHello } from "../handshake/mod.ts";
 
 function rejectsWith(fn: () => unknown, code: string, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => {

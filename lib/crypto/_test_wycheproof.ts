@@ -27,6 +27,6 @@ export interface AeadGroup {
 
 /** Reads the groups of `testdata/wycheproof/<file>`. */
 export async function aeadGroups(file: string): Promise<AeadGroup[]> {
-  const url = new URL(`../testdata/wycheproof/${file}`, import.meta.url);
+  const url = new URL(`../../testdata/wycheproof/${file}`, import.meta.url);
   return JSON.parse(await Deno.readTextFile(url)).testGroups;
 }

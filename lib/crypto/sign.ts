@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { sha256 } from "./bytes.ts";
+import { sha256 } from "../bytes.ts";
 
 /** Length of a raw Ed25519 public key, in bytes. */
 export const PUBLIC_KEY_BYTES = 32;

@@ -16,7 +16,7 @@
 import { nodeAead } from "./_aead_node.ts";
 import { loadOpensslAead } from "./_aead_openssl.ts";
 import { AEAD_SUITES, type AeadPrimitive, type AeadSuite } from "./_aead_types.ts";
-import { RecordError } from "./errors.ts";
+import { RecordError } from "../errors.ts";
 
 export { AEAD_SUITES, type AeadSuite };
 

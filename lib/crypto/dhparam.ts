@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { concatBytes, fromHex, toHex } from "./bytes.ts";
-import { DhError } from "./errors.ts";
+import { concatBytes, fromHex, toHex } from "../bytes.ts";
+import { DhError } from "../errors.ts";
 
 /** A prime modulus p and generator g, as stored in a DH parameters file. */
 export interface DhParams {
@@ -167,14 +167,4 @@ export function decodeDhParamsPem(text: string): DhParams {
   const binary = atob(body);
   const der = Uint8Array.from(binary, (c) => c.charCodeAt(0));
   return decodeDhParamsDer(der);
-}
-
-/** Reads a PEM DH parameters file (needs `--allow-read`). */
-export async function readDhParamsFile(path: string | URL): Promise<DhParams> {
-  return decodeDhParamsPem(await Deno.readTextFile(path));
-}
-
-/** Writes p and g to a PEM DH parameters file (needs `--allow-write`). */
-export async function writeDhParamsFile(path: string | URL, params: DhParams): Promise<void> {
-  await Deno.writeTextFile(path, encodeDhParamsPem(params.p, params.g));
 }

@@ -1,0 +1,25 @@
+/**
+ * The ssp server: sessions, relay, accounts, files, limits.
+ *
+ * @module
+ */
+// Re-exports kept by scripts/layout.ts: it adds a line for each new public file.
+export * from "./accounts.ts";
+export * from "./bounded_table.ts";
+export * from "./device_tokens.ts";
+export * from "./dh_budget.ts";
+export * from "./dhparam_file.ts";
+export * from "./files.ts";
+export * from "./groups.ts";
+export * from "./identity.ts";
+export * from "./log.ts";
+export * from "./mailbox_pump.ts";
+export * from "./message_quota.ts";
+export * from "./online.ts";
+export * from "./rate_limit.ts";
+export * from "./relay.ts";
+export * from "./server.ts";
+export * from "./session.ts";
+export * from "./signals.ts";
+export * from "./slots.ts";
+export * from "./throttle.ts";

@@ -1,0 +1,12 @@
+/**
+ * Helpers for tests: byte sources, polling, the worked example, dumps.
+ *
+ * @module
+ */
+// Re-exports kept by scripts/layout.ts: it adds a line for each new public file.
+export * from "./byte_source.ts";
+export * from "./msgpack_dump.ts";
+export * from "./mutate.ts";
+export * from "./pseudo_random.ts";
+export * from "./until.ts";
+export * from "./worked_example.ts";
