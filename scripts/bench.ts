@@ -1,7 +1,7 @@
 /**
  * `deno task bench [NAME...]`: runs the benchmarks and prints Markdown
  * tables. Names: handshake, cipher, primes, store, files, chunks, mongo, messages, mqtt,
- * guessing, abuse, races, scale, bus, writers (default: all). Figures belong in
+ * guessing, abuse, races, scale, idle, bus, writers (default: all). Figures belong in
  * docs/ with the command that produced them.
  *
  * @module
@@ -21,6 +21,7 @@ const BENCHMARKS: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   abuse: () => import("./bench/abuse.ts"),
   races: () => import("./bench/file_races.ts"),
   scale: () => import("./bench/scale.ts"),
+  idle: () => import("./bench/idle.ts"),
   bus: () => import("./bench/bus.ts"),
   writers: () => import("./bench/writers.ts"),
 };

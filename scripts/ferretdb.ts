@@ -121,6 +121,8 @@ export interface FerretDb {
   readonly url: string;
   /** The TCP port it listens on. */
   readonly port: number;
+  /** Its process id while it runs, else null (benchmarks read its CPU time from /proc). */
+  readonly pid: number | null;
   /** Directory of its SQLite backend. */
   readonly dataDir: string;
   /** Kills the process (SIGKILL: a crash, not a clean shutdown) but keeps the data. */
@@ -160,6 +162,9 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
   return {
     url,
     port,
+    get pid() {
+      return process?.pid ?? null;
+    },
     dataDir,
     async halt() {
       const running = process;
@@ -231,6 +236,7 @@ async function removeOwnedDir(dir: string): Promise<void> {
 interface LauncherProcess {
   url: string;
   port: number;
+  pid: number;
   kill(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
   signal(signal: "SIGSTOP" | "SIGCONT"): void;
 }
@@ -282,7 +288,7 @@ async function launch(
         child.kill(sig);
       } catch { /* already exited */ }
     };
-    return { url, port: Number(match[1]), kill, signal };
+    return { url, port: Number(match[1]), pid: child.pid, kill, signal };
   } catch (error) {
     await kill("SIGKILL");
     throw error;

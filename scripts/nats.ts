@@ -18,6 +18,8 @@ export interface NatsServer {
   /** `nats://127.0.0.1:PORT`. */
   readonly url: string;
   readonly port: number;
+  /** Its process id while it runs, else null (benchmarks read its CPU time from /proc). */
+  readonly pid: number | null;
   /** Kills it (SIGKILL), as a crash would. */
   halt(): Promise<void>;
   /** Starts it again on the same port, after {@linkcode NatsServer.halt}. */
@@ -112,6 +114,9 @@ export async function startNats(options: { port?: number } = {}): Promise<NatsSe
     },
     get port() {
       return port;
+    },
+    get pid() {
+      return (running as Deno.ChildProcess | null)?.pid ?? null;
     },
     halt: () => kill("SIGKILL"),
     async restart() {

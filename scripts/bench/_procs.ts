@@ -232,3 +232,21 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+let ticksPerSecond: number | null = null;
+
+/**
+ * The CPU time (user + system seconds, fields 14 and 15 of /proc/PID/stat)
+ * and resident memory (VmRSS of /proc/PID/status, MiB) of a running process
+ * now. Reading another process's /proc files needs --allow-all.
+ */
+export async function procStats(pid: number): Promise<{ cpuSeconds: number; rssMiB: number }> {
+  ticksPerSecond ??= Number((await runQuiet("getconf", ["CLK_TCK"])).trim()) || 100;
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
+  return { cpuSeconds: ticks / ticksPerSecond, rssMiB: rssKiB / 1024 };
+}

@@ -4,8 +4,9 @@
  * Six senders in this process, spread over the servers (sender i on server
  * i mod n), send pre-sealed envelopes to one offline recipient with requests
  * in flight; a message counts when its acknowledgement (durable commit)
- * arrives. Also the servers' CPU seconds per 10,000 messages (all servers
- * together, from /proc).
+ * arrives. Also the CPU seconds per 10,000 messages of each component: the
+ * ssp servers together, FerretDB and nats-server (user + system time from
+ * /proc/PID/stat, read before and after the sends).
  *
  * Run with `deno task bench scale`, or alone with
  * `deno run -A scripts/bench/scale.ts` (`SSP_BENCH_MESSAGES` sets the count per sender).
@@ -15,21 +16,31 @@
 import { join } from "node:path";
 import { openSession, type Session } from "../../lib/client/mod.ts";
 import { newMessageId } from "../../lib/protocol/mod.ts";
-import { dropDatabase, startFerretDb } from "../ferretdb.ts";
-import { startNats } from "../nats.ts";
-import { Proc } from "./_procs.ts";
+import { dropDatabase, type FerretDb, startFerretDb } from "../ferretdb.ts";
+import { type NatsServer, startNats } from "../nats.ts";
+import { Proc, procStats } from "./_procs.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SENDERS = 6;
 const IN_FLIGHT_PER_SENDER = 64;
 const RECIPIENT = "+12015550200";
 
-async function startServer(dir: string, mongo: string, bus: string): Promise<Proc> {
+/**
+ * Starts `ssp-server` with `--mongo` and `--bus` (and `flags`) as a child
+ * process; resolves once it listens.
+ */
+export async function startServer(
+  dir: string,
+  mongo: string,
+  bus: string,
+  flags: string[] = [],
+): Promise<Proc> {
   const proc = new Proc(Deno.execPath(), [
     "run",
     "-A",
     join(ROOT, "server.ts"),
     ...["--port", "0", "--data", dir, "--log-format", "json", "--mongo", mongo, "--bus", bus],
+    ...flags,
   ]);
   for (let i = 0; i < 600; i++) {
     if (/"event":"listening"/.test(proc.stderr)) return proc;
@@ -39,7 +50,8 @@ async function startServer(dir: string, mongo: string, bus: string): Promise<Pro
   throw new Error(`the server did not start:\n${proc.stderr}`);
 }
 
-function address(proc: Proc): string {
+/** The `127.0.0.1:PORT` a server from {@linkcode startServer} listens on. */
+export function address(proc: Proc): string {
   return `127.0.0.1:${/"event":"listening".*?"port":(\d+)/.exec(proc.stderr)![1]}`;
 }
 
@@ -53,7 +65,13 @@ function user(address: string, phone: string, dir: string, mode: "register" | "l
   });
 }
 
-async function measure(instances: number, count: number, mongoUrl: string, bus: string) {
+/** CPU seconds so far of a process that may have gone (0 then). */
+async function cpuOf(pid: number | null): Promise<number> {
+  return pid === null ? 0 : (await procStats(pid).catch(() => ({ cpuSeconds: 0 }))).cpuSeconds;
+}
+
+async function measure(instances: number, count: number, ferret: FerretDb, nats: NatsServer) {
+  const [mongoUrl, bus] = [ferret.url, nats.url];
   const dir = await Deno.makeTempDir({ prefix: "ssp-bench-scale-" });
   const dbName = `bench_scale_${instances}_${Date.now().toString(36)}`;
   const mongo = `${mongoUrl.replace(/\/$/, "")}/${dbName}`;
@@ -80,6 +98,7 @@ async function measure(instances: number, count: number, mongoUrl: string, bus: 
       return out;
     }));
     const latencies: number[] = [];
+    const cpuBefore = await Promise.all([ferret.pid, nats.pid].map(cpuOf));
     const start = performance.now();
     await Promise.all(sessions.map(async (session, s) => {
       const queue = prepared[s]!;
@@ -100,13 +119,17 @@ async function measure(instances: number, count: number, mongoUrl: string, bus: 
       await Promise.all(Array.from({ length: IN_FLIGHT_PER_SENDER }, worker));
     }));
     const end = performance.now();
+    const cpuAfter = await Promise.all([ferret.pid, nats.pid].map(cpuOf));
     const total = SENDERS * count;
     const cpu = procs.reduce((sum, p) => sum + p.cpuSecondsBetween(start, end), 0);
+    const per10k = (seconds: number) => (seconds / total * 10_000).toFixed(1);
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(0.99 * (latencies.length - 1))]!;
     return `| ${instances} | ${SENDERS} × ${IN_FLIGHT_PER_SENDER} | ${total} | ${
       Math.round(total / ((end - start) / 1000)).toLocaleString("en")
-    } | ${p99.toFixed(0)} | ${(cpu / total * 10_000).toFixed(1)} |`;
+    } | ${p99.toFixed(0)} | ${per10k(cpu)} | ${per10k(cpuAfter[0]! - cpuBefore[0]!)} | ${
+      per10k(cpuAfter[1]! - cpuBefore[1]!)
+    } |`;
   } finally {
     for (const s of sessions) s.close();
     for (const p of procs) await p.stop();
@@ -122,7 +145,7 @@ export async function run(): Promise<string> {
   const nats = await startNats();
   const rows = [];
   try {
-    for (const n of [1, 2, 3]) rows.push(await measure(n, count, ferret.url, nats.url));
+    for (const n of [1, 2, 3]) rows.push(await measure(n, count, ferret, nats));
   } finally {
     await nats.stop();
     await ferret.stop();
@@ -134,8 +157,10 @@ export async function run(): Promise<string> {
     "`--bus` (a private nats-server); senders spread over the servers send pre-sealed envelopes to",
     "one offline recipient; a message counts when its acknowledgement (durable commit) arrives.",
     "",
-    "| servers | senders × requests in flight | messages | acknowledged messages/s | p99 ack latency (ms) | ssp CPU s per 10,000 messages |",
-    "| ---: | --- | ---: | ---: | ---: | ---: |",
+    "CPU seconds per 10,000 messages: user + system time of each component over the sends.",
+    "",
+    "| servers | senders × requests in flight | messages | acknowledged messages/s | p99 ack latency (ms) | CPU s / 10,000: ssp (all servers) | FerretDB | nats-server |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
     "",
   ].join("\n");
