@@ -36,6 +36,8 @@ import {
   DEFAULT_SEND_RATE,
   DEFAULT_THROTTLE_ENTRIES,
   DEFAULT_WRITE_TIMEOUT_MS,
+  NUMBER_POLICY,
+  type SharedThrottle,
   generateDhParamFile,
   loadIdentity,
   loadOrCreateIdentity,
@@ -62,7 +64,7 @@ const DEFAULT_DATA_DIR = "./ssp-data";
 async function openStores(
   dataDir: string,
   mongoUrl: string | undefined,
-): Promise<{ store: Store; files: FileStore }> {
+): Promise<{ store: Store; files: FileStore; sharedNumbers?: SharedThrottle }> {
   if (!mongoUrl) {
     return {
       store: await openEmbeddedStore(dataDir),
@@ -72,7 +74,12 @@ async function openStores(
   const { MongoStore } = await import("./lib/store/mongo.ts");
   const { MongoFileStore } = await import("./lib/store/mongo_files.ts");
   const store = await MongoStore.connect(mongoUrl);
-  return { store, files: await MongoFileStore.connect(mongoUrl) };
+  return {
+    store,
+    files: await MongoFileStore.connect(mongoUrl),
+    // Every server on the database shares each number's login budget.
+    sharedNumbers: await store.loginThrottle(NUMBER_POLICY),
+  };
 }
 
 function dataOption(): Option {
@@ -302,7 +309,7 @@ const program = new Command("ssp-server")
     }
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
-    const { store, files } = await openStores(options.data, options.mongo);
+    const { store, files, sharedNumbers } = await openStores(options.data, options.mongo);
     const bus = options.bus
       ? await (await import("./lib/bus/nats.ts")).NatsBus.connect(options.bus)
       : null;
@@ -320,6 +327,7 @@ const program = new Command("ssp-server")
         throttleEntries: options.loginThrottleEntries,
         registrationsPerAddress: options.registrationsPerAddress,
         registrationsPerHour: options.registrationsPerHour,
+        ...(sharedNumbers ? { sharedNumbers } : {}),
       },
       idleTimeoutMs: options.idleTimeout,
       hostname: options.host,

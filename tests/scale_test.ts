@@ -17,6 +17,9 @@ import type { ReceivedMessage } from "../lib/client/mod.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
 import { MongoStore } from "../lib/store/mod.ts";
 import { MongoFileStore } from "../lib/store/mongo_files.ts";
+import { connect } from "../lib/client/connect.ts";
+import { RpcConnection, ServerError } from "../lib/client/rpc.ts";
+import { NUMBER_POLICY } from "../lib/server/throttle.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { parseLogLine, PERMISSIONS, ROOT, run } from "./programs.ts";
 import { until, within } from "../lib/testing/mod.ts";
@@ -54,9 +57,12 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
-/** `count` servers sharing one fresh database and the bus (or none: `bus: false`). */
+/**
+ * `count` servers sharing one fresh database and the bus (or none: `bus: false`), and each
+ * number's login budget, as `ssp-server --mongo` does; `now` is the login throttles' clock.
+ */
 async function startCluster(
-  options: { count?: number; bus?: boolean; pollIntervalMs?: number } = {},
+  options: { count?: number; bus?: boolean; pollIntervalMs?: number; now?: () => number } = {},
 ): Promise<Cluster> {
   const dbName = `ssp_scale_${Date.now().toString(36)}_${clusters}`;
   const prefix = `test${Date.now().toString(36)}x${clusters++}`;
@@ -65,9 +71,11 @@ async function startCluster(
     const store = await MongoStore.connect(ferret.url, { dbName });
     const files = await MongoFileStore.connect(ferret.url, { dbName });
     const bus = options.bus === false ? null : await NatsBus.connect(nats.url, { prefix });
+    const now = options.now ?? Date.now;
     const server = await startTestServer({
       store,
       files,
+      accountLimits: { now, sharedNumbers: await store.loginThrottle(NUMBER_POLICY, now) },
       cluster: { bus, pollIntervalMs: options.pollIntervalMs ?? NO_POLL_MS },
     });
     parts.push({
@@ -465,5 +473,43 @@ Deno.test({
       await dropDatabase(ferret.url, dbName);
       await Deno.remove(dataDir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "wrong logins spread over three servers get one server's allowance, not three",
+  ...options,
+  async fn() {
+    const frozen = Date.now(); // no block runs out while the test runs
+    await withCluster({ now: () => frozen }, async (servers, users) => {
+      const owner = await newUser(servers[0]!, ALICE);
+      users.push(owner);
+      // 10 connections to each server, each sending one wrong password, all at once.
+      const dataDir = await tempDir();
+      const rpcs: RpcConnection[] = [];
+      for (let i = 0; i < 30; i++) {
+        const { channel } = await connect({ server: servers[i % 3]!.address, dataDir });
+        rpcs.push(new RpcConnection(channel));
+      }
+      try {
+        const codes = await Promise.all(rpcs.map(async (rpc) => {
+          const authKey = crypto.getRandomValues(new Uint8Array(32));
+          const error = await rpc.request({ t: "login", phone: ALICE, authKey })
+            .then(() => assert.fail("a random auth key was accepted"), (e: unknown) => e);
+          assert.ok(error instanceof ServerError, String(error));
+          return error.code;
+        }));
+        // NUMBER_POLICY: 5 free failures and the one that earns the first delay, over all servers.
+        const allowed = NUMBER_POLICY.freeFailures + 1;
+        assert.equal(codes.filter((c) => c === "auth_failed").length, allowed, codes.join(","));
+        assert.equal(codes.filter((c) => c === "rate_limited").length, 30 - allowed);
+        // The owner's known device is not held back by the number's budget (its token is
+        // from server 0: these test servers have identities, and so token keys, of their own).
+        const again = await userSession(servers[0]!, ALICE, { dataDir: owner.dataDir });
+        users.push(again);
+      } finally {
+        for (const rpc of rpcs) rpc.close();
+      }
+    });
   },
 });

@@ -22,6 +22,7 @@ import {
   DEFAULT_THROTTLE_ENTRIES,
   DEVICE_POLICY,
   NUMBER_POLICY,
+  type SharedThrottle,
   Throttle,
 } from "./throttle.ts";
 
@@ -45,6 +46,11 @@ export interface AccountLimits {
   registrationsPerHour?: number;
   /** The clock (tests). */
   now?: () => number;
+  /**
+   * The per-number budget (NUMBER_POLICY) shared with the other servers on
+   * one database (`--mongo`), checked after this server's own.
+   */
+  sharedNumbers?: SharedThrottle;
 }
 
 /** A successful login: the account and a device token for the client to keep. */
@@ -65,6 +71,7 @@ export class Accounts {
   readonly #byAddress: Throttle;
   /** Failures of each number from its known devices. */
   readonly #byDevice: Throttle;
+  readonly #sharedNumbers: SharedThrottle | null;
   readonly #registrationsByAddress: RateLimiter;
   readonly #registrations: RateLimiter;
   /** Verified against for unknown numbers, so both paths do the same work. */
@@ -91,6 +98,7 @@ export class Accounts {
     this.#byNumber = new Throttle({ ...NUMBER_POLICY, maxEntries }, now);
     this.#byAddress = new Throttle({ ...ADDRESS_POLICY, maxEntries }, now);
     this.#byDevice = new Throttle({ ...DEVICE_POLICY, maxEntries }, now);
+    this.#sharedNumbers = limits.sharedNumbers ?? null;
     this.#registrationsByAddress = new RateLimiter({
       perPeriod: limits.registrationsPerAddress ?? DEFAULT_REGISTRATIONS_PER_ADDRESS,
       periodMs: HOUR_MS,
@@ -163,12 +171,21 @@ export class Accounts {
     address: string,
     deviceToken?: Uint8Array,
   ): Promise<LoginResult> {
-    const keys: [Throttle, string][] = this.#tokens.verify(phone, deviceToken)
+    const knownDevice = this.#tokens.verify(phone, deviceToken);
+    const keys: [Throttle, string][] = knownDevice
       ? [[this.#byDevice, phone]]
       : [[this.#byNumber, phone], [this.#byAddress, address]];
     reserveAll(keys);
     let failed: boolean | null = null; // null: the check did not run (store failure)
+    // The number's budget shared with the other servers, after this server's own.
+    const shared = knownDevice ? null : this.#sharedNumbers;
+    let sharedId = "";
     try {
+      if (shared) {
+        const { wait, id } = await shared.reserve(phone);
+        if (wait > 0) throw rateLimited(wait);
+        sharedId = id;
+      }
       const account = await this.#store.getAccount(phone);
       const salt = account?.verifierSalt ?? this.#dummySalt;
       const expected = account?.verifier ?? new Uint8Array(32);
@@ -184,6 +201,12 @@ export class Accounts {
       for (const [throttle, key] of keys) {
         if (failed === null) throttle.release(key);
         else throttle.settle(key, failed);
+      }
+      if (shared && sharedId) {
+        // A store failure here leaves the reservation to expire (RESERVATION_MS).
+        await (failed === null
+          ? shared.release(phone, sharedId)
+          : shared.settle(phone, sharedId, failed)).catch(() => {});
       }
     }
   }
@@ -218,7 +241,11 @@ function reserveAll(keys: [Throttle, string][]): void {
   }
   if (wait === 0) return;
   for (const [throttle, key] of reserved) throttle.release(key);
-  throw new AuthError(
+  throw rateLimited(wait);
+}
+
+function rateLimited(wait: number): AuthError {
+  return new AuthError(
     "rate_limited",
     `too many failed logins; try again in ${Math.ceil(wait / 1000)} s`,
     { retryAfterMs: wait, hint: "wait, then log in again from a device that logged in before" },

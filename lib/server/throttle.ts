@@ -46,12 +46,61 @@ export const ADDRESS_POLICY: ThrottlePolicy = { ...NUMBER_POLICY, freeFailures: 
 /** A number tried from its known devices (a valid device token): its own back-off. */
 export const DEVICE_POLICY: ThrottlePolicy = { ...NUMBER_POLICY, clearOnSuccess: true };
 
-interface Entry {
+/** One key's back-off state (kept in memory here, or in the store: lib/store/mongo_throttle.ts). */
+export interface ThrottleState {
   failures: number;
   lastFailureAt: number;
   blockedUntil: number;
   /** Attempts reserved and not yet settled. */
   pending: number;
+}
+
+type Entry = ThrottleState;
+
+/**
+ * Reserves an attempt on `entry` (pending + 1) and returns 0, or returns the
+ * milliseconds to wait and reserves nothing: while the key is blocked, and
+ * while attempts in flight could use up its free failures. A key quiet for
+ * `maxDelayMs` starts afresh. Pure: the caller keeps the state.
+ */
+export function reserveAttempt(entry: ThrottleState, policy: ThrottlePolicy, now: number): number {
+  const quietSince = Math.max(entry.lastFailureAt, entry.blockedUntil);
+  if (entry.pending === 0 && now - quietSince >= policy.maxDelayMs) {
+    entry.failures = 0; // a long quiet spell: start afresh
+  }
+  if (entry.blockedUntil > now) return entry.blockedUntil - now;
+  // In flight beyond the allowance: wait for those to settle first.
+  if (entry.pending > 0 && entry.failures + entry.pending > policy.freeFailures) {
+    return policy.baseDelayMs;
+  }
+  entry.pending++;
+  return 0;
+}
+
+/**
+ * Settles a reserved attempt on `entry` (pending − 1): a failure counts and,
+ * past the free ones, blocks the key for a delay that doubles with each;
+ * a success clears the failures if the policy says so.
+ */
+export function settleAttempt(
+  entry: ThrottleState,
+  failed: boolean,
+  policy: ThrottlePolicy,
+  now: number,
+): void {
+  entry.pending = Math.max(0, entry.pending - 1);
+  if (failed) {
+    entry.failures++;
+    entry.lastFailureAt = now;
+    const excess = entry.failures - policy.freeFailures;
+    if (excess > 0) {
+      const delay = Math.min(policy.baseDelayMs * 2 ** (excess - 1), policy.maxDelayMs);
+      entry.blockedUntil = Math.max(entry.blockedUntil, now + delay);
+    }
+  } else if (policy.clearOnSuccess) {
+    entry.failures = 0;
+    entry.blockedUntil = 0;
+  }
 }
 
 /** Failure counts, delays and attempts in flight for one kind of key. */
@@ -84,47 +133,20 @@ export class Throttle {
    * full of entries in force (the new key cannot be remembered).
    */
   reserve(key: string): number {
-    const now = this.#now();
     const entry = this.#entries.get(key);
     if (!entry) {
       const fresh = { failures: 0, lastFailureAt: 0, blockedUntil: 0, pending: 1 };
       return this.#entries.set(key, fresh) ? 0 : this.#policy.baseDelayMs;
     }
-    const quietSince = Math.max(entry.lastFailureAt, entry.blockedUntil);
-    if (entry.pending === 0 && now - quietSince >= this.#policy.maxDelayMs) {
-      entry.failures = 0; // a long quiet spell: start afresh
-    }
-    if (entry.blockedUntil > now) return entry.blockedUntil - now;
-    // In flight beyond the allowance: wait for those to settle first.
-    if (entry.pending > 0 && entry.failures + entry.pending > this.#policy.freeFailures) {
-      return this.#policy.baseDelayMs;
-    }
-    entry.pending++;
-    return 0;
+    return reserveAttempt(entry, this.#policy, this.#now());
   }
 
   /** Settles a reserved attempt: `failed` counts a failure, else it succeeded. */
   settle(key: string, failed: boolean): void {
     const entry = this.#entries.get(key);
     if (!entry) return; // never happens: an entry with an attempt in flight is not evicted
-    entry.pending--;
-    const now = this.#now();
-    if (failed) {
-      entry.failures++;
-      entry.lastFailureAt = now;
-      const excess = entry.failures - this.#policy.freeFailures;
-      if (excess > 0) {
-        const delay = Math.min(
-          this.#policy.baseDelayMs * 2 ** (excess - 1),
-          this.#policy.maxDelayMs,
-        );
-        entry.blockedUntil = Math.max(entry.blockedUntil, now + delay);
-      }
-      this.#entries.set(key, entry); // most recently touched
-    } else if (this.#policy.clearOnSuccess) {
-      entry.failures = 0;
-      entry.blockedUntil = 0;
-    }
+    settleAttempt(entry, failed, this.#policy, this.#now());
+    if (failed) this.#entries.set(key, entry); // most recently touched
     if (entry.pending === 0 && entry.failures === 0) this.#entries.delete(key);
   }
 
@@ -135,4 +157,18 @@ export class Throttle {
     entry.pending--;
     if (entry.pending === 0 && entry.failures === 0) this.#entries.delete(key);
   }
+}
+
+/**
+ * A back-off whose state several servers share (lib/store/mongo_throttle.ts):
+ * the same reserve / settle / release as {@linkcode Throttle}, each a store
+ * round trip, a reservation named by the id `reserve` returns.
+ */
+export interface SharedThrottle {
+  /** Reserves an attempt: `{wait: 0, id}` to go ahead (settle or release `id` once), else the wait. */
+  reserve(key: string): Promise<{ wait: number; id: string }>;
+  /** Settles reservation `id`: `failed` counts a failure. */
+  settle(key: string, id: string, failed: boolean): Promise<void>;
+  /** Gives back reservation `id` (its attempt was not made). */
+  release(key: string, id: string): Promise<void>;
 }

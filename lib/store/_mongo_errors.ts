@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { MongoNetworkError, MongoOperationTimeoutError, MongoServerSelectionError } from "mongodb";
+import {
+  MongoNetworkError,
+  MongoOperationTimeoutError,
+  MongoServerError,
+  MongoServerSelectionError,
+} from "mongodb";
 import { StorageError } from "../errors.ts";
 import { messageOf } from "./_errors.ts";
 
@@ -21,6 +26,11 @@ export function storageError(operation: string, error: unknown): StorageError {
       ? { cause: error, hint: "MongoDB is unreachable; retry shortly", retryAfterMs: 1000 }
       : { cause: error },
   );
+}
+
+/** Whether an insert was refused by a unique index (a compare-and-set by insert lost). */
+export function isDuplicateKey(error: unknown): boolean {
+  return error instanceof MongoServerError && error.code === 11000;
 }
 
 /**

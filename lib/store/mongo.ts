@@ -24,6 +24,8 @@
  *
  * @module
  */
+import type { ThrottlePolicy } from "../server/throttle.ts";
+import { MongoThrottle } from "./mongo_throttle.ts";
 import {
   type Collection,
   type Db,
@@ -104,6 +106,7 @@ const WRITE_CONCERN = { w: "majority", journal: true } as const;
 /** A {@linkcode Store} on MongoDB (or FerretDB). */
 export class MongoStore implements Store {
   readonly #client: MongoClient;
+  readonly #db: Db;
   readonly #accounts: Collection<Keyed<string>>;
   readonly #envelopes: Collection<Keyed<number>>;
   readonly #cursors: Collection<Document>;
@@ -118,6 +121,7 @@ export class MongoStore implements Store {
 
   private constructor(client: MongoClient, db: Db, maxBatch: number | undefined) {
     this.#client = client;
+    this.#db = db;
     this.#accounts = db.collection<Keyed<string>>("accounts");
     this.#envelopes = db.collection<Keyed<number>>("envelopes");
     this.#cursors = db.collection("cursors");
@@ -205,6 +209,14 @@ export class MongoStore implements Store {
         throw error;
       }
     });
+  }
+
+  /**
+   * A login back-off kept in this database, shared by every server on it
+   * (lib/store/mongo_throttle.ts); `now` is the clock (tests freeze it).
+   */
+  loginThrottle(policy: ThrottlePolicy, now?: () => number): Promise<MongoThrottle> {
+    return MongoThrottle.open(this.#db, policy, now);
   }
 
   getAccount(phone: string): Promise<AccountRecord | null> {

@@ -31,14 +31,9 @@
  *
  * @module
  */
-import {
-  Binary,
-  type Collection,
-  MongoBulkWriteError,
-  MongoClient,
-  MongoServerError,
-} from "mongodb";
+import { Binary, type Collection, MongoBulkWriteError, MongoClient } from "mongodb";
 import { StorageError } from "../errors.ts";
+import { isDuplicateKey } from "./_mongo_errors.ts";
 import type { CreateResult, FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
 
 interface FileDoc {
@@ -331,10 +326,6 @@ function toRecord(doc: FileDoc): FileRecord {
     announcements: doc.announcements.map((b) => new Uint8Array(b.buffer.subarray(0, b.length()))),
     createdAt: doc.createdAt,
   };
-}
-
-function isDuplicateKey(error: unknown): boolean {
-  return error instanceof MongoServerError && error.code === 11000;
 }
 
 function onlyDuplicates(error: MongoBulkWriteError): boolean {
