@@ -17,10 +17,13 @@
  * A reservation carries an expiry (`RESERVATION_MS`) so that a server killed
  * between reserve and settle does not hold the number's allowance for ever;
  * a check taking longer than that (the store's reply timeout is 10 s) would
- * let one more attempt through. Old versions are deleted once 64 newer
- * exist: a change that read a version that stale could then insert a
- * deleted id again, but the newest version (the highest) would not be its
- * insert, so the change would be lost, not forked.
+ * let one more attempt through. Versions 2 … newest − 16 are deleted (every
+ * 4th change), which keeps FerretDB's scans of the collection short. A change
+ * that read version N and then inserted N+1 after N was deleted (16 changes
+ * of the same number came in between) would not be built on the newest
+ * state: after each insert the change checks that N still exists, else takes
+ * its insert back and reads again. Version 1 is never deleted, so a change
+ * that found no chain cannot start one beside it.
  *
  * @module
  */
@@ -39,8 +42,8 @@ import { isDuplicateKey, storageError } from "./_mongo_errors.ts";
 export const RESERVATION_MS = 60_000;
 /** Compare-and-set rounds one change may take before it gives up (`storage_busy`). */
 const MAX_ATTEMPTS = 100;
-/** Versions kept behind the newest. */
-const KEPT_VERSIONS = 64;
+/** Versions kept behind the newest (and version 1). */
+const KEPT_VERSIONS = 16;
 
 interface ThrottleDoc {
   _id: string;
@@ -153,8 +156,15 @@ export class MongoThrottle implements SharedThrottle {
           if (isDuplicateKey(error)) continue; // another change came first: read again
           throw error;
         }
-        if (version % 16 === 0) {
-          await this.#docs.deleteMany({ key, version: { $lte: version - KEPT_VERSIONS } });
+        if (
+          version > 2 && await this.#docs.countDocuments({ _id: `${key}:${version - 1}` }) === 0
+        ) {
+          // What we read was deleted meanwhile: our insert is stale (not the newest). Undo it.
+          await this.#docs.deleteOne({ _id: `${key}:${version}` });
+          continue;
+        }
+        if (version % 4 === 0) {
+          await this.#docs.deleteMany({ key, version: { $gt: 1, $lte: version - KEPT_VERSIONS } });
         }
         return;
       }

@@ -9,7 +9,8 @@
  * scanning the collection (docs/mongodb.md), so 10,000 accounts would make
  * the logins measure FerretDB's scans, not the servers' memory. The accounts
  * are registered with raw requests and logged in with their auth keys (no
- * password KDF on the client). All connections come from 127.0.0.1, so the
+ * password KDF on the client), each first without and then with its device
+ * token. All connections come from 127.0.0.1, so the
  * per-address and total connection limits are raised; at most 16 logins run
  * at once, within the login throttle's allowance for one address. The poll
  * (`--poll-interval`) is set to an hour: a poll reads every session's mailbox,
@@ -61,7 +62,12 @@ async function register(server: string, dataDir: string, count: number) {
   }
 }
 
-/** Opens `count` logged-in connections, connection i to servers[i mod n] as account i mod m. */
+/**
+ * Opens `count` logged-in connections, connection i to servers[i mod n] as
+ * account i mod m. Each account's first login has no device token; the rest
+ * send the token it got, as a client that logged in before does (so they
+ * skip the number's budget, which the database keeps: docs/security.md).
+ */
 async function openIdle(
   servers: string[],
   dataDir: string,
@@ -69,21 +75,37 @@ async function openIdle(
   count: number,
 ): Promise<RpcConnection[]> {
   const open: RpcConnection[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      const { channel } = await connect({
-        server: servers[i % servers.length]!,
-        dataDir,
-        groups: ["x25519"],
-      });
-      const rpc = new RpcConnection(channel);
-      open.push(rpc);
-      await rpc.request({ t: "login", ...accounts[i % accounts.length]! });
-    }
+  const tokens = new Map<string, Uint8Array>();
+  const pool = async (from: number, to: number) => {
+    let next = from;
+    const worker = async () => {
+      while (next < to) {
+        const i = next++;
+        const { channel } = await connect({
+          server: servers[i % servers.length]!,
+          dataDir,
+          groups: ["x25519"],
+        });
+        const rpc = new RpcConnection(channel);
+        open.push(rpc);
+        const { phone, authKey } = accounts[i % accounts.length]!;
+        const deviceToken = tokens.get(phone);
+        const reply = await rpc.request({
+          t: "login",
+          phone,
+          authKey,
+          ...(deviceToken ? { deviceToken } : {}),
+        });
+        if (reply.t === "login_ok" && reply.deviceToken && !deviceToken) {
+          tokens.set(phone, reply.deviceToken);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: LOGINS_IN_FLIGHT }, worker));
   };
-  await Promise.all(Array.from({ length: LOGINS_IN_FLIGHT }, worker));
+  const first = Math.min(accounts.length, count);
+  await pool(0, first);
+  await pool(first, count);
   return open;
 }
 
