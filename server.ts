@@ -16,6 +16,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel/mod.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/wire/mod.ts";
 import { DEFAULT_PORT } from "./lib/address.ts";
 import {
+  ChainThrottle,
   createLogger,
   DEFAULT_FFDH_MS_PER_ADDRESS,
   DEFAULT_FFDH_MS_PER_SECOND,
@@ -36,13 +37,13 @@ import {
   DEFAULT_SEND_RATE,
   DEFAULT_THROTTLE_ENTRIES,
   DEFAULT_WRITE_TIMEOUT_MS,
-  NUMBER_POLICY,
-  type SharedThrottle,
   generateDhParamFile,
   loadIdentity,
   loadOrCreateIdentity,
   loadServerGroups,
   type LogFormat,
+  NUMBER_POLICY,
+  type SharedThrottle,
   startServer,
 } from "./lib/server/mod.ts";
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
@@ -78,7 +79,7 @@ async function openStores(
     store,
     files: await MongoFileStore.connect(mongoUrl),
     // Every server on the database shares each number's login budget.
-    sharedNumbers: await store.loginThrottle(NUMBER_POLICY),
+    sharedNumbers: new ChainThrottle(await store.stateChain("login_throttle"), NUMBER_POLICY),
   };
 }
 

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { getFile, sendFile } from "../lib/client/mod.ts";
+import { connect, getFile, RpcConnection, sendFile, ServerError } from "../lib/client/mod.ts";
+import { ChainThrottle, NUMBER_POLICY } from "../lib/server/mod.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/mod.ts";
 import { dropDatabase, startFerretDb } from "../scripts/ferretdb.ts";
 import { startNats } from "../scripts/nats.ts";
@@ -17,9 +18,6 @@ import type { ReceivedMessage } from "../lib/client/mod.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
 import { MongoStore } from "../lib/store/mod.ts";
 import { MongoFileStore } from "../lib/store/mongo_files.ts";
-import { connect } from "../lib/client/connect.ts";
-import { RpcConnection, ServerError } from "../lib/client/rpc.ts";
-import { NUMBER_POLICY } from "../lib/server/throttle.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { parseLogLine, PERMISSIONS, ROOT, run } from "./programs.ts";
 import { until, within } from "../lib/testing/mod.ts";
@@ -75,7 +73,14 @@ async function startCluster(
     const server = await startTestServer({
       store,
       files,
-      accountLimits: { now, sharedNumbers: await store.loginThrottle(NUMBER_POLICY, now) },
+      accountLimits: {
+        now,
+        sharedNumbers: new ChainThrottle(
+          await store.stateChain("login_throttle"),
+          NUMBER_POLICY,
+          now,
+        ),
+      },
       cluster: { bus, pollIntervalMs: options.pollIntervalMs ?? NO_POLL_MS },
     });
     parts.push({

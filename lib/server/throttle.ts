@@ -46,7 +46,7 @@ export const ADDRESS_POLICY: ThrottlePolicy = { ...NUMBER_POLICY, freeFailures: 
 /** A number tried from its known devices (a valid device token): its own back-off. */
 export const DEVICE_POLICY: ThrottlePolicy = { ...NUMBER_POLICY, clearOnSuccess: true };
 
-/** One key's back-off state (kept in memory here, or in the store: lib/store/mongo_throttle.ts). */
+/** One key's back-off state (kept in memory here, or in the store: shared_throttle.ts). */
 export interface ThrottleState {
   failures: number;
   lastFailureAt: number;
@@ -160,7 +160,7 @@ export class Throttle {
 }
 
 /**
- * A back-off whose state several servers share (lib/store/mongo_throttle.ts):
+ * A back-off whose state several servers share (`ChainThrottle`, shared_throttle.ts):
  * the same reserve / settle / release as {@linkcode Throttle}, each a store
  * round trip, a reservation named by the id `reserve` returns.
  */

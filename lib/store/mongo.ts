@@ -24,8 +24,7 @@
  *
  * @module
  */
-import type { ThrottlePolicy } from "../server/throttle.ts";
-import { MongoThrottle } from "./mongo_throttle.ts";
+import { MongoStateChain } from "./mongo_chain.ts";
 import {
   type Collection,
   type Db,
@@ -212,11 +211,11 @@ export class MongoStore implements Store {
   }
 
   /**
-   * A login back-off kept in this database, shared by every server on it
-   * (lib/store/mongo_throttle.ts); `now` is the clock (tests freeze it).
+   * Versioned states in collection `name` of this database, shared by every
+   * server on it (lib/store/mongo_chain.ts), e.g. the login back-off.
    */
-  loginThrottle(policy: ThrottlePolicy, now?: () => number): Promise<MongoThrottle> {
-    return MongoThrottle.open(this.#db, policy, now);
+  stateChain<S extends Document>(name: string): Promise<MongoStateChain<S>> {
+    return MongoStateChain.open<S>(this.#db, name);
   }
 
   getAccount(phone: string): Promise<AccountRecord | null> {

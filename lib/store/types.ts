@@ -93,6 +93,17 @@ export interface HistoryQuery {
   limit: number;
 }
 
+/**
+ * States shared by every server on one database, each changed by a
+ * compare-and-set: `change` reads a key's newest state (null: none yet),
+ * `update` returns the next one (or null: no change), and the change is
+ * applied only on top of the state it read, else read again
+ * (lib/store/mongo_chain.ts). `update` may run several times.
+ */
+export interface StateChain<S> {
+  change(key: string, update: (state: S | null) => S | null): Promise<void>;
+}
+
 /** Storage for accounts and envelopes. Every method may throw StorageError. */
 export interface Store {
   /** Creates an account; false (and no change) if the phone number is taken. */

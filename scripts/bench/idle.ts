@@ -25,9 +25,8 @@
  * @module
  */
 import { join } from "node:path";
-import { connect } from "../../lib/client/connect.ts";
-import { RpcConnection } from "../../lib/client/rpc.ts";
-import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../../lib/e2e/password.ts";
+import { connect, RpcConnection } from "../../lib/client/mod.ts";
+import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../../lib/e2e/mod.ts";
 import { dropDatabase, startFerretDb } from "../ferretdb.ts";
 import { startNats } from "../nats.ts";
 import { type Proc, procStats, runQuiet } from "./_procs.ts";

@@ -1,34 +1,57 @@
 /**
- * The shared login back-off on MongoDB: FerretDB started for this file, or
- * the MongoDB named by `SSP_TEST_MONGO_URL`. Never skipped. (Parallel logins
- * through three servers: tests/scale_test.ts.)
+ * The shared login back-off over a real MongoDB chain: FerretDB started for
+ * this file, or the MongoDB named by `SSP_TEST_MONGO_URL`. Never skipped.
+ * (Parallel logins through three servers: tests/scale_test.ts.)
  */
 import assert from "node:assert/strict";
-import { type Db, MongoClient } from "mongodb";
 import { dropDatabase, startFerretDb } from "../../scripts/ferretdb.ts";
-import { NUMBER_POLICY } from "../server/throttle.ts";
-import { MongoThrottle, RESERVATION_MS } from "./mongo_throttle.ts";
+import { MongoStore } from "../store/mod.ts";
+import { KEPT_VERSIONS } from "../store/mongo_chain.ts";
+import { ChainThrottle, RESERVATION_MS, type StoredThrottleState } from "./shared_throttle.ts";
+import { NUMBER_POLICY } from "./throttle.ts";
 
 const external = Deno.env.get("SSP_TEST_MONGO_URL");
 const ferret = external ? null : await startFerretDb();
 const url = external ?? ferret!.url;
 const KEY = "+12015550101";
+/** 5 free failures and the one that earns the first delay. */
 const ALLOWED = NUMBER_POLICY.freeFailures + 1;
 let n = 0;
 
+/** Two throttles (two servers) on one fresh database, sharing a settable clock. */
 async function withThrottles(
-  body: (a: MongoThrottle, b: MongoThrottle, clock: { now: number }, db: Db) => Promise<void>,
+  body: (
+    a: ChainThrottle,
+    b: ChainThrottle,
+    clock: { now: number },
+    versions: () => Promise<number>,
+  ) => Promise<void>,
 ): Promise<void> {
   const dbName = `ssp_throttle_${Date.now().toString(36)}_${n++}`;
-  const client = new MongoClient(url);
+  const stores = [
+    await MongoStore.connect(url, { dbName }),
+    await MongoStore.connect(url, { dbName }),
+  ];
   const clock = { now: Date.now() };
   try {
-    const db = client.db(dbName);
-    const a = await MongoThrottle.open(db, NUMBER_POLICY, () => clock.now);
-    const b = await MongoThrottle.open(db, NUMBER_POLICY, () => clock.now);
-    await body(a, b, clock, db);
+    const [a, b] = await Promise.all(stores.map(async (store) =>
+      new ChainThrottle(
+        await store.stateChain<StoredThrottleState>("login_throttle"),
+        NUMBER_POLICY,
+        () => clock.now,
+      )
+    ));
+    const { MongoClient } = await import("mongodb");
+    const client = new MongoClient(url);
+    try {
+      const versions = () =>
+        client.db(dbName).collection("login_throttle").countDocuments({ key: KEY });
+      await body(a!, b!, clock, versions);
+    } finally {
+      await client.close();
+    }
   } finally {
-    await client.close();
+    for (const store of stores) await store.close();
     await dropDatabase(url, dbName);
   }
 }
@@ -39,7 +62,7 @@ Deno.test("two throttles on one database reserve from one allowance, at once", a
       Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).reserve(KEY)),
     );
     // Nothing failed yet: attempts in flight are admitted while they could all fail within the
-    // allowance (5 free failures and the one that earns the first delay), the rest refused.
+    // allowance, the rest refused.
     const admitted = results.filter((r) => r.wait === 0);
     assert.equal(admitted.length, ALLOWED);
     for (const [i, r] of admitted.entries()) await (i % 2 ? a : b).settle(KEY, r.id, true);
@@ -60,14 +83,15 @@ Deno.test("a reservation never settled (its server died) stops counting after RE
 });
 
 Deno.test("old versions of a number's state are deleted; the state survives", async () => {
-  await withThrottles(async (a, b, _clock, db) => {
+  await withThrottles(async (a, b, _clock, versions) => {
     for (let i = 0; i < 60; i++) {
       const { wait, id } = await a.reserve(KEY);
       assert.equal(wait, 0);
       await a.settle(KEY, id, false); // successes: no failure, no block (120 versions)
     }
-    const kept = await db.collection("login_throttle").countDocuments({ key: KEY });
-    assert.ok(kept <= 1 + 16 + 4, `${kept} versions kept`); // version 1, the last 16, 4 at most not yet pruned
+    // Version 1, the last KEPT_VERSIONS, and at most 3 not yet pruned (every 4th change prunes).
+    const kept = await versions();
+    assert.ok(kept <= 1 + KEPT_VERSIONS + 3, `${kept} versions kept`);
     for (let i = 0; i < ALLOWED; i++) {
       const { wait, id } = await b.reserve(KEY);
       assert.equal(wait, 0);

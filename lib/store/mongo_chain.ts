@@ -1,0 +1,93 @@
+/**
+ * A {@linkcode StateChain} on MongoDB (or FerretDB): each key's state is a
+ * chain of versions, `{_id: "KEY:N", key, version: N, state}`. A change reads
+ * the newest version, computes the next state and inserts version N+1; of
+ * changes that read N at once, the unique `_id` admits one and the others
+ * read again — a compare-and-set by insert, since FerretDB has neither
+ * transactions nor an atomic conditional update. Every change is thus applied
+ * to the state all the others left.
+ *
+ * Versions 2 … newest − 16 are deleted (at every 4th change), which keeps
+ * FerretDB's scans of the collection short. A change that read version N and
+ * inserted N+1 after N was deleted (16 changes of the same key came in
+ * between) would not be built on the newest state: after each insert the
+ * change checks that N still exists, else takes its insert back and reads
+ * again. Version 1 is never deleted, so a change that found no chain cannot
+ * start a second one.
+ *
+ * @module
+ */
+import type { Collection, Db, Document } from "mongodb";
+import { StorageError } from "../errors.ts";
+import { isDuplicateKey, storageError } from "./_mongo_errors.ts";
+import type { StateChain } from "./types.ts";
+
+/** Compare-and-set rounds one change may take before it gives up (`storage_busy`). */
+const MAX_ATTEMPTS = 100;
+/** Versions kept behind the newest (and version 1). */
+export const KEPT_VERSIONS = 16;
+
+interface VersionDoc<S> {
+  _id: string;
+  key: string;
+  version: number;
+  state: S;
+}
+
+/** Chains of versioned states in one collection. */
+export class MongoStateChain<S extends Document> implements StateChain<S> {
+  readonly #docs: Collection<VersionDoc<S>>;
+  readonly #what: string;
+
+  private constructor(docs: Collection<VersionDoc<S>>) {
+    this.#docs = docs;
+    this.#what = docs.collectionName;
+  }
+
+  /** The chains of collection `name` of `db` (its index created if missing). */
+  static async open<S extends Document>(db: Db, name: string): Promise<MongoStateChain<S>> {
+    const docs = db.collection<VersionDoc<S>>(name);
+    try {
+      await docs.createIndex({ key: 1, version: -1 });
+    } catch (error) {
+      throw storageError(`create the index of ${name}`, error);
+    }
+    return new MongoStateChain(docs);
+  }
+
+  async change(key: string, update: (state: S | null) => S | null): Promise<void> {
+    try {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const newest = await this.#docs.find({ key }).sort({ version: -1 }).limit(1).next();
+        const state = update(newest?.state ?? null);
+        if (state === null) return;
+        const version = (newest?.version ?? 0) + 1;
+        const _id = `${key}:${version}`;
+        try {
+          // deno-lint-ignore no-explicit-any -- the driver's OptionalId typing of a generic doc
+          await this.#docs.insertOne({ _id, key, version, state } as any);
+        } catch (error) {
+          if (isDuplicateKey(error)) continue; // another change came first: read again
+          throw error;
+        }
+        if (
+          version > 2 && await this.#docs.countDocuments({ _id: `${key}:${version - 1}` }) === 0
+        ) {
+          // What we read was deleted meanwhile: our insert is stale (not the newest). Undo it.
+          await this.#docs.deleteOne({ _id });
+          continue;
+        }
+        if (version % 4 === 0) {
+          await this.#docs.deleteMany({ key, version: { $gt: 1, $lte: version - KEPT_VERSIONS } });
+        }
+        return;
+      }
+    } catch (error) {
+      throw storageError(`update ${this.#what}`, error);
+    }
+    throw new StorageError("storage_busy", `too many parallel changes of ${key} in ${this.#what}`, {
+      retryAfterMs: 1000,
+      hint: "retry in a moment",
+    });
+  }
+}
