@@ -20,16 +20,20 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Absolute ceiling for a configured maximum (the length field is 32 bits; 16 MiB is plenty). */
 export const MAX_FRAME_BYTES_CEILING = 16 * 1024 * 1024;
 
-/** Size of the buffer each reader refills from the source. */
-const READ_CHUNK_BYTES = 64 * 1024;
+/**
+ * Size of the buffer each reader refills from the source. Small, because every
+ * connection holds one for its whole life (10,000 idle connections: 80 MiB at
+ * 8 KiB); a body larger than this is read straight into its own buffer.
+ */
+export const READ_CHUNK_BYTES = 8 * 1024;
 
 /**
- * Largest reused body buffer kept while a reader waits for the next frame.
- * A larger one (left by a large frame) is released after `releaseAfterMs`
- * without a new frame, so an idle connection holds no more than this plus
- * its read buffer, however large its last frame was.
+ * Smallest reused body buffer: bodies up to this size share one allocation.
+ * A reused body buffer of any size is released after `releaseAfterMs`
+ * without a new frame, so an idle connection holds only its read buffer,
+ * however large its last frame was; back-to-back frames keep reusing it.
  */
-export const RETAINED_BODY_BYTES = 64 * 1024;
+export const RETAINED_BODY_BYTES = 4 * 1024;
 
 /** Default wait for the next frame after which a large body buffer is released. */
 export const DEFAULT_RELEASE_AFTER_MS = 1000;
@@ -102,7 +106,7 @@ export class FrameReader {
    * transfers. Off by default (handshake bodies are kept in the transcript).
    */
   reuseBodies = false;
-  /** Wait for the next frame after which a body buffer over RETAINED_BODY_BYTES is released. */
+  /** Wait for the next frame after which the reused body buffer is released. */
   releaseAfterMs = DEFAULT_RELEASE_AFTER_MS;
   #bodyBuffer = new Uint8Array(0);
 
@@ -140,13 +144,12 @@ export class FrameReader {
   }
 
   /**
-   * Reads a frame header. While it waits with a large body buffer, a timer
-   * releases that buffer: bulk transfers keep reusing it, idle connections
-   * give it back.
+   * Reads a frame header. While it waits with a body buffer, a timer releases
+   * that buffer: bulk transfers keep reusing it, idle connections give it back.
    */
   async #readHeader(): Promise<Uint8Array | null> {
     const buffered = this.#end - this.#start >= FRAME_HEADER_BYTES;
-    if (buffered || this.#bodyBuffer.length <= RETAINED_BODY_BYTES) {
+    if (buffered || this.#bodyBuffer.length === 0) {
       return await this.#readExact(FRAME_HEADER_BYTES, "header");
     }
     const timer = setTimeout(() => this.#bodyBuffer = new Uint8Array(0), this.releaseAfterMs);

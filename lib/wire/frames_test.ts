@@ -8,6 +8,7 @@ import {
   encodeFrameHeader,
   FRAME_HEADER_BYTES,
   FrameReader,
+  READ_CHUNK_BYTES,
   RETAINED_BODY_BYTES,
 } from "./frames.ts";
 import { chunkedSource, stallingSource, until } from "../testing/mod.ts";
@@ -122,8 +123,25 @@ Deno.test("FrameReader releases a large body buffer while it waits for the next 
   assert.ok(reader.heldBytes >= big.length, "bulk frames reuse one body buffer");
   assert.equal((await reader.read())?.body.length, 10);
   const next = reader.read(); // the peer goes quiet
-  await until(() => reader.heldBytes <= 2 * RETAINED_BODY_BYTES, {
+  await until(() => reader.heldBytes === READ_CHUNK_BYTES, {
     what: "the large body buffer to be released",
+  });
+  end();
+  assert.equal(await next, null);
+});
+
+Deno.test("an idle FrameReader holds only its read buffer after a small frame", async () => {
+  const inner = chunkedSource(encodeFrame(new Uint8Array(100)));
+  let end!: () => void;
+  const ended = new Promise<null>((resolve) => end = () => resolve(null));
+  const reader = new FrameReader({ read: async (p) => await inner.read(p) ?? await ended });
+  reader.reuseBodies = true;
+  reader.releaseAfterMs = 10;
+  assert.equal((await reader.read())?.body.length, 100);
+  assert.equal(reader.heldBytes, READ_CHUNK_BYTES + RETAINED_BODY_BYTES, "small bodies share one");
+  const next = reader.read(); // the peer goes quiet
+  await until(() => reader.heldBytes === READ_CHUNK_BYTES, {
+    what: "the body buffer of an idle reader to be released",
   });
   end();
   assert.equal(await next, null);
