@@ -1,28 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { concatBytes, fromHex, toHex, utf8 } from "../bytes.ts";
-import { RecordError } from "../errors.ts";
 import { chacha20Poly1305Open, chacha20Poly1305Seal, chacha20Poly1305SealParts } from "./aead.ts";
 import { TAG_BYTES } from "./aead_backend.ts";
 import { aeadGroups } from "./_test_wycheproof.ts";
+import { isRecordError, nonceFor } from "../testing/mod.ts";
 
 const KEY_A = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
 const HEADER = fromHex("00000010");
-
-function isRecordError(code: string): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof RecordError, `expected RecordError, got ${error}`);
-    assert.equal(error.code, code);
-    return true;
-  };
-}
-
-/** Nonce of record `counter`: 4 zero bytes || 64-bit big-endian counter. */
-function nonceFor(counter: number): Uint8Array {
-  const nonce = new Uint8Array(12);
-  new DataView(nonce.buffer).setBigUint64(4, BigInt(counter));
-  return nonce;
-}
 
 Deno.test("chacha20Poly1305Seal/Open agree with every Wycheproof ChaCha20-Poly1305 case", async () => {
   const groups = await aeadGroups("chacha20_poly1305_test.json");

@@ -8,5 +8,6 @@ export * from "./byte_source.ts";
 export * from "./msgpack_dump.ts";
 export * from "./mutate.ts";
 export * from "./pseudo_random.ts";
+export * from "./records.ts";
 export * from "./until.ts";
 export * from "./worked_example.ts";

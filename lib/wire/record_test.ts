@@ -1,29 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { concatBytes, fromHex, utf8 } from "../bytes.ts";
-import { RecordError } from "../errors.ts";
 import { chacha20Poly1305Seal, hkdfSha256, TAG_BYTES } from "../crypto/mod.ts";
 import { DEFAULT_RECORD_LIMITS, type RecordLimits, RecordOpener, RecordSealer } from "./record.ts";
-import { pseudoRandomBytes } from "../testing/mod.ts";
+import { isRecordError, nonceFor, pseudoRandomBytes } from "../testing/mod.ts";
 
 const KEY_A = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
 const KEY_B = fromHex("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f");
 const HEADER = fromHex("00000010");
-
-function isRecordError(code: string): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof RecordError, `expected RecordError, got ${error}`);
-    assert.equal(error.code, code);
-    return true;
-  };
-}
-
-/** Nonce of record `counter`: 4 zero bytes || 64-bit big-endian counter. */
-function nonceFor(counter: number): Uint8Array {
-  const nonce = new Uint8Array(12);
-  new DataView(nonce.buffer).setBigUint64(4, BigInt(counter));
-  return nonce;
-}
 
 Deno.test("RecordSealer/RecordOpener round-trip records of 0 to 70,000 bytes with any header", () => {
   fc.assert(
