@@ -21,17 +21,27 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 export const MAX_FRAME_BYTES_CEILING = 16 * 1024 * 1024;
 
 /**
- * Size of the buffer each reader refills from the source. Small, because every
- * connection holds one for its whole life (10,000 idle connections: 80 MiB at
- * 8 KiB); a body larger than this is read straight into its own buffer.
+ * Size of the buffer a reader refills from while bytes keep coming. A body
+ * larger than this is read straight into its own buffer. Allocated when
+ * needed and dropped whenever the reader waits for a new frame with nothing
+ * buffered, so an idle connection does not hold it.
  */
 export const READ_CHUNK_BYTES = 8 * 1024;
 
 /**
+ * Size of the buffer a reader waits with for the start of a new frame: the
+ * one buffer every idle connection holds (10,000 idle connections: 2.5 MiB).
+ * A read that fills it means more bytes are waiting, so the next read uses
+ * the READ_CHUNK_BYTES buffer; a small frame often fits whole.
+ */
+export const IDLE_READ_BYTES = 256;
+
+/**
  * Smallest reused body buffer: bodies up to this size share one allocation.
  * A reused body buffer of any size is released after `releaseAfterMs`
- * without a new frame, so an idle connection holds only its read buffer,
- * however large its last frame was; back-to-back frames keep reusing it.
+ * without a new frame, so an idle connection holds only its idle read
+ * buffer, however large its last frame was; back-to-back frames keep
+ * reusing it.
  */
 export const RETAINED_BODY_BYTES = 4 * 1024;
 
@@ -94,9 +104,15 @@ export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void>
 /** Reads frames one at a time from a byte source. */
 export class FrameReader {
   readonly #source: ByteSource;
-  readonly #buffer = new Uint8Array(READ_CHUNK_BYTES);
+  readonly #idleBuffer = new Uint8Array(IDLE_READ_BYTES);
+  /** The READ_CHUNK_BYTES buffer while bytes keep coming; null while idle. */
+  #chunkBuffer: Uint8Array | null = null;
+  /** The buffer holding unread bytes `#start..#end`. */
+  #buffer: Uint8Array = this.#idleBuffer;
   #start = 0;
   #end = 0;
+  /** The last refill filled its buffer: more bytes are probably waiting. */
+  #moreWaiting = false;
   /** Largest body accepted; may be changed between frames (e.g. after the handshake). */
   maxFrameBytes: number;
   /**
@@ -138,9 +154,9 @@ export class FrameReader {
     return { header, body };
   }
 
-  /** Bytes this reader holds in buffers between frames (read buffer and reused body buffer). */
+  /** Bytes this reader holds in buffers between frames (read buffers and reused body buffer). */
   get heldBytes(): number {
-    return this.#buffer.length + this.#bodyBuffer.length;
+    return this.#idleBuffer.length + (this.#chunkBuffer?.length ?? 0) + this.#bodyBuffer.length;
   }
 
   /**
@@ -175,9 +191,11 @@ export class FrameReader {
         filled += take;
         continue;
       }
-      // Large remainders go straight into the frame; small ones through the buffer.
+      // Large remainders go straight into the frame; small ones through a buffer.
       const direct = n - filled >= READ_CHUNK_BYTES;
-      const target = direct ? out.subarray(filled) : this.#buffer;
+      const target = direct
+        ? out.subarray(filled)
+        : this.#refillBuffer(part === "header" && filled === 0);
       const count = await this.#source.read(target);
       if (count === null || count === 0) {
         if (filled === 0 && part === "header") return null;
@@ -186,11 +204,27 @@ export class FrameReader {
       if (direct) {
         filled += count;
       } else {
+        this.#buffer = target;
         this.#start = 0;
         this.#end = count;
+        this.#moreWaiting = count === target.length;
       }
     }
     return out;
+  }
+
+  /**
+   * The buffer for the next refill. A new frame awaited with nothing
+   * buffered may be a long wait, so unless the last refill suggested more
+   * bytes are waiting it gets the small idle buffer, and the chunk buffer
+   * goes.
+   */
+  #refillBuffer(newFrame: boolean): Uint8Array {
+    if (newFrame && !this.#moreWaiting) {
+      this.#chunkBuffer = null;
+      return this.#idleBuffer;
+    }
+    return this.#chunkBuffer ??= new Uint8Array(READ_CHUNK_BYTES);
   }
 }
 

@@ -8,6 +8,7 @@ import {
   encodeFrameHeader,
   FRAME_HEADER_BYTES,
   FrameReader,
+  IDLE_READ_BYTES,
   READ_CHUNK_BYTES,
   RETAINED_BODY_BYTES,
 } from "./frames.ts";
@@ -123,26 +124,56 @@ Deno.test("FrameReader releases a large body buffer while it waits for the next 
   assert.ok(reader.heldBytes >= big.length, "bulk frames reuse one body buffer");
   assert.equal((await reader.read())?.body.length, 10);
   const next = reader.read(); // the peer goes quiet
-  await until(() => reader.heldBytes === READ_CHUNK_BYTES, {
+  await until(() => reader.heldBytes === IDLE_READ_BYTES, {
     what: "the large body buffer to be released",
   });
   end();
   assert.equal(await next, null);
 });
 
-Deno.test("an idle FrameReader holds only its read buffer after a small frame", async () => {
-  const inner = chunkedSource(encodeFrame(new Uint8Array(100)));
+Deno.test("an idle FrameReader waits with only its small idle buffer", async () => {
+  const frames = concat([encodeFrame(new Uint8Array(100)), encodeFrame(new Uint8Array(20_000))]);
+  const inner = chunkedSource(frames, [3000]);
   let end!: () => void;
   const ended = new Promise<null>((resolve) => end = () => resolve(null));
-  const reader = new FrameReader({ read: async (p) => await inner.read(p) ?? await ended });
+  const pendingSizes: number[] = [];
+  const reader = new FrameReader({
+    read: async (p) => {
+      const n = await inner.read(p);
+      if (n !== null) return n;
+      pendingSizes.push(p.length);
+      return await ended;
+    },
+  });
   reader.reuseBodies = true;
   reader.releaseAfterMs = 10;
   assert.equal((await reader.read())?.body.length, 100);
-  assert.equal(reader.heldBytes, READ_CHUNK_BYTES + RETAINED_BODY_BYTES, "small bodies share one");
+  assert.equal((await reader.read())?.body.length, 20_000);
   const next = reader.read(); // the peer goes quiet
-  await until(() => reader.heldBytes === READ_CHUNK_BYTES, {
+  await until(() => pendingSizes.length === 1, { what: "the reader to wait for a frame" });
+  assert.deepEqual(pendingSizes, [IDLE_READ_BYTES], "the wait holds the small buffer only");
+  await until(() => reader.heldBytes === IDLE_READ_BYTES, {
     what: "the body buffer of an idle reader to be released",
   });
   end();
   assert.equal(await next, null);
+});
+
+Deno.test("a burst of small frames is read in chunks, not a read per frame", async () => {
+  const count = 1000;
+  const bodies = Array.from({ length: count }, (_, i) => new Uint8Array(100).fill(i & 0xff));
+  const inner = chunkedSource(concat(bodies.map(encodeFrame)), [1 << 20]);
+  let reads = 0;
+  const reader = new FrameReader({
+    read: (p) => {
+      reads++;
+      return inner.read(p);
+    },
+  });
+  reader.reuseBodies = true;
+  for (const body of bodies) assert.deepEqual((await reader.read())?.body, body);
+  assert.equal(await reader.read(), null);
+  const chunks = Math.ceil(count * 104 / READ_CHUNK_BYTES);
+  assert.ok(reads <= chunks + 3, `${reads} reads for ${chunks} chunks of ${count} frames`);
+  assert.ok(RETAINED_BODY_BYTES >= 100);
 });
