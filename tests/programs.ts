@@ -5,6 +5,7 @@
  * @module
  */
 import { within } from "../lib/testing/mod.ts";
+import { SERVER_V8_FLAGS } from "../scripts/compile.ts";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 /** How long a spawned server has to start listening (a cold npm cache included). */
@@ -64,6 +65,7 @@ export async function spawnServer(
     args: [
       "run",
       ...PERMISSIONS,
+      ...SERVER_V8_FLAGS,
       script,
       "--port",
       String(extra.port ?? 0),

@@ -10,6 +10,7 @@ import {
   PERMISSIONS,
   PROGRAMS,
   RELEASE_TARGETS,
+  SERVER_V8_FLAGS,
 } from "../scripts/compile.ts";
 import { ROOT } from "./programs.ts";
 
@@ -38,9 +39,16 @@ Deno.test("release binaries get their permissions only from scripts/compile.ts",
   // The workflow names no permission flag of its own: `deno task compile` runs scripts/compile.ts.
   assert.doesNotMatch(WORKFLOW, /--allow-|\s-A\b/);
   assert.match(CONFIG.tasks.compile, /^deno run [^]* scripts\/compile\.ts$/);
-  // The binaries ask for what the server task does, no more.
-  const serverTask = (CONFIG.tasks.server as string).split(" ").filter((a) => a.startsWith("--"));
-  assert.deepEqual([...PERMISSIONS], serverTask);
+  // The binaries ask for what the server task does, no more, and the server runs with its V8 flags.
+  for (const task of ["server", "start"]) {
+    const flags = (CONFIG.tasks[task] as string).split(" ").filter((a) => a.startsWith("--"));
+    assert.deepEqual(flags, [...PERMISSIONS, ...SERVER_V8_FLAGS], `the ${task} task`);
+  }
+  const serverArgs = compileArgs("server.ts", outputPath("ssp-server"));
+  assert.deepEqual(serverArgs.slice(1, 1 + PERMISSIONS.length + SERVER_V8_FLAGS.length), [
+    ...PERMISSIONS,
+    ...SERVER_V8_FLAGS,
+  ]);
   for (const target of RELEASE_TARGETS) {
     const args = compileArgs("client.ts", outputPath("ssp-client", target), target);
     assert.deepEqual(args.slice(0, 1 + PERMISSIONS.length), ["compile", ...PERMISSIONS]);

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { dropDatabase, startFerretDb } from "../scripts/ferretdb.ts";
 import { startNats } from "../scripts/nats.ts";
+import { SERVER_V8_FLAGS } from "../scripts/compile.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
 import { tempDir, type TestServer } from "./harness.ts";
 import { parseLogLine, PERMISSIONS, ROOT, run } from "./programs.ts";
@@ -38,6 +39,7 @@ async function spawnServerProcess(args: string[]) {
       "--unstable-net",
       ...PERMISSIONS,
       "--allow-sys=osRelease,uid",
+      ...SERVER_V8_FLAGS,
       "server.ts",
       "--log-format",
       "json",

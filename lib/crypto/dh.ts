@@ -195,6 +195,9 @@ function hashParameters(p: bigint, g: bigint): string {
   return toHex(sha256(encodeDhParamsDer(p, g)));
 }
 
+/** Computed once: every X25519 connection keeps the same string. */
+const X25519_GROUP_ID = toHex(sha256(utf8("x25519")));
+
 /**
  * A stable identifier of the group: lower-case hex SHA-256 of its parameters. For
  * finite-field groups that is the SHA-256 of the DER `DH PARAMETERS` encoding of (p, g) (so a
@@ -202,7 +205,7 @@ function hashParameters(p: bigint, g: bigint): string {
  * the ASCII string `x25519`.
  */
 export function groupId(group: DhGroup): string {
-  if (group.name === "x25519") return toHex(sha256(utf8("x25519")));
+  if (group.name === "x25519") return X25519_GROUP_ID;
   return hashParameters(group.p, group.g);
 }
 

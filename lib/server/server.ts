@@ -245,12 +245,14 @@ export function startServer(config: ServerConfig): RunningServer {
       conn.setNoDelay(true); // small handshake and chat records must not wait for Nagle
       open.add(conn);
       const host = hostOf(conn.remoteAddr);
-      const options: AcceptOptions = {
+      // The handshake's options are dropped once it is done: an idle session keeps only what it uses.
+      const task = secureConnection(conn, id, peer, {
         ...config,
         admitGroup: (group) => dhBudget.admit(host, group),
-      };
-      const task = serveConnection(conn, id, peer, slot, options, context, (channel) => {
+      }, context.log).then((channel) => {
+        if (channel === null) return;
         close = (code, message) => void channel.closeWithAlert(code, message);
+        return serveSession(channel, id, peer, host, slot, context);
       }).finally(() => {
         slot.release();
         open.delete(conn);
@@ -291,25 +293,33 @@ export function startServer(config: ServerConfig): RunningServer {
   };
 }
 
-async function serveConnection(
+/** Runs the server side of the handshake; null (logged) if it failed. */
+async function secureConnection(
   conn: Deno.Conn,
   id: number,
   peer: string,
-  slot: Slot,
   options: AcceptOptions,
-  context: SessionContext,
-  secured: (channel: SecureChannel) => void,
-): Promise<void> {
-  const { log } = context;
+  log: Logger,
+): Promise<SecureChannel | null> {
   log({ event: "connected", conn: id, peer });
-  let channel: SecureChannel;
   try {
-    channel = await serverHandshake(conn, options);
+    return await serverHandshake(conn, options);
   } catch (error) {
     log({ event: "handshake_failed", conn: id, peer, ...describe(error) });
-    return;
+    return null;
   }
-  secured(channel);
+}
+
+/** Serves the logged-in (or logging-in) client over an established channel until it ends. */
+async function serveSession(
+  channel: SecureChannel,
+  id: number,
+  peer: string,
+  host: string,
+  slot: Slot,
+  context: SessionContext,
+): Promise<void> {
+  const { log } = context;
   log({
     event: "handshake_done",
     conn: id,
@@ -319,7 +329,7 @@ async function serveConnection(
     suite: channel.session.suite,
   });
   try {
-    await new ClientSession(channel, context, hostOf(conn.remoteAddr), id, slot).run();
+    await new ClientSession(channel, context, host, id, slot).run();
     log({ event: "disconnected", conn: id, peer });
   } catch (error) {
     log({ event: "connection_failed", conn: id, peer, ...describe(error) });

@@ -67,12 +67,14 @@ export class Slot {
   /** The connection logged in: its login deadline is off and it can no longer be evicted. */
   loggedIn(): void {
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#slots.markLoggedIn(this);
   }
 
   /** Frees the slot (the connection ended); harmless to call twice. */
   release(): void {
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#slots.release(this);
   }
 

@@ -125,6 +125,7 @@ export class FrameReader {
   /** Wait for the next frame after which the reused body buffer is released. */
   releaseAfterMs = DEFAULT_RELEASE_AFTER_MS;
   #bodyBuffer = new Uint8Array(0);
+  #releaseTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(source: ByteSource, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
     checkMaxFrameBytes(maxFrameBytes);
@@ -168,11 +169,16 @@ export class FrameReader {
     if (buffered || this.#bodyBuffer.length === 0) {
       return await this.#readExact(FRAME_HEADER_BYTES, "header");
     }
-    const timer = setTimeout(() => this.#bodyBuffer = new Uint8Array(0), this.releaseAfterMs);
+    // Held in a field, not a local: a local would keep the spent timer for as long as the wait.
+    this.#releaseTimer = setTimeout(() => {
+      this.#bodyBuffer = new Uint8Array(0);
+      this.#releaseTimer = undefined;
+    }, this.releaseAfterMs);
     try {
       return await this.#readExact(FRAME_HEADER_BYTES, "header");
     } finally {
-      clearTimeout(timer);
+      clearTimeout(this.#releaseTimer);
+      this.#releaseTimer = undefined;
     }
   }
 

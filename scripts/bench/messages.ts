@@ -18,6 +18,7 @@ import { openSession, type Session } from "../../lib/client/mod.ts";
 import { newMessageId } from "../../lib/protocol/mod.ts";
 import { startFerretDb } from "../ferretdb.ts";
 import { peak, type Send } from "./_load.ts";
+import { SERVER_V8_FLAGS } from "../compile.ts";
 import { Proc } from "./_procs.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -36,6 +37,7 @@ export async function startServer(
   const proc = new Proc(Deno.execPath(), [
     "run",
     "-A",
+    ...SERVER_V8_FLAGS,
     // E.g. `--v8-flags=--prof` to profile the server.
     ...(Deno.env.get("SSP_BENCH_SERVER_FLAGS")?.split(" ").filter(Boolean) ?? []),
     join(ROOT, "server.ts"),

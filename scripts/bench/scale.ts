@@ -18,6 +18,7 @@ import { openSession, type Session } from "../../lib/client/mod.ts";
 import { newMessageId } from "../../lib/protocol/mod.ts";
 import { dropDatabase, type FerretDb, startFerretDb } from "../ferretdb.ts";
 import { type NatsServer, startNats } from "../nats.ts";
+import { SERVER_V8_FLAGS } from "../compile.ts";
 import { Proc, procStats } from "./_procs.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -38,6 +39,7 @@ export async function startServer(
   const proc = new Proc(Deno.execPath(), [
     "run",
     "-A",
+    ...SERVER_V8_FLAGS,
     join(ROOT, "server.ts"),
     ...["--port", "0", "--data", dir, "--log-format", "json", "--mongo", mongo, "--bus", bus],
     ...flags,
