@@ -240,13 +240,19 @@ let ticksPerSecond: number | null = null;
  * and resident memory (VmRSS of /proc/PID/status, MiB) of a running process
  * now. Reading another process's /proc files needs --allow-all.
  */
-export async function procStats(pid: number): Promise<{ cpuSeconds: number; rssMiB: number }> {
+export async function procStats(
+  pid: number,
+): Promise<{ cpuSeconds: number; rssMiB: number; pssMiB: number }> {
   ticksPerSecond ??= Number((await runQuiet("getconf", ["CLK_TCK"])).trim()) || 100;
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Read by `cat`: Deno guards /proc behind --allow-all (see WATCH_SCRIPT).
+  const stat = await runQuiet("cat", [`/proc/${pid}/stat`]);
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const status = await runQuiet("cat", [`/proc/${pid}/status`]);
   const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return { cpuSeconds: ticks / ticksPerSecond, rssMiB: rssKiB / 1024 };
+  // PSS divides each shared page (the deno binary's, say) among the processes that map it.
+  const rollup = await runQuiet("cat", [`/proc/${pid}/smaps_rollup`]).catch(() => "");
+  const pssKiB = Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? NaN);
+  return { cpuSeconds: ticks / ticksPerSecond, rssMiB: rssKiB / 1024, pssMiB: pssKiB / 1024 };
 }

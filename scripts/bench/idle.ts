@@ -151,11 +151,11 @@ export async function run(): Promise<string> {
       `| ${name} | ${i < serverCount ? Math.ceil((connections - i) / serverCount) : "—"} | ${
         mib(before[i]!.rssMiB)
       } | ${mib(after[i]!.rssMiB)} | ${mib(after[i]!.rssMiB - before[i]!.rssMiB)} | ${
-        (afterLogins[i]!.cpuSeconds - before[i]!.cpuSeconds).toFixed(1)
-      } |`
+        mib(after[i]!.pssMiB)
+      } | ${(afterLogins[i]!.cpuSeconds - before[i]!.cpuSeconds).toFixed(1)} |`
     );
-    const sum = (xs: { rssMiB: number }[]) =>
-      xs.slice(0, serverCount).reduce((s, x) => s + x.rssMiB, 0);
+    const sum = (xs: { rssMiB: number; pssMiB: number }[], key: "rssMiB" | "pssMiB" = "rssMiB") =>
+      xs.slice(0, serverCount).reduce((s, x) => s + x[key], 0);
     const per10k = (x: number) => mib(x / connections * 10_000);
     return [
       "## Idle logged-in connections over several servers",
@@ -169,16 +169,19 @@ export async function run(): Promise<string> {
       } s, ${LOGINS_IN_FLIGHT} at a time; memory read 10 s after the last login.`,
       `Load average at the end: ${load}.`,
       "",
-      "| process | connections | RSS before (MiB) | RSS idle (MiB) | increase (MiB) | CPU s for the logins |",
-      "| --- | ---: | ---: | ---: | ---: | ---: |",
+      "| process | connections | RSS before (MiB) | RSS idle (MiB) | increase (MiB) | PSS idle (MiB) | CPU s for the logins |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...rows,
       `| **ssp-servers together** | ${connections} | ${mib(sum(before))} | ${mib(sum(after))} | ${
         mib(sum(after) - sum(before))
-      } | |`,
+      } | ${mib(sum(after, "pssMiB"))} | |`,
       "",
       `Total ssp-server RSS per 10,000 connections: ${per10k(sum(after))} MiB (of which ${
         per10k(sum(after) - sum(before))
       } MiB for the connections themselves, the rest the ${serverCount} processes' own footprint).`,
+      `PSS, which counts the pages the processes share (the deno binary) once: ${
+        per10k(sum(after, "pssMiB"))
+      } MiB per 10,000 connections.`,
       "",
     ].join("\n");
   } finally {
