@@ -27,6 +27,16 @@ const MAX_ATTEMPTS = 100;
 /** Versions kept behind the newest (and version 1). */
 export const KEPT_VERSIONS = 16;
 
+/** Options of {@linkcode MongoStateChain.open}. */
+export interface StateChainOptions {
+  /**
+   * Runs in every change between the read of the newest version and the
+   * insert of the next (tests: to act at exactly that point, e.g. delete the
+   * version read).
+   */
+  beforeInsert?: (key: string, version: number) => Promise<void>;
+}
+
 interface VersionDoc<S> {
   _id: string;
   key: string;
@@ -38,31 +48,50 @@ interface VersionDoc<S> {
 export class MongoStateChain<S extends Document> implements StateChain<S> {
   readonly #docs: Collection<VersionDoc<S>>;
   readonly #what: string;
+  readonly #beforeInsert: StateChainOptions["beforeInsert"] | undefined;
 
-  private constructor(docs: Collection<VersionDoc<S>>) {
+  private constructor(docs: Collection<VersionDoc<S>>, options: StateChainOptions) {
     this.#docs = docs;
     this.#what = docs.collectionName;
+    this.#beforeInsert = options.beforeInsert;
   }
 
   /** The chains of collection `name` of `db` (its index created if missing). */
-  static async open<S extends Document>(db: Db, name: string): Promise<MongoStateChain<S>> {
+  static async open<S extends Document>(
+    db: Db,
+    name: string,
+    options: StateChainOptions = {},
+  ): Promise<MongoStateChain<S>> {
     const docs = db.collection<VersionDoc<S>>(name);
     try {
       await docs.createIndex({ key: 1, version: -1 });
     } catch (error) {
       throw storageError(`create the index of ${name}`, error);
     }
-    return new MongoStateChain(docs);
+    return new MongoStateChain(docs, options);
+  }
+
+  async read(key: string): Promise<S | null> {
+    try {
+      return (await this.#newest(key))?.state ?? null;
+    } catch (error) {
+      throw storageError(`read ${this.#what}`, error);
+    }
+  }
+
+  #newest(key: string): Promise<VersionDoc<S> | null> {
+    return this.#docs.find({ key }).sort({ version: -1 }).limit(1).next();
   }
 
   async change(key: string, update: (state: S | null) => S | null): Promise<void> {
     try {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const newest = await this.#docs.find({ key }).sort({ version: -1 }).limit(1).next();
+        const newest = await this.#newest(key);
         const state = update(newest?.state ?? null);
         if (state === null) return;
         const version = (newest?.version ?? 0) + 1;
         const _id = `${key}:${version}`;
+        await this.#beforeInsert?.(key, version);
         try {
           // deno-lint-ignore no-explicit-any -- the driver's OptionalId typing of a generic doc
           await this.#docs.insertOne({ _id, key, version, state } as any);
