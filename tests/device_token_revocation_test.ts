@@ -11,16 +11,10 @@ import { changePassword, connect, RpcConnection, ServerError } from "../lib/clie
 import { SspError } from "../lib/errors.ts";
 import { NUMBER_POLICY } from "../lib/server/mod.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
-import { newUser, PASSWORD, type TestUser, userSession } from "./users.ts";
+import { newUser, PASSWORD, tokenOf, userSession } from "./users.ts";
 
 const OWNER = "+12015550101";
 const NEW_PASSWORD = "a new password for the owner";
-
-/** The device token `user`'s data dir holds for the server it is logged in to. */
-export function tokenOf(user: TestUser): Uint8Array | null {
-  const { session } = user;
-  return session.state.deviceToken(session.rpc.channel.session.serverIdentity, user.phone);
-}
 
 /** `count` wrong logins for `phone`, one after the other; their codes. */
 async function guesses(server: TestServer, phone: string, count: number): Promise<string[]> {
