@@ -202,8 +202,8 @@ export class Accounts {
         shared?.peek(key),
         this.#store.getAccount(phone),
       ]);
-      if (sharedState && sharedState.wait > 0) throw rateLimited(sharedState.wait);
       if (!account || !this.#tokens.isCurrent(epoch, account.verifierSalt)) return null;
+      if (sharedState && sharedState.wait > 0) throw rateLimited(sharedState.wait);
       sharedFailures = sharedState?.failures ?? 0;
       failed = !constantTimeEqual(verifierOf(authKey, account.verifierSalt), account.verifier);
       if (failed) throw authFailed();

@@ -13,7 +13,8 @@
  * between) would not be built on the newest state: after each insert the
  * change checks that N still exists, else takes its insert back and reads
  * again. Version 1 is never deleted, so a change that found no chain cannot
- * start a second one.
+ * start a second one; for that reason a change built on version 1 checks
+ * instead that the chain has not reached version 2 + 16.
  *
  * @module
  */
@@ -79,6 +80,19 @@ export class MongoStateChain<S extends Document> implements StateChain<S> {
     }
   }
 
+  /**
+   * Whether our insert of `version` (which succeeded) went in after that
+   * version had been pruned, i.e. after the chain had moved 16 beyond it.
+   * Pruning deletes versions 2 … k at once, so for a base of 2 or more that
+   * shows as the base gone (one lookup by `_id`). Version 1 is never deleted:
+   * an insert of version 2 is stale when the chain has reached 2 + 16.
+   */
+  async #stale(key: string, version: number): Promise<boolean> {
+    if (version === 1) return false; // only inserted where there is no chain (1 is kept)
+    if (version === 2) return ((await this.#newest(key))?.version ?? 0) >= 2 + KEPT_VERSIONS;
+    return await this.#docs.countDocuments({ _id: `${key}:${version - 1}` }) === 0;
+  }
+
   #newest(key: string): Promise<VersionDoc<S> | null> {
     return this.#docs.find({ key }).sort({ version: -1 }).limit(1).next();
   }
@@ -99,10 +113,8 @@ export class MongoStateChain<S extends Document> implements StateChain<S> {
           if (isDuplicateKey(error)) continue; // another change came first: read again
           throw error;
         }
-        if (
-          version > 2 && await this.#docs.countDocuments({ _id: `${key}:${version - 1}` }) === 0
-        ) {
-          // What we read was deleted meanwhile: our insert is stale (not the newest). Undo it.
+        if (await this.#stale(key, version)) {
+          // What we read was pruned meanwhile: our insert is stale (not the newest). Undo it.
           await this.#docs.deleteOne({ _id });
           continue;
         }

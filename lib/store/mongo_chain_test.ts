@@ -72,6 +72,36 @@ Deno.test("a change whose base version is deleted before its insert takes the in
   });
 });
 
+Deno.test("a change built on version 1 (never deleted) whose version 2 was pruned meanwhile is taken back too", async () => {
+  await withDb(async (db) => {
+    const other = await MongoStateChain.open<Counter>(db, "chain");
+    await increment(other); // version 1, n = 1
+    const overtaken = KEPT_VERSIONS + 4; // versions 2 … 21; the prune at 20 deletes 2 … 4
+    let hooked = false;
+    const chain = await MongoStateChain.open<Counter>(db, "chain", {
+      async beforeInsert(key, version) {
+        if (hooked) return;
+        hooked = true;
+        assert.equal(version, 2, "read version 1");
+        for (let i = 0; i < overtaken; i++) await increment(other);
+        const docs = db.collection<{ _id: string }>("chain");
+        assert.equal(await docs.countDocuments({ _id: `${key}:2` }), 0, "version 2 was pruned");
+        assert.equal(await docs.countDocuments({ _id: `${key}:1` }), 1, "version 1 never is");
+      },
+    });
+    const seen: number[] = [];
+    await chain.change(KEY, (state) => {
+      seen.push(state?.n ?? 0);
+      return { n: (state?.n ?? 0) + 1 };
+    });
+    // Its base still exists, yet its insert of version 2 is stale: the chain is at 21.
+    assert.deepEqual(seen, [1, 1 + overtaken]);
+    assert.deepEqual(await chain.read(KEY), { n: 1 + overtaken + 1 }, "no change lost");
+    const docs = db.collection<{ _id: string }>("chain");
+    assert.equal(await docs.countDocuments({ _id: `${KEY}:2` }), 0, "the stale insert is gone");
+  });
+});
+
 Deno.test("read() gives the newest state without changing anything", async () => {
   await withDb(async (db) => {
     const chain = await MongoStateChain.open<Counter>(db, "chain");
