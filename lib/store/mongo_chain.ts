@@ -9,12 +9,13 @@
  *
  * Versions 2 … newest − 16 are deleted (at every 4th change), which keeps
  * FerretDB's scans of the collection short. A change that read version N and
- * inserted N+1 after N was deleted (16 changes of the same key came in
+ * inserted N+1 after N+1 had been pruned (16 changes of the same key came in
  * between) would not be built on the newest state: after each insert the
- * change checks that N still exists, else takes its insert back and reads
- * again. Version 1 is never deleted, so a change that found no chain cannot
- * start a second one; for that reason a change built on version 1 checks
- * instead that the chain has not reached version 2 + 16.
+ * change reads the newest version, and if that is N+1+16 or later it takes
+ * its insert back and reads again. (A change with 16 others completed between
+ * its insert and that read is taken back too and applied twice: for a
+ * throttle, one failure counted twice.) Version 1 is never deleted, so a
+ * change that found no chain cannot start a second one.
  *
  * @module
  */
@@ -82,15 +83,15 @@ export class MongoStateChain<S extends Document> implements StateChain<S> {
 
   /**
    * Whether our insert of `version` (which succeeded) went in after that
-   * version had been pruned, i.e. after the chain had moved 16 beyond it.
-   * Pruning deletes versions 2 … k at once, so for a base of 2 or more that
-   * shows as the base gone (one lookup by `_id`). Version 1 is never deleted:
-   * an insert of version 2 is stale when the chain has reached 2 + 16.
+   * version had been pruned: then some change had already inserted version
+   * + 16 or later, and the newest version (never pruned) shows it. (Looking
+   * for the base instead would miss a prune caught halfway, since a
+   * `deleteMany` removes its range in no set order, and a base of version 1,
+   * which is never deleted.)
    */
   async #stale(key: string, version: number): Promise<boolean> {
     if (version === 1) return false; // only inserted where there is no chain (1 is kept)
-    if (version === 2) return ((await this.#newest(key))?.version ?? 0) >= 2 + KEPT_VERSIONS;
-    return await this.#docs.countDocuments({ _id: `${key}:${version - 1}` }) === 0;
+    return ((await this.#newest(key))?.version ?? 0) >= version + KEPT_VERSIONS;
   }
 
   #newest(key: string): Promise<VersionDoc<S> | null> {
