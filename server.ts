@@ -16,7 +16,6 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel/mod.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/wire/mod.ts";
 import { DEFAULT_PORT } from "./lib/address.ts";
 import {
-  ChainThrottle,
   createLogger,
   DEFAULT_FFDH_MS_PER_ADDRESS,
   DEFAULT_FFDH_MS_PER_SECOND,
@@ -42,8 +41,8 @@ import {
   loadOrCreateIdentity,
   loadServerGroups,
   type LogFormat,
-  NUMBER_POLICY,
-  type SharedThrottle,
+  type SharedLoginThrottles,
+  sharedLoginThrottles,
   startServer,
 } from "./lib/server/mod.ts";
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
@@ -65,7 +64,7 @@ const DEFAULT_DATA_DIR = "./ssp-data";
 async function openStores(
   dataDir: string,
   mongoUrl: string | undefined,
-): Promise<{ store: Store; files: FileStore; sharedNumbers?: SharedThrottle }> {
+): Promise<{ store: Store; files: FileStore; shared?: SharedLoginThrottles }> {
   if (!mongoUrl) {
     return {
       store: await openEmbeddedStore(dataDir),
@@ -78,8 +77,8 @@ async function openStores(
   return {
     store,
     files: await MongoFileStore.connect(mongoUrl),
-    // Every server on the database shares each number's login budget.
-    sharedNumbers: new ChainThrottle(await store.stateChain("login_throttle"), NUMBER_POLICY),
+    // Every server on the database shares the login back-offs (numbers, addresses, devices).
+    shared: sharedLoginThrottles(await store.stateChain("login_throttle")),
   };
 }
 
@@ -310,7 +309,7 @@ const program = new Command("ssp-server")
     }
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
-    const { store, files, sharedNumbers } = await openStores(options.data, options.mongo);
+    const { store, files, shared } = await openStores(options.data, options.mongo);
     const bus = options.bus
       ? await (await import("./lib/bus/nats.ts")).NatsBus.connect(options.bus)
       : null;
@@ -328,7 +327,7 @@ const program = new Command("ssp-server")
         throttleEntries: options.loginThrottleEntries,
         registrationsPerAddress: options.registrationsPerAddress,
         registrationsPerHour: options.registrationsPerHour,
-        ...(sharedNumbers ? { sharedNumbers } : {}),
+        ...(shared ? { shared } : {}),
       },
       idleTimeoutMs: options.idleTimeout,
       hostname: options.host,

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect, getFile, RpcConnection, sendFile, ServerError } from "../lib/client/mod.ts";
-import { ChainThrottle, NUMBER_POLICY } from "../lib/server/mod.ts";
+import { NUMBER_POLICY, sharedLoginThrottles } from "../lib/server/mod.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/mod.ts";
 import { dropDatabase, startFerretDb } from "../scripts/ferretdb.ts";
 import { startNats } from "../scripts/nats.ts";
@@ -54,8 +54,8 @@ interface Cluster {
 }
 
 /**
- * `count` servers sharing one fresh database and the bus (or none: `bus: false`), and each
- * number's login budget, as `ssp-server --mongo` does; `now` is the login throttles' clock.
+ * `count` servers sharing one fresh database and the bus (or none: `bus: false`), and the
+ * login back-offs, as `ssp-server --mongo` does; `now` is the login throttles' clock.
  */
 async function startCluster(
   options: { count?: number; bus?: boolean; pollIntervalMs?: number; now?: () => number } = {},
@@ -73,11 +73,7 @@ async function startCluster(
       files,
       accountLimits: {
         now,
-        sharedNumbers: new ChainThrottle(
-          await store.stateChain("login_throttle"),
-          NUMBER_POLICY,
-          now,
-        ),
+        shared: sharedLoginThrottles(await store.stateChain("login_throttle"), now),
       },
       cluster: { bus, pollIntervalMs: options.pollIntervalMs ?? NO_POLL_MS },
     });

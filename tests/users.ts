@@ -77,6 +77,12 @@ export async function userSession(
   };
 }
 
+/** The device token (§6.9) `user`'s data dir holds for the server it is logged in to. */
+export function tokenOf(user: TestUser): Uint8Array | null {
+  const { session } = user;
+  return session.state.deviceToken(session.rpc.channel.session.serverIdentity, user.phone);
+}
+
 /** Registers a new account and returns it logged in. */
 export function newUser(server: TestServer, phone: string): Promise<TestUser> {
   return userSession(server, phone, { register: true });

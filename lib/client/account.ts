@@ -123,7 +123,7 @@ export async function changePassword(
   const kdf = encodeKdfParams(DEFAULT_KDF_PARAMS);
   const { authKey, wrapKey } = await stretch(newPassword, salt, kdf);
   const keyBackup = sealKeyBackup(wrapKey, account.keys);
-  await rpc.request({
+  const reply = await rpc.request({
     t: "change_password",
     oldAuthKey: old.authKey,
     salt,
@@ -132,4 +132,8 @@ export async function changePassword(
     keyBackup,
   });
   state.saveLocalAccount({ phone: account.phone, kdfSalt: salt, kdfParams: kdf, keyBackup });
+  // The change ended the device's earlier token (§6.9); keep the new one.
+  if (reply.deviceToken) {
+    state.saveDeviceToken(rpc.channel.session.serverIdentity, account.phone, reply.deviceToken);
+  }
 }

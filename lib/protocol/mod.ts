@@ -6,9 +6,17 @@
  * @module
  */
 import { z } from "zod";
-import { decodeMessage, encodeMessage, uint } from "../wire/mod.ts";
+import { bytes, decodeMessage, encodeMessage, uint } from "../wire/mod.ts";
 import { Alert, MAX_CODE_CHARS, MAX_MESSAGE_CHARS } from "../handshake/mod.ts";
-import { ChangePassword, Login, LoginReply, Prelogin, PreloginReply, Register } from "./account.ts";
+import {
+  ChangePassword,
+  DEVICE_TOKEN_BYTES,
+  Login,
+  LoginReply,
+  Prelogin,
+  PreloginReply,
+  Register,
+} from "./account.ts";
 import { requestId } from "./common.ts";
 import {
   FileBegin,
@@ -52,7 +60,12 @@ export const Pong = z.object({ t: z.literal("pong"), id: requestId });
 export type Pong = z.infer<typeof Pong>;
 
 /** Server → client: the request succeeded and has nothing else to say. */
-export const OkReply = z.object({ t: z.literal("ok"), id: requestId });
+export const OkReply = z.object({
+  t: z.literal("ok"),
+  id: requestId,
+  /** Only in the reply to `change_password`: the device's new token (§6.7, §6.9). */
+  deviceToken: bytes(DEVICE_TOKEN_BYTES).optional(),
+});
 /** Server → client: success. */
 export type OkReply = z.infer<typeof OkReply>;
 

@@ -28,6 +28,7 @@ import {
   ClientMessage,
   decodeClientMessage,
   decodeServerMessage,
+  DEVICE_TOKEN_BYTES,
   encodeAppMessage,
   KDF_SALT_BYTES,
   MAX_FILE_CHUNK_BYTES,
@@ -96,7 +97,11 @@ const appMessages: { [K in AppType]: fc.Arbitrary<Extract<AppMessage, { t: K }>>
   // §5
   ping: message({ t: fc.constant("ping"), id: requestId }),
   pong: message({ t: fc.constant("pong"), id: requestId }),
-  ok: message({ t: fc.constant("ok"), id: requestId }),
+  ok: messageWithOptional({
+    t: fc.constant("ok"),
+    id: requestId,
+    deviceToken: bytes(DEVICE_TOKEN_BYTES),
+  }, ["deviceToken"]),
   error: messageWithOptional({
     t: fc.constant("error"),
     id: requestId,

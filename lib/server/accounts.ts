@@ -17,6 +17,7 @@ import type { ChangePassword, Register } from "../protocol/mod.ts";
 import type { AccountRecord, Store } from "../store/types.ts";
 import type { DeviceTokens } from "./device_tokens.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { reserveEach, type SharedLoginThrottles } from "./shared_throttle.ts";
 import {
   ADDRESS_POLICY,
   DEFAULT_THROTTLE_ENTRIES,
@@ -47,10 +48,10 @@ export interface AccountLimits {
   /** The clock (tests). */
   now?: () => number;
   /**
-   * The per-number budget (NUMBER_POLICY) shared with the other servers on
-   * one database (`--mongo`), checked after this server's own.
+   * The back-offs shared with the other servers on one database (`--mongo`):
+   * each checked after this server's own (docs/security.md).
    */
-  sharedNumbers?: SharedThrottle;
+  shared?: SharedLoginThrottles;
 }
 
 /** A successful login: the account and a device token for the client to keep. */
@@ -69,9 +70,9 @@ export class Accounts {
   readonly #byNumber: Throttle;
   /** Failures from each address without a token. */
   readonly #byAddress: Throttle;
-  /** Failures of each number from its known devices. */
+  /** Failures of each number from its known devices (keyed number:token epoch). */
   readonly #byDevice: Throttle;
-  readonly #sharedNumbers: SharedThrottle | null;
+  readonly #shared: SharedLoginThrottles | null;
   readonly #registrationsByAddress: RateLimiter;
   readonly #registrations: RateLimiter;
   /** Verified against for unknown numbers, so both paths do the same work. */
@@ -98,7 +99,7 @@ export class Accounts {
     this.#byNumber = new Throttle({ ...NUMBER_POLICY, maxEntries }, now);
     this.#byAddress = new Throttle({ ...ADDRESS_POLICY, maxEntries }, now);
     this.#byDevice = new Throttle({ ...DEVICE_POLICY, maxEntries }, now);
-    this.#sharedNumbers = limits.sharedNumbers ?? null;
+    this.#shared = limits.shared ?? null;
     this.#registrationsByAddress = new RateLimiter({
       perPeriod: limits.registrationsPerAddress ?? DEFAULT_REGISTRATIONS_PER_ADDRESS,
       periodMs: HOUR_MS,
@@ -160,10 +161,11 @@ export class Accounts {
    * Throws AuthError "rate_limited" (with retryAfterMs) while backed off, else
    * "auth_failed" for an unknown number or a wrong key alike.
    *
-   * With a valid `deviceToken` (a known device) only the number's
+   * With a current `deviceToken` (a known device) only the number's
    * known-device back-off applies; otherwise the number's budget and the
    * address's back-off do. The attempt is reserved under those keys before
-   * anything is awaited and settled after (§6.8).
+   * anything is awaited and settled after (§6.8). A token whose tag is valid
+   * but whose epoch an earlier password change ended makes a new device.
    */
   async login(
     phone: string,
@@ -171,53 +173,102 @@ export class Accounts {
     address: string,
     deviceToken?: Uint8Array,
   ): Promise<LoginResult> {
-    const knownDevice = this.#tokens.verify(phone, deviceToken);
-    const keys: [Throttle, string][] = knownDevice
-      ? [[this.#byDevice, phone]]
-      : [[this.#byNumber, phone], [this.#byAddress, address]];
+    const epoch = this.#tokens.epochIn(phone, deviceToken);
+    if (epoch !== null) {
+      const result = await this.#knownDeviceLogin(phone, authKey, epoch);
+      if (result) return result;
+    }
+    return await this.#newDeviceLogin(phone, authKey, address);
+  }
+
+  /**
+   * A login with a token of `epoch`: null (nothing counted) if that epoch is
+   * not the account's. Shared state is only read unless the attempt fails
+   * (or succeeds after failures, which it clears): a successful login costs
+   * the account read and one read of the shared back-off, in parallel.
+   */
+  async #knownDeviceLogin(
+    phone: string,
+    authKey: Uint8Array,
+    epoch: string,
+  ): Promise<LoginResult | null> {
+    const key = `${phone}:${epoch}`;
+    reserveAll([[this.#byDevice, key]]);
+    const shared = this.#shared?.devices ?? null;
+    let failed: boolean | null = null; // null: not checked (refused, stale token, store failure)
+    let sharedFailures = 0;
+    try {
+      const [sharedState, account] = await Promise.all([
+        shared?.peek(key),
+        this.#store.getAccount(phone),
+      ]);
+      if (!account || !this.#tokens.isCurrent(epoch, account.verifierSalt)) return null;
+      if (sharedState && sharedState.wait > 0) throw rateLimited(sharedState.wait);
+      sharedFailures = sharedState?.failures ?? 0;
+      failed = !constantTimeEqual(verifierOf(authKey, account.verifierSalt), account.verifier);
+      if (failed) throw authFailed();
+      return { account, deviceToken: this.#tokens.issue(phone, account.verifierSalt) };
+    } finally {
+      if (failed === null) this.#byDevice.release(key);
+      else this.#byDevice.settle(key, failed);
+      if (shared && failed !== null && (failed || sharedFailures > 0)) {
+        // A store failure here leaves a failure uncounted (the answer is decided already).
+        await shared.record(key, failed).catch(() => {});
+      }
+    }
+  }
+
+  /** A login without a current token: the number's budget and the address's back-off. */
+  async #newDeviceLogin(
+    phone: string,
+    authKey: Uint8Array,
+    address: string,
+  ): Promise<LoginResult> {
+    const keys: [Throttle, string][] = [[this.#byNumber, phone], [this.#byAddress, address]];
     reserveAll(keys);
     let failed: boolean | null = null; // null: the check did not run (store failure)
-    // The number's budget shared with the other servers, after this server's own.
-    const shared = knownDevice ? null : this.#sharedNumbers;
-    let sharedId = "";
+    // The same keys shared with the other servers, after this server's own.
+    const shared: [SharedThrottle, string][] = this.#shared
+      ? [[this.#shared.numbers, phone], [this.#shared.addresses, address]]
+      : [];
+    let sharedIds: string[] = [];
     try {
-      if (shared) {
-        const { wait, id } = await shared.reserve(phone);
+      if (shared.length > 0) {
+        const { wait, ids } = await reserveEach(shared);
         if (wait > 0) throw rateLimited(wait);
-        sharedId = id;
+        sharedIds = ids;
       }
       const account = await this.#store.getAccount(phone);
       const salt = account?.verifierSalt ?? this.#dummySalt;
       const expected = account?.verifier ?? new Uint8Array(32);
       const matches = constantTimeEqual(verifierOf(authKey, salt), expected);
       failed = !account || !matches;
-      if (!account || !matches) {
-        throw new AuthError("auth_failed", LOGIN_FAILED, {
-          hint: "check the number and password; unknown numbers must register first",
-        });
-      }
-      return { account, deviceToken: this.#tokens.issue(phone) };
+      if (!account || !matches) throw authFailed();
+      return { account, deviceToken: this.#tokens.issue(phone, account.verifierSalt) };
     } finally {
       for (const [throttle, key] of keys) {
         if (failed === null) throttle.release(key);
         else throttle.settle(key, failed);
       }
-      if (shared && sharedId) {
-        // A store failure here leaves the reservation to expire (RESERVATION_MS).
-        await (failed === null
-          ? shared.release(phone, sharedId)
-          : shared.settle(phone, sharedId, failed)).catch(() => {});
-      }
+      // A store failure here leaves the reservation to expire (RESERVATION_MS).
+      await Promise.all(sharedIds.map((id, i) => {
+        const [throttle, key] = shared[i]!;
+        return failed === null ? throttle.release(key, id) : throttle.settle(key, id, failed);
+      })).catch(() => {});
     }
   }
 
-  /** Replaces `phone`'s credentials after re-checking the old auth key. */
+  /**
+   * Replaces `phone`'s credentials after re-checking the old auth key, which
+   * ends every device token issued before (a new verifier salt: a new token
+   * epoch); returns a fresh token for the device that made the change.
+   */
   async changePassword(
     phone: string,
     request: ChangePassword,
     address: string,
     deviceToken?: Uint8Array,
-  ): Promise<void> {
+  ): Promise<Uint8Array> {
     await this.login(phone, request.oldAuthKey, address, deviceToken);
     const verifierSalt = crypto.getRandomValues(new Uint8Array(VERIFIER_SALT_BYTES));
     await this.#store.updateCredentials(phone, {
@@ -227,9 +278,9 @@ export class Accounts {
       verifier: verifierOf(request.authKey, verifierSalt),
       keyBackup: request.keyBackup,
     });
+    return this.#tokens.issue(phone, verifierSalt);
   }
 }
-
 /** Reserves an attempt under every key, or none: throws "rate_limited" with the longest wait. */
 function reserveAll(keys: [Throttle, string][]): void {
   let wait = 0;
@@ -242,6 +293,12 @@ function reserveAll(keys: [Throttle, string][]): void {
   if (wait === 0) return;
   for (const [throttle, key] of reserved) throttle.release(key);
   throw rateLimited(wait);
+}
+
+function authFailed(): AuthError {
+  return new AuthError("auth_failed", LOGIN_FAILED, {
+    hint: "check the number and password; unknown numbers must register first",
+  });
 }
 
 function rateLimited(wait: number): AuthError {

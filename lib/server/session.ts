@@ -302,14 +302,17 @@ export class ClientSession {
         this.#pump.wake();
         return null;
       }
-      case "change_password":
-        await accounts.changePassword(
+      case "change_password": {
+        // The change ends every earlier device token (§6.9): this device gets a new one.
+        const deviceToken = await accounts.changePassword(
           this.#requirePhone(),
           message,
           this.#address,
           this.#deviceToken,
         );
-        return { t: "ok", id: message.id };
+        this.#deviceToken = deviceToken;
+        return { t: "ok", id: message.id, deviceToken };
+      }
       case "get_keys": {
         this.#requirePhone();
         const keys = await store.getPublicKeys(message.phones);

@@ -7,8 +7,14 @@ import assert from "node:assert/strict";
 import { dropDatabase, startFerretDb } from "../../scripts/ferretdb.ts";
 import { MongoStore } from "../store/mod.ts";
 import { KEPT_VERSIONS } from "../store/mongo_chain.ts";
-import { ChainThrottle, RESERVATION_MS, type StoredThrottleState } from "./shared_throttle.ts";
-import { NUMBER_POLICY } from "./throttle.ts";
+import {
+  ChainThrottle,
+  RESERVATION_MS,
+  reserveEach,
+  sharedLoginThrottles,
+  type StoredThrottleState,
+} from "./shared_throttle.ts";
+import { DEVICE_POLICY, NUMBER_POLICY } from "./throttle.ts";
 
 const external = Deno.env.get("SSP_TEST_MONGO_URL");
 const ferret = external ? null : await startFerretDb();
@@ -24,8 +30,9 @@ async function withThrottles(
     a: ChainThrottle,
     b: ChainThrottle,
     clock: { now: number },
-    versions: () => Promise<number>,
+    versions: (key?: string) => Promise<number>,
   ) => Promise<void>,
+  policy = NUMBER_POLICY,
 ): Promise<void> {
   const dbName = `ssp_throttle_${Date.now().toString(36)}_${n++}`;
   const stores = [
@@ -37,15 +44,15 @@ async function withThrottles(
     const [a, b] = await Promise.all(stores.map(async (store) =>
       new ChainThrottle(
         await store.stateChain<StoredThrottleState>("login_throttle"),
-        NUMBER_POLICY,
+        policy,
         () => clock.now,
       )
     ));
     const { MongoClient } = await import("mongodb");
     const client = new MongoClient(url);
     try {
-      const versions = () =>
-        client.db(dbName).collection("login_throttle").countDocuments({ key: KEY });
+      const versions = (key = KEY) =>
+        client.db(dbName).collection("login_throttle").countDocuments({ key });
       await body(a!, b!, clock, versions);
     } finally {
       await client.close();
@@ -99,4 +106,48 @@ Deno.test("old versions of a number's state are deleted; the state survives", as
     }
     assert.ok((await a.reserve(KEY)).wait > 0, "blocked after the allowance");
   });
+});
+
+Deno.test("record() counts unreserved failures for every server; peek() sees the block; a success clears it", async () => {
+  await withThrottles(async (a, b, clock, versions) => {
+    assert.deepEqual(await a.peek(KEY), { wait: 0, failures: 0 });
+    await a.record(KEY, false);
+    assert.equal(await versions(), 0, "a success with nothing to clear writes nothing");
+    for (let i = 0; i < DEVICE_POLICY.freeFailures; i++) await (i % 2 ? a : b).record(KEY, true);
+    assert.deepEqual(await b.peek(KEY), { wait: 0, failures: DEVICE_POLICY.freeFailures });
+    await a.record(KEY, true); // the one that earns the first delay
+    assert.deepEqual(await b.peek(KEY), { wait: DEVICE_POLICY.baseDelayMs, failures: 6 });
+    clock.now += DEVICE_POLICY.baseDelayMs;
+    await b.record(KEY, false); // DEVICE_POLICY: a success clears the key
+    assert.deepEqual(await a.peek(KEY), { wait: 0, failures: 0 });
+    const written = await versions();
+    await b.record(KEY, false);
+    assert.equal(await versions(), written, "nothing left to clear: no write");
+  }, DEVICE_POLICY);
+});
+
+Deno.test("sharedLoginThrottles keeps numbers, addresses and devices apart in one chain", async () => {
+  const dbName = `ssp_throttle_${Date.now().toString(36)}_${n++}`;
+  const store = await MongoStore.connect(url, { dbName });
+  try {
+    const chain = await store.stateChain<StoredThrottleState>("login_throttle");
+    const shared = sharedLoginThrottles(chain);
+    for (let i = 0; i < ALLOWED; i++) await shared.devices.record(KEY, true);
+    assert.ok((await shared.devices.peek(KEY)).wait > 0);
+    assert.equal((await shared.numbers.peek(KEY)).wait, 0, "the number's budget is untouched");
+    assert.equal((await shared.addresses.peek(KEY)).wait, 0);
+    assert.equal((await chain.read(`dev:${KEY}`))?.failures, ALLOWED);
+    // reserveEach: the device key refuses, so the number's reservation is given back.
+    const both = await reserveEach([[shared.numbers, KEY], [shared.devices, KEY]]);
+    assert.ok(both.wait > 0);
+    assert.deepEqual((await chain.read(KEY))?.reservations, []);
+    const granted = await reserveEach([[shared.numbers, KEY], [shared.addresses, "10.0.0.1"]]);
+    assert.equal(granted.wait, 0);
+    assert.equal((await chain.read("addr:10.0.0.1"))?.reservations.length, 1);
+    await shared.addresses.release("10.0.0.1", granted.ids[1]!);
+    await shared.numbers.release(KEY, granted.ids[0]!);
+  } finally {
+    await store.close();
+    await dropDatabase(url, dbName);
+  }
 });

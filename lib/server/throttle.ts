@@ -64,10 +64,7 @@ type Entry = ThrottleState;
  * `maxDelayMs` starts afresh. Pure: the caller keeps the state.
  */
 export function reserveAttempt(entry: ThrottleState, policy: ThrottlePolicy, now: number): number {
-  const quietSince = Math.max(entry.lastFailureAt, entry.blockedUntil);
-  if (entry.pending === 0 && now - quietSince >= policy.maxDelayMs) {
-    entry.failures = 0; // a long quiet spell: start afresh
-  }
+  forgetIfQuiet(entry, policy, now);
   if (entry.blockedUntil > now) return entry.blockedUntil - now;
   // In flight beyond the allowance: wait for those to settle first.
   if (entry.pending > 0 && entry.failures + entry.pending > policy.freeFailures) {
@@ -75,6 +72,14 @@ export function reserveAttempt(entry: ThrottleState, policy: ThrottlePolicy, now
   }
   entry.pending++;
   return 0;
+}
+
+/** Zeroes the failures of `entry` after a quiet spell of `maxDelayMs` with nothing in flight. */
+export function forgetIfQuiet(entry: ThrottleState, policy: ThrottlePolicy, now: number): void {
+  const quietSince = Math.max(entry.lastFailureAt, entry.blockedUntil);
+  if (entry.pending === 0 && now - quietSince >= policy.maxDelayMs) {
+    entry.failures = 0; // a long quiet spell: start afresh
+  }
 }
 
 /**
@@ -161,10 +166,16 @@ export class Throttle {
 
 /**
  * A back-off whose state several servers share (`ChainThrottle`, shared_throttle.ts):
- * the same reserve / settle / release as {@linkcode Throttle}, each a store
- * round trip, a reservation named by the id `reserve` returns.
+ * the same reserve / settle / release as {@linkcode Throttle}, each a change
+ * in the store, a reservation named by the id `reserve` returns; and, for
+ * attempts checked without a shared reservation, `peek` (one read) and
+ * `record` (a change, or nothing for a success with nothing to clear).
  */
 export interface SharedThrottle {
+  /** The wait of `key` now (0: not blocked) and its failures counted; changes nothing. */
+  peek(key: string): Promise<{ wait: number; failures: number }>;
+  /** Counts an attempt that was not reserved here: a failure, or a success that clears. */
+  record(key: string, failed: boolean): Promise<void>;
   /** Reserves an attempt: `{wait: 0, id}` to go ahead (settle or release `id` once), else the wait. */
   reserve(key: string): Promise<{ wait: number; id: string }>;
   /** Settles reservation `id`: `failed` counts a failure. */

@@ -101,6 +101,9 @@ export interface HistoryQuery {
  * (lib/store/mongo_chain.ts). `update` may run several times.
  */
 export interface StateChain<S> {
+  /** The newest state of `key` (null: none yet): one read, no change. */
+  read(key: string): Promise<S | null>;
+  /** Applies `update` to the newest state of `key` (see above). */
   change(key: string, update: (state: S | null) => S | null): Promise<void>;
 }
 
