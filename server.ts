@@ -36,6 +36,7 @@ import {
   DEFAULT_REGISTRATIONS_PER_HOUR,
   DEFAULT_SEND_RATE,
   DEFAULT_THROTTLE_ENTRIES,
+  DEFAULT_UPLOAD_LEASE_MS,
   DEFAULT_WRITE_TIMEOUT_MS,
   generateDhParamFile,
   loadIdentity,
@@ -260,6 +261,13 @@ const program = new Command("ssp-server")
   )
   .addOption(
     new Option(
+      "--upload-lease-ms <ms>",
+      "with --mongo: how long an upload's claim on its file outlives a server that died holding it",
+    ).env("SSP_UPLOAD_LEASE_MS").default(DEFAULT_UPLOAD_LEASE_MS)
+      .argParser(integerFlag("--upload-lease-ms", 1000, 3_600_000)),
+  )
+  .addOption(
+    new Option(
       "--message-quota-bytes <n>",
       "storage per account for its messages (kept as history, so this is a lifetime total)",
     ).env("SSP_MESSAGE_QUOTA_BYTES").default(DEFAULT_MESSAGE_QUOTA_BYTES)
@@ -321,6 +329,7 @@ const program = new Command("ssp-server")
       files,
       maxFileBytes: options.maxFileBytes,
       quotaBytes: options.quotaBytes,
+      uploadLeaseMs: options.uploadLeaseMs,
       maxEnvelopeBytes: options.maxMessageBytes,
       messageQuotaBytes: options.messageQuotaBytes,
       sendRate: options.sendRate,

@@ -50,6 +50,7 @@ export interface TestServerOptions extends
     | "writeTimeoutMs"
     | "maxSessionsPerAccount"
     | "maxDownloads"
+    | "uploadLeaseMs"
     | "ffdhMsPerSecond"
     | "ffdhMsPerAddress"
   > {

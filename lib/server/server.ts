@@ -37,6 +37,7 @@ import {
   FiniteFieldBudget,
 } from "./dh_budget.ts";
 import { DEFAULT_MESSAGE_QUOTA_BYTES, MessageQuota } from "./message_quota.ts";
+import { UploadClaims } from "./upload_claims.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { MAX_ENVELOPE_BYTES } from "../protocol/mod.ts";
 import type { Logger } from "./log.ts";
@@ -116,6 +117,8 @@ export interface ServerConfig extends ChannelOptions {
   maxFileBytes?: number;
   /** Storage quota per account (ciphertext bytes of its uploads). */
   quotaBytes?: number;
+  /** Lifetime of an upload's lease in a shared file store, unless renewed (docs/scaling.md). */
+  uploadLeaseMs?: number;
   /** Largest envelope (one message) accepted, in bytes. */
   maxEnvelopeBytes?: number;
   /** Close connections that send nothing for this long (after the handshake). */
@@ -199,7 +202,7 @@ export function startServer(config: ServerConfig): RunningServer {
     writeTimeoutMs: config.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
     files: config.files,
     watchers: new FileWatchers(config.cluster ? FILE_RECHECK_MS : null),
-    activeUploads: new Set(),
+    uploadClaims: new UploadClaims(config.files.leases, config.uploadLeaseMs),
     maxFileBytes: config.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     quotaBytes: config.quotaBytes ?? DEFAULT_QUOTA_BYTES,
     maxDownloads: config.maxDownloads ?? DEFAULT_MAX_DOWNLOADS,
