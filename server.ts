@@ -43,6 +43,7 @@ import {
   loadOrCreateIdentity,
   loadServerGroups,
   type LogFormat,
+  type MessageUsage,
   NUMBER_POLICY,
   type SharedThrottle,
   startServer,
@@ -51,7 +52,7 @@ import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/m
 import { openEmbeddedStore } from "./lib/store/embedded.ts";
 import { DiskFileStore, EMBEDDED_FILES_DIR } from "./lib/store/disk_files.ts";
 import type { FileStore } from "./lib/store/files.ts";
-import type { Store } from "./lib/store/types.ts";
+import type { StateChain, Store } from "./lib/store/types.ts";
 import { join } from "node:path";
 import { integerFlag, Output } from "./lib/ui/mod.ts";
 import { SspError } from "./lib/errors.ts";
@@ -66,7 +67,12 @@ const DEFAULT_DATA_DIR = "./ssp-data";
 async function openStores(
   dataDir: string,
   mongoUrl: string | undefined,
-): Promise<{ store: Store; files: FileStore; sharedNumbers?: SharedThrottle }> {
+): Promise<{
+  store: Store;
+  files: FileStore;
+  sharedNumbers?: SharedThrottle;
+  messageUsage?: StateChain<MessageUsage>;
+}> {
   if (!mongoUrl) {
     return {
       store: await openEmbeddedStore(dataDir),
@@ -81,6 +87,8 @@ async function openStores(
     files: await MongoFileStore.connect(mongoUrl),
     // Every server on the database shares each number's login budget.
     sharedNumbers: new ChainThrottle(await store.stateChain("login_throttle"), NUMBER_POLICY),
+    // Every server on the database shares each account's message quota.
+    messageUsage: await store.stateChain<MessageUsage>("message_usage"),
   };
 }
 
@@ -318,7 +326,10 @@ const program = new Command("ssp-server")
     }
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
-    const { store, files, sharedNumbers } = await openStores(options.data, options.mongo);
+    const { store, files, sharedNumbers, messageUsage } = await openStores(
+      options.data,
+      options.mongo,
+    );
     const bus = options.bus
       ? await (await import("./lib/bus/nats.ts")).NatsBus.connect(options.bus)
       : null;
@@ -332,6 +343,7 @@ const program = new Command("ssp-server")
       uploadLeaseMs: options.uploadLeaseMs,
       maxEnvelopeBytes: options.maxMessageBytes,
       messageQuotaBytes: options.messageQuotaBytes,
+      ...(messageUsage ? { messageUsage } : {}),
       sendRate: options.sendRate,
       accountLimits: {
         throttleEntries: options.loginThrottleEntries,

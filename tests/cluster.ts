@@ -7,7 +7,7 @@
  * @module
  */
 import { NatsBus } from "../lib/bus/mod.ts";
-import { ChainThrottle, NUMBER_POLICY } from "../lib/server/mod.ts";
+import { ChainThrottle, type MessageUsage, NUMBER_POLICY } from "../lib/server/mod.ts";
 import { MongoStore } from "../lib/store/mod.ts";
 import { MongoFileStore } from "../lib/store/mongo_files.ts";
 import { dropDatabase } from "../scripts/ferretdb.ts";
@@ -78,6 +78,7 @@ export async function startCluster(
         ),
       },
       cluster: { bus, pollIntervalMs: options.pollIntervalMs ?? NO_POLL_MS },
+      messageUsage: await store.stateChain<MessageUsage>("message_usage"),
     });
     parts.push({
       server,

@@ -51,6 +51,7 @@ export interface TestServerOptions extends
     | "maxSessionsPerAccount"
     | "maxDownloads"
     | "uploadLeaseMs"
+    | "messageUsage"
     | "ffdhMsPerSecond"
     | "ffdhMsPerAddress"
   > {

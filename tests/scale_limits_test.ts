@@ -180,3 +180,45 @@ Deno.test({
     });
   },
 });
+
+/** Sends a message of about `bytes` to Bob; "ok" or the error code. */
+async function sendRaw(user: TestUser, bytes: number): Promise<string> {
+  const messageId = newMessageId();
+  const { recipients, envelope } = await user.session.messenger.seal(
+    [BOB],
+    { kind: "text", text: "x".repeat(bytes) },
+    messageId,
+  );
+  return await user.session.rpc.request({ t: "send", messageId, to: recipients, envelope })
+    .then(() => "ok", (e: unknown) => {
+      assert.ok(e instanceof ServerError, String(e));
+      return e.code;
+    });
+}
+
+Deno.test({
+  name: "parallel sends through three servers store no more than the account's message quota",
+  ...options,
+  async fn() {
+    const quota = 8000;
+    await withCluster({ server: { messageQuotaBytes: quota } }, async (servers, users) => {
+      await newUser(servers[0]!, BOB).then((bob) => bob.session.close());
+      const sessions = [await newUser(servers[0]!, ALICE)];
+      for (const server of servers.slice(1)) sessions.push(await userSession(server, ALICE));
+      users.push(...sessions);
+      // Each server first sees the account's usage before anyone has sent.
+      const codes = await Promise.all(
+        sessions.flatMap((user) => Array.from({ length: 12 }, () => sendRaw(user, 1000))),
+      );
+      const accepted = codes.filter((c) => c === "ok").length;
+      assert.equal(codes.filter((c) => c === "over_message_quota").length, 36 - accepted);
+      const stored = await servers[0]!.store.storedMessageBytes(ALICE);
+      assert.ok(stored <= quota, `${stored} bytes stored against a quota of ${quota}`);
+      // Exact, not just bounded: as many as fit were accepted (the envelopes are of one size).
+      assert.ok(accepted > 0 && stored % accepted === 0, `${accepted} sends, ${stored} bytes`);
+      assert.equal(accepted, Math.floor(quota / (stored / accepted)), codes.join(","));
+      // It is full: every server refuses another message.
+      for (const user of sessions) assert.equal(await sendRaw(user, 1000), "over_message_quota");
+    });
+  },
+});

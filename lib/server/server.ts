@@ -19,7 +19,7 @@ import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../e2e/mod.ts";
 import { SspError } from "../errors.ts";
 import type { Alert, ServerIdentity } from "../handshake/mod.ts";
 import { fingerprint, hkdfSha256 } from "../crypto/mod.ts";
-import type { Store } from "../store/types.ts";
+import type { StateChain, Store } from "../store/types.ts";
 import type { FileStore } from "../store/files.ts";
 import {
   DEFAULT_MAX_DOWNLOADS,
@@ -36,7 +36,7 @@ import {
   DEFAULT_FFDH_MS_PER_SECOND,
   FiniteFieldBudget,
 } from "./dh_budget.ts";
-import { DEFAULT_MESSAGE_QUOTA_BYTES, MessageQuota } from "./message_quota.ts";
+import { DEFAULT_MESSAGE_QUOTA_BYTES, MessageQuota, type MessageUsage } from "./message_quota.ts";
 import { UploadClaims } from "./upload_claims.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { MAX_ENVELOPE_BYTES } from "../protocol/mod.ts";
@@ -129,6 +129,11 @@ export interface ServerConfig extends ChannelOptions {
   sendRate?: number;
   /** Bytes of envelopes one account may store. */
   messageQuotaBytes?: number;
+  /**
+   * Set when other servers share `store`: each account's message usage in
+   * the database, so the quota holds across servers (message_quota.ts).
+   */
+  messageUsage?: StateChain<MessageUsage>;
   /** Where events go. */
   log: Logger;
   /**
@@ -192,6 +197,7 @@ export function startServer(config: ServerConfig): RunningServer {
     messageQuota: new MessageQuota(
       config.store,
       config.messageQuotaBytes ?? DEFAULT_MESSAGE_QUOTA_BYTES,
+      config.messageUsage ?? null,
     ),
     online,
     log: config.log,
