@@ -29,6 +29,9 @@
  * the owner's `file_usage` documents makes the next upload count them
  * afresh from `files`.
  *
+ * `leases` (`upload_leases`, mongo_leases.ts) keep a file to one uploader at
+ * a time across the servers sharing the database.
+ *
  * @module
  */
 import { Binary, type Collection, type Db, MongoBulkWriteError, MongoClient } from "mongodb";
