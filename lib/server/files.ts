@@ -137,7 +137,12 @@ export class FileTransfers {
       );
     }
     checkLayout(request);
-    const resumed = this.#uploads.get(request.fileId);
+    let resumed = this.#uploads.get(request.fileId);
+    if (resumed && !resumed.claim.valid()) {
+      // Its lease lapsed (another server may have the file now): claim it afresh.
+      this.#finishUpload(request.fileId);
+      resumed = undefined;
+    }
     // Claimed before anything is stored: two connections never get past here with one id at once.
     const claim = resumed?.claim ?? await uploadClaims.claim(
       request.fileId,

@@ -78,6 +78,16 @@ export class UploadClaim {
     this.#lease?.check();
   }
 
+  /** False if `check()` would throw. */
+  valid(): boolean {
+    try {
+      this.check();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Gives the claim up (once; later calls do nothing). */
   release(): void {
     if (this.#released) return;
