@@ -35,12 +35,14 @@ import {
   DEFAULT_REGISTRATIONS_PER_HOUR,
   DEFAULT_SEND_RATE,
   DEFAULT_THROTTLE_ENTRIES,
+  DEFAULT_UPLOAD_LEASE_MS,
   DEFAULT_WRITE_TIMEOUT_MS,
   generateDhParamFile,
   loadIdentity,
   loadOrCreateIdentity,
   loadServerGroups,
   type LogFormat,
+  type MessageUsage,
   type SharedLoginThrottles,
   sharedLoginThrottles,
   startServer,
@@ -49,7 +51,7 @@ import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/m
 import { openEmbeddedStore } from "./lib/store/embedded.ts";
 import { DiskFileStore, EMBEDDED_FILES_DIR } from "./lib/store/disk_files.ts";
 import type { FileStore } from "./lib/store/files.ts";
-import type { Store } from "./lib/store/types.ts";
+import type { StateChain, Store } from "./lib/store/types.ts";
 import { join } from "node:path";
 import { integerFlag, Output } from "./lib/ui/mod.ts";
 import { SspError } from "./lib/errors.ts";
@@ -64,7 +66,12 @@ const DEFAULT_DATA_DIR = "./ssp-data";
 async function openStores(
   dataDir: string,
   mongoUrl: string | undefined,
-): Promise<{ store: Store; files: FileStore; shared?: SharedLoginThrottles }> {
+): Promise<{
+  store: Store;
+  files: FileStore;
+  shared?: SharedLoginThrottles;
+  messageUsage?: StateChain<MessageUsage>;
+}> {
   if (!mongoUrl) {
     return {
       store: await openEmbeddedStore(dataDir),
@@ -79,6 +86,8 @@ async function openStores(
     files: await MongoFileStore.connect(mongoUrl),
     // Every server on the database shares the login back-offs (numbers, addresses, devices).
     shared: sharedLoginThrottles(await store.stateChain("login_throttle")),
+    // Every server on the database shares each account's message quota.
+    messageUsage: await store.stateChain<MessageUsage>("message_usage"),
   };
 }
 
@@ -259,6 +268,13 @@ const program = new Command("ssp-server")
   )
   .addOption(
     new Option(
+      "--upload-lease-ms <ms>",
+      "with --mongo: how long an upload's claim on its file outlives a server that died holding it",
+    ).env("SSP_UPLOAD_LEASE_MS").default(DEFAULT_UPLOAD_LEASE_MS)
+      .argParser(integerFlag("--upload-lease-ms", 1000, 3_600_000)),
+  )
+  .addOption(
+    new Option(
       "--message-quota-bytes <n>",
       "storage per account for its messages (kept as history, so this is a lifetime total)",
     ).env("SSP_MESSAGE_QUOTA_BYTES").default(DEFAULT_MESSAGE_QUOTA_BYTES)
@@ -309,7 +325,7 @@ const program = new Command("ssp-server")
     }
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
-    const { store, files, shared } = await openStores(options.data, options.mongo);
+    const { store, files, shared, messageUsage } = await openStores(options.data, options.mongo);
     const bus = options.bus
       ? await (await import("./lib/bus/nats.ts")).NatsBus.connect(options.bus)
       : null;
@@ -320,8 +336,10 @@ const program = new Command("ssp-server")
       files,
       maxFileBytes: options.maxFileBytes,
       quotaBytes: options.quotaBytes,
+      uploadLeaseMs: options.uploadLeaseMs,
       maxEnvelopeBytes: options.maxMessageBytes,
       messageQuotaBytes: options.messageQuotaBytes,
+      ...(messageUsage ? { messageUsage } : {}),
       sendRate: options.sendRate,
       accountLimits: {
         throttleEntries: options.loginThrottleEntries,

@@ -4,10 +4,15 @@
  * several connections at once.
  */
 import assert from "node:assert/strict";
-import { CHUNK_OVERHEAD, chunkCount, cipherSize, DEFAULT_CHUNK_BYTES } from "../lib/e2e/mod.ts";
-import { SspError } from "../lib/errors.ts";
+import { CHUNK_OVERHEAD } from "../lib/e2e/mod.ts";
 import { type FileChunk, newMessageId } from "../lib/protocol/mod.ts";
 import { DEFAULT_MAX_FILE_BYTES, DEFAULT_QUOTA_BYTES } from "../lib/server/mod.ts";
+import {
+  type BeginRequest,
+  beginRequest as beginTo,
+  outcome,
+  plainSizeFor,
+} from "./file_requests.ts";
 import { startTestServer } from "./harness.ts";
 import { newUser, type TestUser, userSession } from "./users.ts";
 
@@ -15,44 +20,9 @@ const ALICE = "+12015550101";
 const BOB = "+12015550102";
 const CAROL = "+12015550103";
 
-/** The largest plaintext whose ciphertext is at most `bytes`. */
-function plainSizeFor(bytes: number): number {
-  const chunk = DEFAULT_CHUNK_BYTES + CHUNK_OVERHEAD;
-  return bytes - Math.ceil(bytes / chunk) * CHUNK_OVERHEAD;
-}
-
-/** A `file_begin` for `fileId` (a file of `size` bytes, to Bob), sealed ahead of sending. */
-async function beginRequest(user: TestUser, fileId: string, size: number) {
-  const messageId = newMessageId();
-  const { envelope } = await user.session.messenger.seal([BOB], {
-    kind: "file",
-    fileId,
-    name: "race.bin",
-    size,
-    chunkBytes: DEFAULT_CHUNK_BYTES,
-    key: crypto.getRandomValues(new Uint8Array(32)),
-  }, messageId);
-  return {
-    t: "file_begin" as const,
-    fileId,
-    cipherSize: cipherSize(size, DEFAULT_CHUNK_BYTES),
-    chunkBytes: DEFAULT_CHUNK_BYTES + CHUNK_OVERHEAD,
-    chunks: chunkCount(size, DEFAULT_CHUNK_BYTES),
-    readers: [BOB],
-    messageId,
-    envelope,
-  };
-}
-
-/** Sends the request; "ready" or the error code. */
-async function outcome(user: TestUser, request: Awaited<ReturnType<typeof beginRequest>>) {
-  try {
-    await user.session.rpc.request(request);
-    return "ready";
-  } catch (error) {
-    if (error instanceof SspError) return error.code;
-    throw error;
-  }
+/** A `file_begin` of a file to Bob. */
+function beginRequest(user: TestUser, fileId: string, size: number): Promise<BeginRequest> {
+  return beginTo(user, fileId, size, BOB);
 }
 
 Deno.test("two accounts beginning one new file id at once: only one gets it", async () => {

@@ -50,6 +50,8 @@ export interface TestServerOptions extends
     | "writeTimeoutMs"
     | "maxSessionsPerAccount"
     | "maxDownloads"
+    | "uploadLeaseMs"
+    | "messageUsage"
     | "ffdhMsPerSecond"
     | "ffdhMsPerAddress"
   > {

@@ -9,15 +9,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect, getFile, RpcConnection, sendFile, ServerError } from "../lib/client/mod.ts";
-import { NUMBER_POLICY, sharedLoginThrottles } from "../lib/server/mod.ts";
+import { NUMBER_POLICY } from "../lib/server/mod.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/mod.ts";
-import { dropDatabase, startFerretDb } from "../scripts/ferretdb.ts";
+import { startFerretDb } from "../scripts/ferretdb.ts";
 import { startNats } from "../scripts/nats.ts";
-import { NatsBus } from "../lib/bus/mod.ts";
 import type { ReceivedMessage } from "../lib/client/mod.ts";
-import { MongoStore } from "../lib/store/mod.ts";
-import { MongoFileStore } from "../lib/store/mongo_files.ts";
-import { startTestServer, tempDir, type TestServer } from "./harness.ts";
+import { type ClusterSetup, withCluster as withClusterOn } from "./cluster.ts";
+import { tempDir, type TestServer } from "./harness.ts";
 import { until, within } from "../lib/testing/mod.ts";
 import { newUser, type TestUser, textsOf, userSession } from "./users.ts";
 
@@ -28,72 +26,14 @@ const ALICE = "+12015550101";
 const BOB = "+12015550102";
 const CAROL = "+12015550103";
 
-/** Longer than any test: a message that arrives came through the bus, not the poll. */
-const NO_POLL_MS = 600_000;
+const backends = { mongoUrl: ferret.url, natsUrl: nats.url };
 
-let clusters = 0;
-
-/** Runs `body` with `startCluster(options)`; closes the sessions in `users` and stops it after. */
-async function withCluster(
-  options: Parameters<typeof startCluster>[0],
+/** `withCluster` on this file's FerretDB and nats-server. */
+function withCluster(
+  options: ClusterSetup,
   body: (servers: TestServer[], users: TestUser[]) => Promise<void>,
 ): Promise<void> {
-  const { servers, stop } = await startCluster(options);
-  const users: TestUser[] = [];
-  try {
-    await body(servers, users);
-  } finally {
-    for (const user of users) user.session.close();
-    await stop();
-  }
-}
-
-interface Cluster {
-  servers: TestServer[];
-  stop(): Promise<void>;
-}
-
-/**
- * `count` servers sharing one fresh database and the bus (or none: `bus: false`), and the
- * login back-offs, as `ssp-server --mongo` does; `now` is the login throttles' clock.
- */
-async function startCluster(
-  options: { count?: number; bus?: boolean; pollIntervalMs?: number; now?: () => number } = {},
-): Promise<Cluster> {
-  const dbName = `ssp_scale_${Date.now().toString(36)}_${clusters}`;
-  const prefix = `test${Date.now().toString(36)}x${clusters++}`;
-  const parts: { server: TestServer; close(): Promise<void> }[] = [];
-  for (let i = 0; i < (options.count ?? 3); i++) {
-    const store = await MongoStore.connect(ferret.url, { dbName });
-    const files = await MongoFileStore.connect(ferret.url, { dbName });
-    const bus = options.bus === false ? null : await NatsBus.connect(nats.url, { prefix });
-    const now = options.now ?? Date.now;
-    const server = await startTestServer({
-      store,
-      files,
-      accountLimits: {
-        now,
-        shared: sharedLoginThrottles(await store.stateChain("login_throttle"), now),
-      },
-      cluster: { bus, pollIntervalMs: options.pollIntervalMs ?? NO_POLL_MS },
-    });
-    parts.push({
-      server,
-      async close() {
-        await server.stop();
-        await bus?.close();
-        await store.close();
-        await files.close();
-      },
-    });
-  }
-  return {
-    servers: parts.map((p) => p.server),
-    async stop() {
-      for (const part of parts) await part.close();
-      await dropDatabase(ferret.url, dbName);
-    },
-  };
+  return withClusterOn(backends, options, body);
 }
 
 function receipts(user: TestUser): string[] {

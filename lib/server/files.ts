@@ -20,6 +20,7 @@ import {
 } from "../protocol/mod.ts";
 import { chunkLength, type FileRecord, type FileStore, mayRead } from "../store/files.ts";
 import { checkEnvelope, type RelayContext, storeAndDeliver } from "./relay.ts";
+import type { UploadClaim, UploadClaims } from "./upload_claims.ts";
 
 /** Default largest file, in ciphertext bytes: 8 GiB. */
 export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 ** 3;
@@ -83,8 +84,8 @@ export class FileWatchers {
 export interface FileContext extends RelayContext {
   files: FileStore;
   watchers: FileWatchers;
-  /** Uploads in progress on some connection, so one file is never written by two at once. */
-  activeUploads: Set<string>;
+  /** Uploads in progress (here and, with a shared store, on other servers): one writer per file. */
+  uploadClaims: UploadClaims;
   maxFileBytes: number;
   quotaBytes: number;
   /** Most downloads (`file_get` streams) one connection may run at once. */
@@ -93,6 +94,8 @@ export interface FileContext extends RelayContext {
 
 interface Upload {
   file: FileRecord;
+  /** This connection's claim on the file, held until the upload ends. */
+  claim: UploadClaim;
   next: number;
   committed: number;
   /** A commit running in the background while later chunks are written. */
@@ -126,7 +129,7 @@ export class FileTransfers {
 
   /** Starts or resumes an upload; announces the file to its readers. */
   async begin(request: FileBegin): Promise<ServerMessage> {
-    const { files, maxFileBytes, activeUploads, quotaBytes } = this.#context;
+    const { files, maxFileBytes, uploadClaims, quotaBytes } = this.#context;
     if (request.cipherSize > maxFileBytes) {
       throw new SspError(
         "file_too_large",
@@ -134,18 +137,19 @@ export class FileTransfers {
       );
     }
     checkLayout(request);
-    const resuming = this.#uploads.has(request.fileId);
-    if (activeUploads.has(request.fileId) && !resuming) {
-      throw new SspError(
-        "upload_busy",
-        "this file is being begun or uploaded on another connection",
-        {
-          retryAfterMs: 1000,
-        },
-      );
+    let resumed = this.#uploads.get(request.fileId);
+    if (resumed && !resumed.claim.valid()) {
+      // Its lease lapsed (another server may have the file now): claim it afresh.
+      this.#finishUpload(request.fileId);
+      resumed = undefined;
     }
-    // Claimed before the first await: two connections never get past here with one id at once.
-    activeUploads.add(request.fileId);
+    // Claimed before anything is stored: two connections never get past here with one id at once.
+    const claim = resumed?.claim ?? await uploadClaims.claim(
+      request.fileId,
+      new SspError("upload_busy", "this file is being begun or uploaded on another connection", {
+        retryAfterMs: 1000,
+      }),
+    );
     try {
       const announcement = await this.#announcement(request);
       // The store checks the id and the quota and creates the file in one atomic step, so
@@ -178,6 +182,7 @@ export class FileTransfers {
       await storeAndDeliver(this.#context, announcement);
       this.#uploads.set(request.fileId, {
         file,
+        claim,
         next: file.committed,
         committed: file.committed,
         syncing: null,
@@ -185,7 +190,7 @@ export class FileTransfers {
       });
       return { t: "file_ready", id: request.id, fileId: request.fileId, committed: file.committed };
     } catch (error) {
-      if (!resuming) activeUploads.delete(request.fileId);
+      if (!resumed) claim.release();
       throw error;
     }
   }
@@ -249,16 +254,22 @@ export class FileTransfers {
    * `file_failed` (`no_such_file`).
    */
   async delete(request: FileDelete): Promise<ServerMessage> {
-    const { files, watchers, activeUploads } = this.#context;
+    const { files, watchers, uploadClaims } = this.#context;
     const file = await files.getFile(request.fileId);
     if (!file || file.owner !== this.#phone) throw noSuchFile(request.fileId);
-    if (activeUploads.has(request.fileId)) {
-      throw new SspError("upload_in_progress", "this file is still being uploaded", {
+    // Held while deleting, so no upload of the file can begin meanwhile, here or elsewhere.
+    const claim = await uploadClaims.claim(
+      request.fileId,
+      new SspError("upload_in_progress", "this file is still being uploaded", {
         hint: "delete it once the upload has finished or stopped",
         retryAfterMs: 1000,
-      });
+      }),
+    );
+    try {
+      await files.deleteFile(request.fileId);
+    } finally {
+      claim.release();
     }
-    await files.deleteFile(request.fileId);
     watchers.notify(request.fileId); // downloads waiting for more chunks find it gone
     return { t: "ok", id: request.id };
   }
@@ -333,6 +344,8 @@ export class FileTransfers {
   async #commit(upload: Upload): Promise<void> {
     const target = upload.next;
     if (target === upload.committed) return;
+    // Another server may have taken over the file if our lease lapsed: then write nothing.
+    upload.claim.check();
     await this.#context.files.commit(upload.file.fileId, target);
     upload.committed = Math.max(upload.committed, target);
     this.#context.watchers.notify(upload.file.fileId);
@@ -350,8 +363,8 @@ export class FileTransfers {
   }
 
   #finishUpload(fileId: string): void {
+    this.#uploads.get(fileId)?.claim.release();
     this.#uploads.delete(fileId);
-    this.#context.activeUploads.delete(fileId);
   }
 
   async #stream(file: FileRecord, from: number): Promise<void> {

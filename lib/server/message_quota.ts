@@ -10,10 +10,22 @@
  * account with nothing in flight may be forgotten (its usage is read again
  * when needed), which bounds the memory.
  *
+ * When servers share the store, one server's memory does not see the
+ * others' sends. Then the usage lives in the database instead, as a chain of
+ * versions per account (`MessageUsage`, a {@linkcode StateChain}): a
+ * reservation reads the newest version and inserts the next with the bytes
+ * added, and of parallel reservations on different servers the unique
+ * version admits one, the others read again. The chain starts from the
+ * store's count of the account's stored bytes. So the quota is exact across
+ * servers. To keep it to one database change per burst rather than per
+ * message, each server queues an account's reservations (and the bytes
+ * given back) while one change is in flight, and applies them together in
+ * the next, in order: each reservation is admitted if it still fits.
+ *
  * @module
  */
 import { SspError } from "../errors.ts";
-import type { Store } from "../store/types.ts";
+import type { StateChain, Store } from "../store/types.ts";
 
 /** Default message storage per account: 1 GiB. */
 export const DEFAULT_MESSAGE_QUOTA_BYTES = 2 ** 30;
@@ -29,16 +41,37 @@ interface Usage {
 /** Settles a reservation: `stored` keeps the bytes counted, else they are given back. */
 export type SettleReservation = (stored: boolean) => void;
 
+/** One version of an account's usage in a shared store: its stored and reserved bytes. */
+export type MessageUsage = { used: number };
+
+/** A reservation (bytes > 0) or bytes given back (< 0), waiting for the account's next change. */
+interface Queued {
+  bytes: number;
+  /** Null: applied; else refused, with the bytes in use. */
+  resolve: (refusedAt: number | null) => void;
+  reject: (error: unknown) => void;
+}
+
 /** Message storage per account, enforced before each store. */
 export class MessageQuota {
   readonly #store: Store;
   readonly #quotaBytes: number;
   readonly #usage = new Map<string, Usage>();
   readonly #loading = new Map<string, Promise<Usage>>();
+  readonly #shared: StateChain<MessageUsage> | null;
+  /** Shared mode: each account's changes waiting for the one in flight. */
+  readonly #queued = new Map<string, Queued[]>();
+  /** Shared mode: accounts with a change in flight. */
+  readonly #changing = new Set<string>();
 
-  constructor(store: Store, quotaBytes: number) {
+  /**
+   * @param shared Set when other servers share `store`: each account's
+   * usage, kept in the database (see the module doc).
+   */
+  constructor(store: Store, quotaBytes: number, shared: StateChain<MessageUsage> | null = null) {
     this.#store = store;
     this.#quotaBytes = quotaBytes;
+    this.#shared = shared;
   }
 
   /**
@@ -46,22 +79,88 @@ export class MessageQuota {
    * "over_message_quota" if they do not fit.
    */
   async reserve(phone: string, bytes: number): Promise<SettleReservation> {
+    if (this.#shared) {
+      const refusedAt = await this.#enqueue(phone, bytes);
+      if (refusedAt !== null) throw this.#overQuota(refusedAt, bytes);
+      // A give-back that fails leaves the bytes counted (see docs/scaling.md).
+      return (stored) => {
+        if (!stored) this.#enqueue(phone, -bytes).catch(() => {});
+      };
+    }
     const usage = this.#usage.get(phone) ?? await this.#load(phone);
     // From here on synchronous: check and count in one step.
-    if (usage.bytes + bytes > this.#quotaBytes) {
-      throw new SspError(
-        "over_message_quota",
-        `this account's stored messages would exceed the server's limit of ${this.#quotaBytes} ` +
-          `bytes (${usage.bytes} used, this message ${bytes})`,
-        { hint: "the server keeps every message; ask its operator to raise --message-quota-bytes" },
-      );
-    }
+    if (usage.bytes + bytes > this.#quotaBytes) throw this.#overQuota(usage.bytes, bytes);
     usage.bytes += bytes;
     usage.inFlight++;
     return (stored) => {
       usage.inFlight--;
       if (!stored) usage.bytes -= bytes;
     };
+  }
+
+  #overQuota(used: number, bytes: number): SspError {
+    return new SspError(
+      "over_message_quota",
+      `this account's stored messages would exceed the server's limit of ${this.#quotaBytes} ` +
+        `bytes (${used} used, this message ${bytes})`,
+      { hint: "the server keeps every message; ask its operator to raise --message-quota-bytes" },
+    );
+  }
+
+  /** Queues a change of `phone`'s shared usage; starts applying the queue if nothing runs. */
+  #enqueue(phone: string, bytes: number): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      let queue = this.#queued.get(phone);
+      if (!queue) this.#queued.set(phone, queue = []);
+      queue.push({ bytes, resolve, reject });
+      if (!this.#changing.has(phone)) void this.#drain(phone);
+    });
+  }
+
+  /** Applies `phone`'s queued changes, one database change per batch, until none are left. */
+  async #drain(phone: string): Promise<void> {
+    this.#changing.add(phone);
+    try {
+      for (;;) {
+        const batch = this.#queued.get(phone);
+        this.#queued.delete(phone);
+        if (!batch) return;
+        try {
+          const outcomes = await this.#apply(phone, batch);
+          batch.forEach((queued, i) => queued.resolve(outcomes[i]!));
+        } catch (error) {
+          for (const queued of batch) queued.reject(error);
+        }
+      }
+    } finally {
+      this.#changing.delete(phone);
+    }
+  }
+
+  /** One compare-and-set on the chain: admits what fits, in order; each one's outcome. */
+  async #apply(phone: string, batch: Queued[]): Promise<(number | null)[]> {
+    const chain = this.#shared!;
+    /** The store's count, read only if the account has no chain yet. */
+    let start: number | null = null;
+    for (;;) {
+      let missing = false;
+      let outcomes: (number | null)[] = [];
+      // The update may run several times (once per round): decide afresh each time.
+      await chain.change(phone, (state) => {
+        missing = state === null && start === null;
+        if (missing) return null;
+        const before = state?.used ?? start!;
+        let used = before;
+        outcomes = batch.map(({ bytes }) => {
+          if (bytes > 0 && used + bytes > this.#quotaBytes) return used;
+          used = Math.max(0, used + bytes);
+          return null;
+        });
+        return used === before && state !== null ? null : { used };
+      });
+      if (!missing) return outcomes;
+      start = await this.#store.storedMessageBytes(phone);
+    }
   }
 
   async #load(phone: string): Promise<Usage> {

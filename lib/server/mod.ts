@@ -24,3 +24,4 @@ export * from "./shared_throttle.ts";
 export * from "./signals.ts";
 export * from "./slots.ts";
 export * from "./throttle.ts";
+export * from "./upload_claims.ts";

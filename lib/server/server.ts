@@ -19,7 +19,7 @@ import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../e2e/mod.ts";
 import { SspError } from "../errors.ts";
 import type { Alert, ServerIdentity } from "../handshake/mod.ts";
 import { fingerprint, hkdfSha256 } from "../crypto/mod.ts";
-import type { Store } from "../store/types.ts";
+import type { StateChain, Store } from "../store/types.ts";
 import type { FileStore } from "../store/files.ts";
 import {
   DEFAULT_MAX_DOWNLOADS,
@@ -36,7 +36,8 @@ import {
   DEFAULT_FFDH_MS_PER_SECOND,
   FiniteFieldBudget,
 } from "./dh_budget.ts";
-import { DEFAULT_MESSAGE_QUOTA_BYTES, MessageQuota } from "./message_quota.ts";
+import { DEFAULT_MESSAGE_QUOTA_BYTES, MessageQuota, type MessageUsage } from "./message_quota.ts";
+import { UploadClaims } from "./upload_claims.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { MAX_ENVELOPE_BYTES } from "../protocol/mod.ts";
 import type { Logger } from "./log.ts";
@@ -116,6 +117,8 @@ export interface ServerConfig extends ChannelOptions {
   maxFileBytes?: number;
   /** Storage quota per account (ciphertext bytes of its uploads). */
   quotaBytes?: number;
+  /** Lifetime of an upload's lease in a shared file store, unless renewed (docs/scaling.md). */
+  uploadLeaseMs?: number;
   /** Largest envelope (one message) accepted, in bytes. */
   maxEnvelopeBytes?: number;
   /** Close connections that send nothing for this long (after the handshake). */
@@ -126,6 +129,11 @@ export interface ServerConfig extends ChannelOptions {
   sendRate?: number;
   /** Bytes of envelopes one account may store. */
   messageQuotaBytes?: number;
+  /**
+   * Set when other servers share `store`: each account's message usage in
+   * the database, so the quota holds across servers (message_quota.ts).
+   */
+  messageUsage?: StateChain<MessageUsage>;
   /** Where events go. */
   log: Logger;
   /**
@@ -189,6 +197,7 @@ export function startServer(config: ServerConfig): RunningServer {
     messageQuota: new MessageQuota(
       config.store,
       config.messageQuotaBytes ?? DEFAULT_MESSAGE_QUOTA_BYTES,
+      config.messageUsage ?? null,
     ),
     online,
     log: config.log,
@@ -199,7 +208,7 @@ export function startServer(config: ServerConfig): RunningServer {
     writeTimeoutMs: config.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
     files: config.files,
     watchers: new FileWatchers(config.cluster ? FILE_RECHECK_MS : null),
-    activeUploads: new Set(),
+    uploadClaims: new UploadClaims(config.files.leases, config.uploadLeaseMs),
     maxFileBytes: config.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     quotaBytes: config.quotaBytes ?? DEFAULT_QUOTA_BYTES,
     maxDownloads: config.maxDownloads ?? DEFAULT_MAX_DOWNLOADS,

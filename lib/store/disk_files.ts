@@ -54,6 +54,8 @@ interface OpenFile {
  * pipeline. The slow part, fsync, stays asynchronous (commit).
  */
 export class DiskFileStore implements FileStore, FileDump {
+  /** None: one process owns the directory, and its server's own upload claims suffice. */
+  readonly leases = null;
   readonly #dir: string;
   readonly #db: DatabaseSync;
   readonly #open = new Map<string, OpenFile>();

@@ -44,8 +44,31 @@ export type CreateResult =
   | { status: "exists"; record: FileRecord }
   | { status: "over_quota"; usedBytes: number };
 
+/**
+ * Expiring, exclusive claims on file ids, shared by every server on one file
+ * store: they keep a file to one uploader at a time across servers
+ * (docs/scaling.md). A lease that is not renewed lapses, so a server that
+ * dies mid-upload blocks its file only until then.
+ */
+export interface UploadLeases {
+  /**
+   * Takes `fileId`'s lease for `holder`, or renews it if `holder` has it, to
+   * last `leaseMs` from now. False (and no change) while another holder's
+   * lease has not run out. Of parallel takers of a free lease, one gets it.
+   */
+  acquire(fileId: string, holder: string, leaseMs: number): Promise<boolean>;
+  /** Gives the lease back if `holder` has it (else does nothing). */
+  release(fileId: string, holder: string): Promise<void>;
+}
+
 /** Encrypted file storage. Methods may throw StorageError. */
 export interface FileStore {
+  /**
+   * Upload leases shared with other servers on this store; null when one
+   * process owns the store (the embedded one), whose server's own claims
+   * then suffice.
+   */
+  readonly leases: UploadLeases | null;
   /**
    * Creates the record unless one with the same id exists, which it returns
    * instead (an upload resumed, or someone else's file: the caller checks the

@@ -29,12 +29,16 @@
  * the owner's `file_usage` documents makes the next upload count them
  * afresh from `files`.
  *
+ * `leases` (`upload_leases`, mongo_leases.ts) keep a file to one uploader at
+ * a time across the servers sharing the database.
+ *
  * @module
  */
-import { Binary, type Collection, MongoBulkWriteError, MongoClient } from "mongodb";
+import { Binary, type Collection, type Db, MongoBulkWriteError, MongoClient } from "mongodb";
 import { StorageError } from "../errors.ts";
 import { isDuplicateKey } from "./_mongo_errors.ts";
 import type { CreateResult, FileDump, FileRecord, FileStore, NewFile } from "./files.ts";
+import { MongoUploadLeases } from "./mongo_leases.ts";
 
 interface FileDoc {
   _id: string;
@@ -73,12 +77,14 @@ export class MongoFileStore implements FileStore, FileDump {
   readonly #files: Collection<FileDoc>;
   readonly #chunks: Collection<ChunkDoc>;
   readonly #usage: Collection<UsageDoc>;
+  /** Upload leases (`upload_leases`), shared by every server on this database. */
+  readonly leases: MongoUploadLeases;
   /** Chunks written since the last commit, by file. */
   readonly #pending = new Map<string, ChunkDoc[]>();
 
-  private constructor(client: MongoClient, dbName?: string) {
+  private constructor(client: MongoClient, db: Db, leases: MongoUploadLeases) {
     this.#client = client;
-    const db = client.db(dbName);
+    this.leases = leases;
     this.#files = db.collection<FileDoc>("files");
     this.#chunks = db.collection<ChunkDoc>("file_chunks");
     this.#usage = db.collection<UsageDoc>("file_usage");
@@ -96,7 +102,8 @@ export class MongoFileStore implements FileStore, FileDump {
     });
     try {
       await client.connect();
-      const store = new MongoFileStore(client, options.dbName);
+      const db = client.db(options.dbName);
+      const store = new MongoFileStore(client, db, await MongoUploadLeases.open(db));
       await store.#files.createIndex({ owner: 1 });
       await store.#files.createIndex({ readers: 1 });
       await store.#usage.createIndex({ owner: 1, version: -1 });
