@@ -25,6 +25,8 @@ const LAUNCHER_SOURCE = new URL("./ferretdb/", import.meta.url);
 const SOURCE_FILES = ["go.mod", "go.sum", "main.go"] as const;
 /** How long a fresh server gets to answer its first ping. */
 const READY_TIMEOUT_MS = 30_000;
+/** How long a freeze may take to stop every thread of FerretDB. */
+const FREEZE_TIMEOUT_MS = 5_000;
 /** How long SIGTERM gets before SIGKILL. */
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -132,8 +134,9 @@ export interface FerretDb {
   /**
    * Freezes (SIGSTOP) or thaws (SIGCONT) the process: connections stay open
    * but nothing answers, as with a hung database or a network partition.
+   * Resolves once every thread of the process has stopped (Linux only).
    */
-  freeze(frozen: boolean): void;
+  freeze(frozen: boolean): Promise<void>;
   /** Stops it (SIGTERM) and deletes the data directory if this module created it. */
   stop(): Promise<void>;
 }
@@ -171,9 +174,11 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
       process = null;
       await running?.kill("SIGKILL");
     },
-    freeze(frozen) {
+    async freeze(frozen) {
       if (process === null) throw new Error("FerretDB is not running");
       process.signal(frozen ? "SIGSTOP" : "SIGCONT");
+      // SIGCONT wakes every thread before kill() returns; SIGSTOP does not.
+      if (frozen) await waitUntilStopped(process.pid);
     },
     async restart() {
       if (process !== null) throw new Error("FerretDB is already running; halt() it first");
@@ -196,6 +201,58 @@ export async function startFerretDb(options: FerretDbOptions = {}): Promise<Ferr
  */
 export function stopFerretDb(server: FerretDb): Promise<void> {
   return server.stop();
+}
+
+/**
+ * Resolves once process `pid` (a child of this one) has stopped: every one
+ * of its threads, as reported by `waitid(P_PID, pid, WSTOPPED)`.
+ *
+ * kill(SIGSTOP) returns before the process stops: the kernel wakes one of
+ * its threads, and only when that thread gets a CPU does it stop the
+ * others. On a loaded machine that takes tens of milliseconds, during which
+ * FerretDB's other threads go on answering requests.
+ *
+ * Polled with WNOHANG (a blocking waitid would tie up a thread of the
+ * runtime) and WNOWAIT (the stop stays reported; Deno's own reaping of exited
+ * children is not affected, as it does not ask for stops).
+ *
+ * @throws {Error} if it has not stopped within FREEZE_TIMEOUT_MS.
+ */
+async function waitUntilStopped(pid: number): Promise<void> {
+  const { waitid } = libc();
+  // siginfo_t is 128 bytes; si_pid (at 16 on 64-bit Linux) stays 0 while
+  // no stop is reported.
+  const info = new Int32Array(32);
+  const deadline = performance.now() + FREEZE_TIMEOUT_MS;
+  for (;;) {
+    info.fill(0);
+    if (waitid(P_PID, pid, info, WSTOPPED | WNOHANG | WNOWAIT) !== 0) {
+      throw new Error(`waitid() failed for FerretDB (pid ${pid}); has it exited?`);
+    }
+    if (info[4] === pid) return;
+    if (performance.now() > deadline) {
+      throw new Error(
+        `FerretDB (pid ${pid}) did not stop within ${FREEZE_TIMEOUT_MS} ms of SIGSTOP`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+const P_PID = 1;
+const WNOHANG = 1;
+const WSTOPPED = 2;
+const WNOWAIT = 0x1000000;
+
+const LIBC_SYMBOLS = {
+  waitid: { parameters: ["i32", "i32", "buffer", "i32"], result: "i32" },
+} as const;
+let libcSymbols: Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"] | undefined;
+
+/** waitid(2) from the C library, loaded on first use (only freeze() needs it). */
+function libc(): Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"] {
+  libcSymbols ??= Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+  return libcSymbols;
 }
 
 /** Drops database `dbName` on the server at `url` (what tests and benchmarks do when done). */

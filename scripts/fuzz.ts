@@ -15,12 +15,9 @@ import { toHex } from "../lib/bytes.ts";
 import { Prng } from "../lib/testing/mod.ts";
 import { startTestServer, tempDir } from "../tests/harness.ts";
 import { newUser } from "../tests/users.ts";
-import {
-  assertStillServing,
-  forgetEndedConnections,
-  fuzzServer,
-  setUpFuzzAccount,
-} from "../tests/fuzzer.ts";
+import { setUpFuzzAccount } from "../tests/fuzz_account.ts";
+import { assertStillServing, forgetEndedConnections } from "../tests/fuzz_health.ts";
+import { fuzzServer } from "../tests/fuzzer.ts";
 
 /** Frames per phase in one round. */
 const ROUND = { handshake: 300, preLogin: 300, postLogin: 300 };

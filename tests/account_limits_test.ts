@@ -6,16 +6,14 @@
 import assert from "node:assert/strict";
 import { connect, RpcConnection, ServerError } from "../lib/client/mod.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
-import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../lib/e2e/mod.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
+import { registerRaw } from "../lib/testing/mod.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
 import { newUser, type TestUser, userSession } from "./users.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
 const CAROL = "+12015550103";
-
-const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 
 /**
  * Registers `count` numbers on one connection, as a script would (random keys: the
@@ -25,28 +23,13 @@ async function registerMany(server: TestServer, count: number): Promise<string[]
   const dataDir = await tempDir();
   const rpc = new RpcConnection((await connect({ server: server.address, dataDir })).channel);
   try {
-    const codes = [];
-    for (let i = 0; i < count; i++) {
-      const request = {
-        t: "register" as const,
-        phone: `+1201555${1000 + i}`,
-        salt: random(16),
-        kdf: encodeKdfParams(DEFAULT_KDF_PARAMS),
-        authKey: random(32),
-        encryptionKey: random(32),
-        signingKey: random(32),
-        keyBackup: random(100),
-      };
-      codes.push(
-        await rpc.request(request).then(() => "ok", (e: unknown) => {
-          assert.ok(e instanceof ServerError, String(e));
-          assert.match(e.message, /too many new accounts/);
-          assert.ok((e.retryAfterMs ?? 0) > 0 && e.hint, "a wait and a hint");
-          return e.code;
-        }),
-      );
-    }
-    return codes;
+    const phones = Array.from({ length: count }, (_, i) => `+1201555${1000 + i}`);
+    return (await registerRaw(rpc, phones)).map((refusal) => {
+      if (refusal === null) return "ok";
+      assert.match(refusal.message, /too many new accounts/);
+      assert.ok((refusal.retryAfterMs ?? 0) > 0 && refusal.hint, "a wait and a hint");
+      return refusal.code;
+    });
   } finally {
     rpc.close();
   }

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { Prng } from "../lib/testing/mod.ts";
-import { assertStillServing, fuzzServer, setUpFuzzAccount } from "./fuzzer.ts";
+import { setUpFuzzAccount } from "./fuzz_account.ts";
+import { assertStillServing } from "./fuzz_health.ts";
+import { fuzzServer } from "./fuzzer.ts";
 import { startTestServer, tempDir } from "./harness.ts";
 import { newUser } from "./users.ts";
 

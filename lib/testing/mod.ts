@@ -1,5 +1,6 @@
 /**
- * Helpers for tests: byte sources, polling, the worked example, dumps.
+ * Helpers for tests: byte sources, polling, the worked example, dumps, raw
+ * registrations.
  *
  * @module
  */
@@ -9,5 +10,6 @@ export * from "./msgpack_dump.ts";
 export * from "./mutate.ts";
 export * from "./pseudo_random.ts";
 export * from "./records.ts";
+export * from "./registrations.ts";
 export * from "./until.ts";
 export * from "./worked_example.ts";

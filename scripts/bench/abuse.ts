@@ -32,6 +32,7 @@ import { openSession, ping, sendFile, type Session } from "../../lib/client/mod.
 import { encodeFrame, encodeMessage } from "../../lib/wire/mod.ts";
 import { ClientHandshake } from "../../lib/handshake/mod.ts";
 import { Proc } from "./_procs.ts";
+import { type ServerProcess, startServerProcess } from "./_server.ts";
 import { randomBytes } from "./_sample.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -40,46 +41,28 @@ const PASSWORD = "correct horse battery staple";
 /** How long the real client is measured during a flood. */
 const FLOOD_MS = 10_000;
 
-interface Server {
-  proc: Proc;
-  port: number;
-  address: string;
+interface Server extends ServerProcess {
   dir: string;
   stop(): Promise<void>;
 }
 
+/** A server on its default flags (and `env`) in a fresh data directory. */
 async function startServer(env: Record<string, string> = {}): Promise<Server> {
   const dir = await Deno.makeTempDir({ prefix: "ssp-bench-abuse-" });
-  const proc = new Proc(Deno.execPath(), [
-    "run",
-    "-A",
-    SERVER,
-    "--port",
-    "0",
-    "--data",
-    dir,
-    "--log-format",
-    "json",
-  ], { env: { ...Deno.env.toObject(), ...env } });
-  for (let i = 0; i < 600; i++) {
-    const match = /"event":"listening".*?"port":(\d+)/.exec(proc.stderr);
-    if (match) {
-      const port = Number(match[1]);
-      return {
-        proc,
-        port,
-        address: `127.0.0.1:${port}`,
-        dir,
-        async stop() {
-          await proc.stop();
-          await Deno.remove(dir, { recursive: true }).catch(() => {});
-        },
-      };
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    const server = await startServerProcess({ dataDir: dir, script: SERVER, env });
+    return {
+      ...server,
+      dir,
+      async stop() {
+        await server.proc.stop();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      },
+    };
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
   }
-  await proc.stop();
-  throw new Error(`server did not start:\n${proc.stderr}`);
 }
 
 /** A TCP connection from another loopback address. */

@@ -29,18 +29,20 @@ import { DEFAULT_CHUNK_BYTES } from "../../lib/e2e/mod.ts";
 import { type AnchorResult, ScpAnchor, TlsAnchor } from "./_anchors.ts";
 import { measureBlobStores } from "./_blob_store.ts";
 import { Proc } from "./_procs.ts";
+import { startServerProcess } from "./_server.ts";
 import { median } from "./_sample.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DENO = Deno.execPath();
-const RUN = [
-  "run",
+/** What the server and the clients may do. */
+const PERMISSIONS = [
   "--allow-net=127.0.0.1",
   "--allow-read",
   "--allow-write",
   "--allow-env",
   "--allow-ffi",
 ];
+const RUN = ["run", ...PERMISSIONS];
 const SENDER = "+12015550101";
 const RECIPIENT = "+12015550102";
 const PASSWORD = "bench password, not secret";
@@ -145,27 +147,6 @@ function finished(
     done: { at: done.at, seconds: Number(done.value.elapsedSeconds) },
     result: result.value,
   };
-}
-
-async function startServer(dir: string): Promise<{ server: Proc; address: string }> {
-  const server = new Proc(DENO, [
-    ...RUN,
-    join(ROOT, "server.ts"),
-    "--port",
-    "0",
-    "--data",
-    join(dir, "server"),
-    "--log-format",
-    "json",
-  ]);
-  // The server logs on stderr; poll for the "listening" line there.
-  for (let i = 0; i < 300; i++) {
-    const match = /"event":"listening".*?"port":(\d+)/.exec(server.stderr);
-    if (match) return { server, address: `127.0.0.1:${match[1]}` };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await server.stop();
-  throw new Error(`the server did not start:\n${server.stderr}`);
 }
 
 /**
@@ -299,7 +280,10 @@ export async function run(): Promise<string> {
     const sourceHash = await writeRandomFile(source, size);
     scp = await ScpAnchor.start(join(dir, "sshd"));
     const tls = await TlsAnchor.start(join(dir, "tls"));
-    const { server, address } = await startServer(dir);
+    const { proc: server, address } = await startServerProcess({
+      dataDir: join(dir, "server"),
+      denoFlags: PERMISSIONS,
+    });
     setup = { dir, server, address, source, sourceHash, size };
     const loginStart = performance.now();
     for (const account of [SENDER, RECIPIENT]) {

@@ -26,15 +26,15 @@
  */
 import { join } from "node:path";
 import { connect, RpcConnection } from "../../lib/client/mod.ts";
-import { DEFAULT_KDF_PARAMS, encodeKdfParams } from "../../lib/e2e/mod.ts";
 import { dropDatabase, startFerretDb } from "../ferretdb.ts";
 import { startNats } from "../nats.ts";
-import { type Proc, procStats, runQuiet } from "./_procs.ts";
-import { address, startServer } from "./scale.ts";
+import { rawRegistration } from "../../lib/testing/mod.ts";
+import { procStats, runQuiet } from "./_procs.ts";
+import type { ServerProcess } from "./_server.ts";
+import { startServer } from "./scale.ts";
 
 /** Logins running at once: below the 20 an address may have in flight (ADDRESS_POLICY). */
 const LOGINS_IN_FLIGHT = 16;
-const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 const mib = (n: number) => n.toFixed(0);
 
 /** Registers `count` accounts through one connection; their numbers and auth keys. */
@@ -43,18 +43,9 @@ async function register(server: string, dataDir: string, count: number) {
   try {
     return await Promise.all(Array.from({ length: count }, async (_, i) => {
       const phone = `+1201${String(5_000_000 + i).padStart(7, "0")}`;
-      const authKey = random(32);
-      await rpc.request({
-        t: "register",
-        phone,
-        salt: random(16),
-        kdf: encodeKdfParams(DEFAULT_KDF_PARAMS),
-        authKey,
-        encryptionKey: random(32),
-        signingKey: random(32),
-        keyBackup: random(100),
-      });
-      return { phone, authKey };
+      const request = rawRegistration(phone);
+      await rpc.request(request);
+      return { phone, authKey: request.authKey };
     }));
   } finally {
     rpc.close();
@@ -118,7 +109,7 @@ export async function run(): Promise<string> {
   const dbName = `bench_idle_${Date.now().toString(36)}`;
   const ferret = await startFerretDb();
   const nats = await startNats();
-  const procs: Proc[] = [];
+  const procs: ServerProcess[] = [];
   let open: RpcConnection[] = [];
   try {
     const mongo = `${ferret.url.replace(/\/$/, "")}/${dbName}`;
@@ -134,10 +125,10 @@ export async function run(): Promise<string> {
     for (let i = 0; i < serverCount; i++) {
       procs.push(await startServer(join(dir, "srv"), mongo, nats.url, flags));
     }
-    const servers = procs.map(address);
+    const servers = procs.map((p) => p.address);
     const accounts = await register(servers[0]!, join(dir, "client"), accountCount);
     await new Promise((r) => setTimeout(r, 2000));
-    const pids = [...procs.map((p) => p.pid), ferret.pid!, nats.pid!];
+    const pids = [...procs.map((p) => p.proc.pid), ferret.pid!, nats.pid!];
     const before = await Promise.all(pids.map(procStats));
     const start = performance.now();
     open = await openIdle(servers, join(dir, "client"), accounts, connections);
@@ -186,7 +177,7 @@ export async function run(): Promise<string> {
     ].join("\n");
   } finally {
     for (const rpc of open) rpc.close();
-    for (const p of procs) await p.stop();
+    for (const p of procs) await p.proc.stop();
     await nats.stop();
     await dropDatabase(ferret.url, dbName).catch(() => {});
     await ferret.stop();

@@ -18,10 +18,8 @@ import { openSession, type Session } from "../../lib/client/mod.ts";
 import { newMessageId } from "../../lib/protocol/mod.ts";
 import { startFerretDb } from "../ferretdb.ts";
 import { peak, type Send } from "./_load.ts";
-import { SERVER_V8_FLAGS } from "../compile.ts";
-import { Proc } from "./_procs.ts";
+import { type ServerProcess, startServerProcess } from "./_server.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 /** Sending connections (one account each). */
 export const SENDERS = 4;
 /** Unacknowledged sends each connection keeps in flight. */
@@ -30,35 +28,17 @@ export const IN_FLIGHT_PER_SENDER = 256;
 export const RECIPIENT = "+12015550200";
 
 /** Starts a real `ssp-server` process in `dir` on a free port (on MongoDB at `mongo` if given). */
-export async function startServer(
-  dir: string,
-  mongo?: string,
-): Promise<{ proc: Proc; address: string }> {
-  const proc = new Proc(Deno.execPath(), [
-    "run",
-    "-A",
-    ...SERVER_V8_FLAGS,
+export function startServer(dir: string, mongo?: string): Promise<ServerProcess> {
+  return startServerProcess({
+    dataDir: dir,
     // E.g. `--v8-flags=--prof` to profile the server.
-    ...(Deno.env.get("SSP_BENCH_SERVER_FLAGS")?.split(" ").filter(Boolean) ?? []),
-    join(ROOT, "server.ts"),
-    "--port",
-    "0",
-    "--data",
-    dir,
-    "--log-format",
-    "json",
+    denoFlags: [
+      "-A",
+      ...(Deno.env.get("SSP_BENCH_SERVER_FLAGS")?.split(" ").filter(Boolean) ?? []),
+    ],
     // Throughput, not the per-account policy: lift the send rate.
-    "--send-rate",
-    "1000000000",
-    ...(mongo ? ["--mongo", mongo] : []),
-  ]);
-  for (let i = 0; i < 400; i++) {
-    const match = /"event":"listening".*?"port":(\d+)/.exec(proc.stderr);
-    if (match) return { proc, address: `127.0.0.1:${match[1]}` };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await proc.stop();
-  throw new Error(`the server did not start:\n${proc.stderr}`);
+    flags: ["--send-rate", "1000000000", ...(mongo ? ["--mongo", mongo] : [])],
+  });
 }
 
 /** Registers `phone` on the server at `address` and opens its session. */

@@ -18,10 +18,9 @@ import { openSession, type Session } from "../../lib/client/mod.ts";
 import { newMessageId } from "../../lib/protocol/mod.ts";
 import { dropDatabase, type FerretDb, startFerretDb } from "../ferretdb.ts";
 import { type NatsServer, startNats } from "../nats.ts";
-import { SERVER_V8_FLAGS } from "../compile.ts";
-import { Proc, procStats } from "./_procs.ts";
+import { procStats } from "./_procs.ts";
+import { type ServerProcess, startServerProcess } from "./_server.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const SENDERS = 6;
 const IN_FLIGHT_PER_SENDER = 64;
 const RECIPIENT = "+12015550200";
@@ -30,31 +29,13 @@ const RECIPIENT = "+12015550200";
  * Starts `ssp-server` with `--mongo` and `--bus` (and `flags`) as a child
  * process; resolves once it listens.
  */
-export async function startServer(
+export function startServer(
   dir: string,
   mongo: string,
   bus: string,
   flags: string[] = [],
-): Promise<Proc> {
-  const proc = new Proc(Deno.execPath(), [
-    "run",
-    "-A",
-    ...SERVER_V8_FLAGS,
-    join(ROOT, "server.ts"),
-    ...["--port", "0", "--data", dir, "--log-format", "json", "--mongo", mongo, "--bus", bus],
-    ...flags,
-  ]);
-  for (let i = 0; i < 600; i++) {
-    if (/"event":"listening"/.test(proc.stderr)) return proc;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await proc.stop();
-  throw new Error(`the server did not start:\n${proc.stderr}`);
-}
-
-/** The `127.0.0.1:PORT` a server from {@linkcode startServer} listens on. */
-export function address(proc: Proc): string {
-  return `127.0.0.1:${/"event":"listening".*?"port":(\d+)/.exec(proc.stderr)![1]}`;
+): Promise<ServerProcess> {
+  return startServerProcess({ dataDir: dir, flags: ["--mongo", mongo, "--bus", bus, ...flags] });
 }
 
 function user(address: string, phone: string, dir: string, mode: "register" | "login") {
@@ -77,14 +58,18 @@ async function measure(instances: number, count: number, ferret: FerretDb, nats:
   const dir = await Deno.makeTempDir({ prefix: "ssp-bench-scale-" });
   const dbName = `bench_scale_${instances}_${Date.now().toString(36)}`;
   const mongo = `${mongoUrl.replace(/\/$/, "")}/${dbName}`;
-  const procs: Proc[] = [];
+  const servers: ServerProcess[] = [];
   const sessions: Session[] = [];
   try {
     // One after the other: the first creates the identity key the others load.
-    for (let i = 0; i < instances; i++) procs.push(await startServer(join(dir, "srv"), mongo, bus));
-    (await user(address(procs[0]!), RECIPIENT, dir, "register")).close();
+    for (let i = 0; i < instances; i++) {
+      servers.push(await startServer(join(dir, "srv"), mongo, bus));
+    }
+    (await user(servers[0]!.address, RECIPIENT, dir, "register")).close();
     for (let i = 0; i < SENDERS; i++) {
-      sessions.push(await user(address(procs[i % instances]!), `+1201555030${i}`, dir, "register"));
+      sessions.push(
+        await user(servers[i % instances]!.address, `+1201555030${i}`, dir, "register"),
+      );
     }
     const prepared = await Promise.all(sessions.map(async (session) => {
       const out = [];
@@ -123,7 +108,7 @@ async function measure(instances: number, count: number, ferret: FerretDb, nats:
     const end = performance.now();
     const cpuAfter = await Promise.all([ferret.pid, nats.pid].map(cpuOf));
     const total = SENDERS * count;
-    const cpu = procs.reduce((sum, p) => sum + p.cpuSecondsBetween(start, end), 0);
+    const cpu = servers.reduce((sum, s) => sum + s.proc.cpuSecondsBetween(start, end), 0);
     const per10k = (seconds: number) => (seconds / total * 10_000).toFixed(1);
     latencies.sort((a, b) => a - b);
     const p99 = latencies[Math.floor(0.99 * (latencies.length - 1))]!;
@@ -134,7 +119,7 @@ async function measure(instances: number, count: number, ferret: FerretDb, nats:
     } |`;
   } finally {
     for (const s of sessions) s.close();
-    for (const p of procs) await p.stop();
+    for (const s of servers) await s.proc.stop();
     await dropDatabase(mongoUrl, dbName).catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
