@@ -16,6 +16,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel/mod.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/wire/mod.ts";
 import { DEFAULT_PORT } from "./lib/address.ts";
 import {
+  type Bucket,
   createLogger,
   DEFAULT_FFDH_MS_PER_ADDRESS,
   DEFAULT_FFDH_MS_PER_SECOND,
@@ -70,6 +71,7 @@ async function openStores(
   store: Store;
   files: FileStore;
   shared?: SharedLoginThrottles;
+  sharedRegistrations?: StateChain<Bucket>;
   messageUsage?: StateChain<MessageUsage>;
 }> {
   if (!mongoUrl) {
@@ -86,6 +88,8 @@ async function openStores(
     files: await MongoFileStore.connect(mongoUrl),
     // Every server on the database shares the login back-offs (numbers, addresses, devices).
     shared: sharedLoginThrottles(await store.stateChain("login_throttle")),
+    // … and the registration buckets (each address's, and the total).
+    sharedRegistrations: await store.stateChain<Bucket>("registration_limits"),
     // Every server on the database shares each account's message quota.
     messageUsage: await store.stateChain<MessageUsage>("message_usage"),
   };
@@ -325,7 +329,10 @@ const program = new Command("ssp-server")
     }
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
-    const { store, files, shared, messageUsage } = await openStores(options.data, options.mongo);
+    const { store, files, shared, sharedRegistrations, messageUsage } = await openStores(
+      options.data,
+      options.mongo,
+    );
     const bus = options.bus
       ? await (await import("./lib/bus/nats.ts")).NatsBus.connect(options.bus)
       : null;
@@ -346,6 +353,7 @@ const program = new Command("ssp-server")
         registrationsPerAddress: options.registrationsPerAddress,
         registrationsPerHour: options.registrationsPerHour,
         ...(shared ? { shared } : {}),
+        ...(sharedRegistrations ? { sharedRegistrations } : {}),
       },
       idleTimeoutMs: options.idleTimeout,
       hostname: options.host,

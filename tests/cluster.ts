@@ -7,7 +7,12 @@
  * @module
  */
 import { NatsBus } from "../lib/bus/mod.ts";
-import { type MessageUsage, sharedLoginThrottles } from "../lib/server/mod.ts";
+import {
+  type AccountLimits,
+  type Bucket,
+  type MessageUsage,
+  sharedLoginThrottles,
+} from "../lib/server/mod.ts";
 import { MongoStore } from "../lib/store/mod.ts";
 import { MongoFileStore } from "../lib/store/mongo_files.ts";
 import { dropDatabase } from "../scripts/ferretdb.ts";
@@ -32,6 +37,8 @@ export interface ClusterSetup {
   pollIntervalMs?: number;
   /** The login throttles' clock. */
   now?: () => number;
+  /** Registration limits of every server. */
+  registrations?: Pick<AccountLimits, "registrationsPerAddress" | "registrationsPerHour">;
   /** More options for every server (limits, quotas). */
   server?: Pick<
     TestServerOptions,
@@ -70,8 +77,10 @@ export async function startCluster(
       store,
       files,
       accountLimits: {
+        ...options.registrations,
         now,
         shared: sharedLoginThrottles(await store.stateChain("login_throttle"), now),
+        sharedRegistrations: await store.stateChain<Bucket>("registration_limits"),
       },
       cluster: { bus, pollIntervalMs: options.pollIntervalMs ?? NO_POLL_MS },
       messageUsage: await store.stateChain<MessageUsage>("message_usage"),

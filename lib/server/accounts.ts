@@ -14,9 +14,10 @@ import { fakeSaltFor, verifierOf } from "../e2e/mod.ts";
 import { AuthError, SspError } from "../errors.ts";
 import { EXAMPLE_PHONE, isE164 } from "../phone.ts";
 import type { ChangePassword, Register } from "../protocol/mod.ts";
-import type { AccountRecord, Store } from "../store/types.ts";
+import type { AccountRecord, StateChain, Store } from "../store/types.ts";
 import type { DeviceTokens } from "./device_tokens.ts";
-import { RateLimiter } from "./rate_limit.ts";
+import { type Bucket, RateLimiter } from "./rate_limit.ts";
+import { ALL_ADDRESSES_KEY, ChainRateLimiter } from "./shared_registrations.ts";
 import { reserveEach, type SharedLoginThrottles } from "./shared_throttle.ts";
 import {
   ADDRESS_POLICY,
@@ -52,6 +53,12 @@ export interface AccountLimits {
    * each checked after this server's own (docs/security.md).
    */
   shared?: SharedLoginThrottles;
+  /**
+   * The registration buckets shared with the other servers on one database
+   * (`--mongo`; the collection `registration_limits`): each checked after
+   * this server's own.
+   */
+  sharedRegistrations?: StateChain<Bucket>;
 }
 
 /** A successful login: the account and a device token for the client to keep. */
@@ -75,6 +82,8 @@ export class Accounts {
   readonly #shared: SharedLoginThrottles | null;
   readonly #registrationsByAddress: RateLimiter;
   readonly #registrations: RateLimiter;
+  /** The same two limits in the database (`--mongo`), or null. */
+  readonly #sharedRegistrations: { byAddress: ChainRateLimiter; total: ChainRateLimiter } | null;
   /** Verified against for unknown numbers, so both paths do the same work. */
   readonly #dummySalt = crypto.getRandomValues(new Uint8Array(VERIFIER_SALT_BYTES));
 
@@ -100,16 +109,23 @@ export class Accounts {
     this.#byAddress = new Throttle({ ...ADDRESS_POLICY, maxEntries }, now);
     this.#byDevice = new Throttle({ ...DEVICE_POLICY, maxEntries }, now);
     this.#shared = limits.shared ?? null;
-    this.#registrationsByAddress = new RateLimiter({
+    const perAddress = {
       perPeriod: limits.registrationsPerAddress ?? DEFAULT_REGISTRATIONS_PER_ADDRESS,
       periodMs: HOUR_MS,
-      maxEntries,
-    }, now);
-    this.#registrations = new RateLimiter({
+    };
+    const perHour = {
       perPeriod: limits.registrationsPerHour ?? DEFAULT_REGISTRATIONS_PER_HOUR,
       periodMs: HOUR_MS,
-      maxEntries: 1,
-    }, now);
+    };
+    this.#registrationsByAddress = new RateLimiter({ ...perAddress, maxEntries }, now);
+    this.#registrations = new RateLimiter({ ...perHour, maxEntries: 1 }, now);
+    const chain = limits.sharedRegistrations;
+    this.#sharedRegistrations = chain
+      ? {
+        byAddress: new ChainRateLimiter(chain, perAddress, now),
+        total: new ChainRateLimiter(chain, perHour, now),
+      }
+      : null;
   }
 
   /** The KDF salt and parameters for `phone` (fake but stable when there is no such account). */
@@ -128,14 +144,15 @@ export class Accounts {
     // Spent before the store is asked, so parallel requests cannot share one.
     const fromAddress = this.#registrationsByAddress.take(address);
     const total = fromAddress > 0 ? 0 : this.#registrations.take("all");
-    if (fromAddress > 0 || total > 0) {
-      const wait = fromAddress || total;
-      const who = fromAddress > 0 ? "from your address" : "on this server";
-      throw new SspError(
-        "rate_limited",
-        `too many new accounts ${who}; try again in ${Math.ceil(wait / 1000)} s`,
-        { retryAfterMs: wait, hint: "wait and retry, or log in to an existing account" },
-      );
+    if (fromAddress > 0 || total > 0) throw registrationsUsedUp(fromAddress, total);
+    // Then the buckets every server shares, in the same order: what this
+    // server's own refused costs the database nothing. As in memory, nothing
+    // taken is given back (a taken number, a refusal by the total).
+    const shared = this.#sharedRegistrations;
+    if (shared) {
+      const fromAddress = await shared.byAddress.take(address);
+      const total = fromAddress > 0 ? 0 : await shared.total.take(ALL_ADDRESSES_KEY);
+      if (fromAddress > 0 || total > 0) throw registrationsUsedUp(fromAddress, total);
     }
     const verifierSalt = crypto.getRandomValues(new Uint8Array(VERIFIER_SALT_BYTES));
     const created = await this.#store.createAccount({
@@ -293,6 +310,17 @@ function reserveAll(keys: [Throttle, string][]): void {
   if (wait === 0) return;
   for (const [throttle, key] of reserved) throttle.release(key);
   throw rateLimited(wait);
+}
+
+/** "rate_limited": the address's bucket (`fromAddress` ms to wait) or else the total was empty. */
+function registrationsUsedUp(fromAddress: number, total: number): SspError {
+  const wait = fromAddress || total;
+  const who = fromAddress > 0 ? "from your address" : "on this server";
+  return new SspError(
+    "rate_limited",
+    `too many new accounts ${who}; try again in ${Math.ceil(wait / 1000)} s`,
+    { retryAfterMs: wait, hint: "wait and retry, or log in to an existing account" },
+  );
 }
 
 function authFailed(): AuthError {

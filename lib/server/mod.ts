@@ -20,6 +20,7 @@ export * from "./rate_limit.ts";
 export * from "./relay.ts";
 export * from "./server.ts";
 export * from "./session.ts";
+export * from "./shared_registrations.ts";
 export * from "./shared_throttle.ts";
 export * from "./signals.ts";
 export * from "./slots.ts";

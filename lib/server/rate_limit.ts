@@ -18,9 +18,44 @@ export interface RatePolicy {
   maxEntries: number;
 }
 
-interface Bucket {
+/** One key's bucket: the requests left at `updatedAt` (fractions regained since). */
+export interface Bucket {
   tokens: number;
   updatedAt: number;
+}
+
+/**
+ * One request taken from `bucket` (null: a key never seen, full) at `now`:
+ * the bucket after it and 0, or, if there is not a whole request left, the
+ * bucket unchanged and the milliseconds until there is. Pure, so the bucket
+ * can live in memory ({@linkcode RateLimiter}) or in a shared store
+ * (lib/server/shared_registrations.ts). A clock behind `updatedAt` (another
+ * server's) regains nothing and leaves `updatedAt` where it was, so no time
+ * is counted twice.
+ */
+export function takeFromBucket(
+  bucket: Bucket | null,
+  policy: Pick<RatePolicy, "perPeriod" | "periodMs">,
+  now: number,
+): { bucket: Bucket | null; wait: number } {
+  const tokens = refilled(bucket, policy, now);
+  const interval = policy.periodMs / policy.perPeriod;
+  if (tokens < 1) return { bucket, wait: Math.ceil((1 - tokens) * interval) };
+  return {
+    bucket: { tokens: tokens - 1, updatedAt: Math.max(now, bucket?.updatedAt ?? 0) },
+    wait: 0,
+  };
+}
+
+/** The requests `bucket` holds at `now`. */
+function refilled(
+  bucket: Bucket | null,
+  policy: Pick<RatePolicy, "perPeriod" | "periodMs">,
+  now: number,
+): number {
+  if (!bucket) return policy.perPeriod;
+  const regained = Math.max(0, now - bucket.updatedAt) / (policy.periodMs / policy.perPeriod);
+  return Math.min(policy.perPeriod, bucket.tokens + regained);
 }
 
 /** One limit over many keys. */
@@ -38,7 +73,7 @@ export class RateLimiter {
     // A bucket that has filled up again says nothing a fresh one would not.
     this.#buckets = new BoundedTable(
       policy.maxEntries,
-      (b) => this.#refilled(b, this.#now()) >= policy.perPeriod,
+      (b) => refilled(b, policy, this.#now()) >= policy.perPeriod,
     );
   }
 
@@ -53,16 +88,12 @@ export class RateLimiter {
    * when the table is full of keys still short of their allowance.
    */
   take(key: string): number {
-    const now = this.#now();
-    const bucket = this.#buckets.get(key);
-    const tokens = bucket ? this.#refilled(bucket, now) : this.#policy.perPeriod;
-    if (tokens < 1) return Math.ceil((1 - tokens) * this.interval);
-    const next = { tokens: tokens - 1, updatedAt: now };
-    return this.#buckets.set(key, next) ? 0 : Math.ceil(this.interval);
-  }
-
-  #refilled(bucket: Bucket, now: number): number {
-    const regained = (now - bucket.updatedAt) / this.interval;
-    return Math.min(this.#policy.perPeriod, bucket.tokens + regained);
+    const { bucket, wait } = takeFromBucket(
+      this.#buckets.get(key) ?? null,
+      this.#policy,
+      this.#now(),
+    );
+    if (wait > 0) return wait;
+    return this.#buckets.set(key, bucket!) ? 0 : Math.ceil(this.interval);
   }
 }
