@@ -50,6 +50,7 @@ import {
   DEFAULT_WRITE_TIMEOUT_MS,
   type SessionContext,
 } from "./session.ts";
+import { IdleSweep } from "./idle_sweep.ts";
 import {
   type CloseConnection,
   ConnectionSlots,
@@ -202,7 +203,7 @@ export function startServer(config: ServerConfig): RunningServer {
     online,
     log: config.log,
     maxEnvelopeBytes: config.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES,
-    idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    idle: new IdleSweep(config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
     maxPreloginFrameBytes: config.maxPreloginFrameBytes ?? DEFAULT_MAX_PRELOGIN_FRAME_BYTES,
     maxQueuedBytes: config.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
     writeTimeoutMs: config.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
@@ -291,6 +292,7 @@ export function startServer(config: ServerConfig): RunningServer {
     await acceptLoop;
     await Promise.allSettled([...running]);
     signals?.close();
+    context.idle.close();
   };
 
   const port = (listener.addr as Deno.NetAddr).port;

@@ -3,9 +3,8 @@
  * (an `error` reply keeps the connection open), and once logged in receives
  * its mailbox through a MailboxPump.
  *
- * Sends are pipelined: each is checked and handed to the store in arrival
- * order, but the session does not wait for the commit before reading the
- * next request, so one client's burst shares group commits too.
+ * Sends are pipelined (see SendPipeline): the session does not wait for a
+ * commit before reading the next request.
  *
  * @module
  */
@@ -19,8 +18,9 @@ import {
   type Send,
   type ServerMessage,
 } from "../protocol/mod.ts";
-import type { AppendResult, Store, StoredEnvelope } from "../store/types.ts";
-import { checkEnvelope, conversationKey, storeAndDeliver } from "./relay.ts";
+import type { Store, StoredEnvelope } from "../store/types.ts";
+import { conversationKey } from "./relay.ts";
+import { SendPipeline } from "./send_pipeline.ts";
 import { type FileContext, FileTransfers } from "./files.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Logger } from "./log.ts";
@@ -28,6 +28,7 @@ import { type Flow, MailboxPump } from "./mailbox_pump.ts";
 import type { OnlineUsers } from "./online.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { Slot } from "./slots.ts";
+import type { IdleSession, IdleSweep } from "./idle_sweep.ts";
 
 /** Default idle time after which a connection is closed: 5 minutes. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
@@ -48,9 +49,6 @@ export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 /** Default time without any queued output written before the reader is dropped: 30 s. */
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 
-/** Sends one session may have waiting for their commit. */
-const MAX_SENDS_IN_FLIGHT = 1024;
-
 /** Suggested wait before retrying after a storage failure. */
 const STORAGE_RETRY_MS = 1000;
 
@@ -65,8 +63,8 @@ export interface SessionContext extends FileContext {
   draining: boolean;
   /** Sends handed to the store and not yet acknowledged, over all sessions. */
   sendsInFlight: number;
-  /** A connection that sends nothing for this long is closed (clients ping to stay). */
-  idleTimeoutMs: number;
+  /** Closes a connection that sends nothing for its timeout (clients ping to stay). */
+  idle: IdleSweep;
   /** Messages each account may send per minute. */
   sendRate: RateLimiter;
   /** Largest frame accepted before login. */
@@ -78,7 +76,7 @@ export interface SessionContext extends FileContext {
 }
 
 /** Serves one connection until it closes. */
-export class ClientSession {
+export class ClientSession implements IdleSession {
   readonly #channel: SecureChannel;
   readonly #context: SessionContext;
   readonly #address: string;
@@ -89,9 +87,8 @@ export class ClientSession {
   #deviceToken: Uint8Array | undefined;
   #pump: MailboxPump | null = null;
   #files: FileTransfers | null = null;
-  #sendQueue: Promise<unknown> = Promise.resolve();
-  #inFlight = 0;
-  #slotFreed: (() => void) | null = null;
+  /** Made at the first send: a connection that never sends does not hold one. */
+  #sends: SendPipeline | null = null;
 
   /** `slot` is told when the client has logged in (see ConnectionSlots). */
   constructor(
@@ -120,14 +117,8 @@ export class ClientSession {
       for (;;) {
         // A client that does not read its replies gets no more of them: stop reading its requests.
         if (this.#flow.congested() && !await this.#flow.drain()) throw this.#slowReader();
-        const idle = setTimeout(() => {
-          this.#context.log({ event: "idle_timeout", conn: this.#connId });
-          this.#channel.closeWithAlert(
-            "idle_timeout",
-            `no request for ${this.#context.idleTimeoutMs} ms; reconnect when needed`,
-          );
-        }, this.#context.idleTimeoutMs);
-        const body = await this.#receive().finally(() => clearTimeout(idle));
+        this.#context.idle.wait(this);
+        const body = await this.#receive().finally(() => this.#context.idle.done(this));
         if (body === null) return;
         const message = decodeClientMessage(body);
         if (message.t === "alert") {
@@ -147,7 +138,12 @@ export class ClientSession {
           continue;
         }
         if (message.t === "send") {
-          await this.#startSend(message);
+          this.#sends ??= new SendPipeline(this.#context, {
+            phone: () => this.#requirePhone(),
+            reply: (reply) => this.#reply(reply),
+            replyError: (id, error) => this.#replyError(id, error),
+          });
+          await this.#sends.start(message);
           continue;
         }
         if (message.t === "file_chunk") {
@@ -161,6 +157,15 @@ export class ClientSession {
       this.#pump?.stop();
       if (this.#phone) this.#context.online.remove(this.#phone, this);
     }
+  }
+
+  /** The client sent nothing for the idle timeout: close, telling it why. */
+  idleTimedOut(): void {
+    this.#context.log({ event: "idle_timeout", conn: this.#connId });
+    void this.#channel.closeWithAlert(
+      "idle_timeout",
+      `no request for ${this.#context.idle.timeoutMs} ms; reconnect when needed`,
+    );
   }
 
   /** Delivers a just-committed envelope if this session's account is a recipient. */
@@ -360,59 +365,6 @@ export class ClientSession {
       id: message.id,
       items: items.map((item) => ({ seq: item.seq, storedAt: item.storedAt, envelope: item.body })),
     };
-  }
-
-  /** Checks a send and submits it to the store in arrival order; the commit is awaited apart. */
-  async #startSend(message: Send): Promise<void> {
-    while (this.#inFlight >= MAX_SENDS_IN_FLIGHT) {
-      await new Promise<void>((resolve) => this.#slotFreed = resolve);
-    }
-    this.#inFlight++;
-    this.#context.sendsInFlight++;
-    const submitted = this.#sendQueue.then(() => this.#submit(message));
-    this.#sendQueue = submitted.catch(() => {});
-    submitted
-      .then(({ committed }) => committed)
-      .then(async (result) => {
-        await this.#reply({
-          t: "sent",
-          id: message.id,
-          seq: result.seq,
-          duplicate: result.duplicate,
-        });
-      })
-      .catch((error) => this.#replyError(message.id, error))
-      .finally(() => {
-        this.#inFlight--;
-        this.#context.sendsInFlight--;
-        this.#slotFreed?.();
-        this.#slotFreed = null;
-      });
-  }
-
-  /** Validates a send; returns the pending commit wrapped so `then` does not wait for it. */
-  async #submit(message: Send): Promise<{ committed: Promise<AppendResult> }> {
-    const phone = this.#requirePhone();
-    const wait = this.#context.sendRate.take(phone);
-    if (wait > 0) {
-      throw new SspError(
-        "rate_limited",
-        `sending too fast for this server; retry in ${Math.ceil(wait / 1000)} s`,
-        {
-          retryAfterMs: wait,
-          hint: "wait, then send again: this server accepts a limited number of messages a " +
-            "minute per account (its --send-rate)",
-        },
-      );
-    }
-    const envelope = await checkEnvelope(
-      this.#context,
-      phone,
-      message.messageId,
-      message.to,
-      message.envelope,
-    );
-    return { committed: storeAndDeliver(this.#context, envelope) };
   }
 
   #requireFiles(): FileTransfers {
