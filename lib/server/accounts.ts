@@ -315,7 +315,7 @@ function reserveAll(keys: [Throttle, string][]): void {
 /** "rate_limited": the address's bucket (`fromAddress` ms to wait) or else the total was empty. */
 function registrationsUsedUp(fromAddress: number, total: number): SspError {
   const wait = fromAddress || total;
-  const who = fromAddress > 0 ? "from your address" : "on this server";
+  const who = fromAddress > 0 ? "from your address" : "on this service";
   return new SspError(
     "rate_limited",
     `too many new accounts ${who}; try again in ${Math.ceil(wait / 1000)} s`,
