@@ -6,6 +6,8 @@
  * @module
  */
 
+import { PERMISSIONS, SERVER_V8_FLAGS } from "./compile.ts";
+
 const outDir = Deno.args[0] ?? "dist";
 const ENTRIES = [["server.ts", "ssp-server.js"], ["client.ts", "ssp-client.js"]] as const;
 
@@ -20,7 +22,7 @@ for (const [entry, name] of ENTRIES) {
     console.error(`error: deno bundle ${entry} failed (exit ${code})`);
     Deno.exit(code);
   }
-  console.log(
-    `${output}  (run: deno run --allow-net --allow-read --allow-write --allow-env --allow-ffi ${output})`,
-  );
+  // Run as the compiled binaries are: the same permissions, and the server with its V8 flags.
+  const flags = [...PERMISSIONS, ...(entry === "server.ts" ? SERVER_V8_FLAGS : [])];
+  console.log(`${output}  (run: deno run ${flags.join(" ")} ${output})`);
 }

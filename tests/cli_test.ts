@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { tempDir } from "./harness.ts";
 import { aeadBackend, preferredSuites } from "../lib/crypto/mod.ts";
 import { PERMISSIONS, ROOT, run, spawnServer, stopServer } from "./programs.ts";
+import { PERMISSIONS as BINARY_PERMISSIONS, SERVER_V8_FLAGS } from "../scripts/compile.ts";
 
 async function pingThroughPrograms(serverScript: string, clientScript: string): Promise<void> {
   const serverDir = await tempDir("ssp-server-");
@@ -132,6 +133,14 @@ Deno.test("the single-file bundles built by `deno task bundle` run the same way"
       stderr: "piped",
     }).output();
     assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    // The run lines it prints grant what the compiled binaries do, and give the server its V8 flags.
+    const printed = new TextDecoder().decode(built.stdout);
+    const serverFlags = [...BINARY_PERMISSIONS, ...SERVER_V8_FLAGS].join(" ");
+    assert.ok(printed.includes(`deno run ${serverFlags} ${outDir}/ssp-server.js)`), printed);
+    assert.ok(
+      printed.includes(`deno run ${BINARY_PERMISSIONS.join(" ")} ${outDir}/ssp-client.js)`),
+      printed,
+    );
     await pingThroughPrograms(`${outDir}/ssp-server.js`, `${outDir}/ssp-client.js`);
     await fileThroughPrograms(`${outDir}/ssp-server.js`, `${outDir}/ssp-client.js`);
   } finally {
