@@ -4,12 +4,12 @@
  * (docs/protocol.md §6.5, §7.5). Each refusal carries its code and a hint.
  */
 import assert from "node:assert/strict";
-import { connect, RpcConnection, ServerError } from "../lib/client/mod.ts";
+import { connect, RpcConnection } from "../lib/client/mod.ts";
 import { newMessageId } from "../lib/protocol/mod.ts";
 import { openEmbeddedStore } from "../lib/store/mod.ts";
 import { registerRaw } from "../lib/testing/mod.ts";
 import { startTestServer, tempDir, type TestServer } from "./harness.ts";
-import { newUser, type TestUser, userSession } from "./users.ts";
+import { newUser, sendRaw, userSession } from "./users.ts";
 
 const ALICE = "+12015550101";
 const BOB = "+12015550102";
@@ -61,22 +61,6 @@ Deno.test("registrations are limited in total", async () => {
   }
 });
 
-/** Seals a text of about `bytes` bytes from `user` to Bob and sends it raw; the outcome's code. */
-async function sendRaw(user: TestUser, bytes = 100): Promise<string> {
-  const messageId = newMessageId();
-  const { recipients, envelope } = await user.session.messenger.seal(
-    [BOB],
-    { kind: "text", text: "x".repeat(bytes) },
-    messageId,
-  );
-  return await user.session.rpc.request({ t: "send", messageId, to: recipients, envelope })
-    .then(() => "ok", (e: unknown) => {
-      assert.ok(e instanceof ServerError, String(e));
-      assert.ok(e.hint, `no hint with ${e.code}`);
-      return e.code;
-    });
-}
-
 Deno.test("an account sending faster than --send-rate is told to retry later", async () => {
   const server = await startTestServer({ sendRate: 3 }); // 3 at once, then one per 20 s
   const bob = await newUser(server, BOB);
@@ -85,7 +69,9 @@ Deno.test("an account sending faster than --send-rate is told to retry later", a
   // (Bob's do, for Alice's messages, and they count against Bob's allowance).
   const carol = await newUser(server, CAROL);
   try {
-    const codes = await Promise.all(Array.from({ length: 10 }, () => sendRaw(alice)));
+    const codes = await Promise.all(
+      Array.from({ length: 10 }, () => sendRaw(alice, BOB, 100, { hinted: true })),
+    );
     assert.equal(codes.filter((c) => c === "ok").length, 3, codes.join(","));
     assert.equal(codes.filter((c) => c === "rate_limited").length, 7);
     // Another account has its own allowance.
@@ -119,7 +105,9 @@ Deno.test("stored messages are held to --message-quota-bytes, in parallel and af
     await newUser(server, BOB).then((bob) => bob.session.close());
     let alice = await newUser(server, ALICE);
     // 40 sends of ~1 KiB at once: the quota admits only what fits.
-    const codes = await Promise.all(Array.from({ length: 40 }, () => sendRaw(alice, 1000)));
+    const codes = await Promise.all(
+      Array.from({ length: 40 }, () => sendRaw(alice, BOB, 1000, { hinted: true })),
+    );
     const accepted = codes.filter((c) => c === "ok").length;
     assert.ok(accepted > 0 && accepted < 40, codes.join(","));
     assert.equal(codes.filter((c) => c === "over_message_quota").length, 40 - accepted);
@@ -130,7 +118,7 @@ Deno.test("stored messages are held to --message-quota-bytes, in parallel and af
     // A restarted server reads the usage back from the store: still full.
     server = await startTestServer(options);
     alice = await userSession(server, ALICE);
-    assert.equal(await sendRaw(alice, 1000), "over_message_quota");
+    assert.equal(await sendRaw(alice, BOB, 1000, { hinted: true }), "over_message_quota");
     assert.equal(await store.storedMessageBytes(ALICE), stored);
     alice.session.close();
   } finally {
@@ -158,7 +146,7 @@ Deno.test("a retried send takes no more of the message quota", async () => {
     assert.equal(await server.store.storedMessageBytes(ALICE), envelope.length);
     // Had the retry kept its bytes, this one would not fit (2 × ~1.2 KB of 3000 already).
     assert.ok(envelope.length * 3 > 3000 && envelope.length * 2 <= 3000);
-    assert.equal(await sendRaw(alice, 1000), "ok");
+    assert.equal(await sendRaw(alice, BOB, 1000, { hinted: true }), "ok");
   } finally {
     alice.session.close();
     await server.stop();

@@ -13,7 +13,7 @@ import { startNats } from "../scripts/nats.ts";
 import { type ClusterSetup, startCluster, withCluster as withClusterOn } from "./cluster.ts";
 import { type BeginRequest, beginRequest, outcome, plainSizeFor } from "./file_requests.ts";
 import type { TestServer } from "./harness.ts";
-import { newUser, type TestUser, userSession } from "./users.ts";
+import { newUser, sendRaw, type TestUser, userSession } from "./users.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/e2e/mod.ts";
 
 const ferret = await startFerretDb();
@@ -181,21 +181,6 @@ Deno.test({
   },
 });
 
-/** Sends a message of about `bytes` to Bob; "ok" or the error code. */
-async function sendRaw(user: TestUser, bytes: number): Promise<string> {
-  const messageId = newMessageId();
-  const { recipients, envelope } = await user.session.messenger.seal(
-    [BOB],
-    { kind: "text", text: "x".repeat(bytes) },
-    messageId,
-  );
-  return await user.session.rpc.request({ t: "send", messageId, to: recipients, envelope })
-    .then(() => "ok", (e: unknown) => {
-      assert.ok(e instanceof ServerError, String(e));
-      return e.code;
-    });
-}
-
 Deno.test({
   name: "parallel sends through three servers store no more than the account's message quota",
   ...options,
@@ -208,7 +193,7 @@ Deno.test({
       users.push(...sessions);
       // Each server first sees the account's usage before anyone has sent.
       const codes = await Promise.all(
-        sessions.flatMap((user) => Array.from({ length: 12 }, () => sendRaw(user, 1000))),
+        sessions.flatMap((user) => Array.from({ length: 12 }, () => sendRaw(user, BOB, 1000))),
       );
       const accepted = codes.filter((c) => c === "ok").length;
       assert.equal(codes.filter((c) => c === "over_message_quota").length, 36 - accepted);
@@ -218,7 +203,9 @@ Deno.test({
       assert.ok(accepted > 0 && stored % accepted === 0, `${accepted} sends, ${stored} bytes`);
       assert.equal(accepted, Math.floor(quota / (stored / accepted)), codes.join(","));
       // It is full: every server refuses another message.
-      for (const user of sessions) assert.equal(await sendRaw(user, 1000), "over_message_quota");
+      for (const user of sessions) {
+        assert.equal(await sendRaw(user, BOB, 1000), "over_message_quota");
+      }
     });
   },
 });

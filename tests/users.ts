@@ -5,7 +5,8 @@
  * @module
  */
 import type { Incoming, ReceivedMessage, RejectedMessage } from "../lib/client/mod.ts";
-import { openSession, type Session } from "../lib/client/mod.ts";
+import { openSession, ServerError, type Session } from "../lib/client/mod.ts";
+import { newMessageId } from "../lib/protocol/mod.ts";
 import { within } from "../lib/testing/mod.ts";
 import { tempDir, type TestServer } from "./harness.ts";
 
@@ -91,4 +92,31 @@ export function newUser(server: TestServer, phone: string): Promise<TestUser> {
 /** The text of each text message, in order. */
 export function textsOf(messages: ReceivedMessage[]): string[] {
   return messages.flatMap((m) => m.content.kind === "text" ? [m.content.text] : []);
+}
+
+/**
+ * Seals a text of about `bytes` bytes from `user` to `to` and sends it with
+ * one raw `send` request (no retry, no outbox): "ok", or the server's error
+ * code; with `hinted`, a refusal without a hint fails the test.
+ */
+export async function sendRaw(
+  user: TestUser,
+  to: string,
+  bytes: number,
+  options: { hinted?: boolean } = {},
+): Promise<string> {
+  const messageId = newMessageId();
+  const { recipients, envelope } = await user.session.messenger.seal(
+    [to],
+    { kind: "text", text: "x".repeat(bytes) },
+    messageId,
+  );
+  try {
+    await user.session.rpc.request({ t: "send", messageId, to: recipients, envelope });
+    return "ok";
+  } catch (error) {
+    if (!(error instanceof ServerError)) throw error;
+    if (options.hinted && !error.hint) throw new Error(`no hint with ${error.code}`);
+    return error.code;
+  }
 }

@@ -26,6 +26,7 @@
  */
 import { SspError } from "../errors.ts";
 import type { StateChain, Store } from "../store/types.ts";
+import { KeyBatches } from "./key_batches.ts";
 
 /** Default message storage per account: 1 GiB. */
 export const DEFAULT_MESSAGE_QUOTA_BYTES = 2 ** 30;
@@ -44,14 +45,6 @@ export type SettleReservation = (stored: boolean) => void;
 /** One version of an account's usage in a shared store: its stored and reserved bytes. */
 export type MessageUsage = { used: number };
 
-/** A reservation (bytes > 0) or bytes given back (< 0), waiting for the account's next change. */
-interface Queued {
-  bytes: number;
-  /** Null: applied; else refused, with the bytes in use. */
-  resolve: (refusedAt: number | null) => void;
-  reject: (error: unknown) => void;
-}
-
 /** Message storage per account, enforced before each store. */
 export class MessageQuota {
   readonly #store: Store;
@@ -59,10 +52,14 @@ export class MessageQuota {
   readonly #usage = new Map<string, Usage>();
   readonly #loading = new Map<string, Promise<Usage>>();
   readonly #shared: StateChain<MessageUsage> | null;
-  /** Shared mode: each account's changes waiting for the one in flight. */
-  readonly #queued = new Map<string, Queued[]>();
-  /** Shared mode: accounts with a change in flight. */
-  readonly #changing = new Set<string>();
+  /**
+   * Shared mode: reservations (bytes > 0) and bytes given back (< 0), one
+   * change of an account's usage at a time; each outcome is null (applied)
+   * or the bytes in use that refused it.
+   */
+  readonly #changes = new KeyBatches<number, number | null>((phone, bytes) =>
+    this.#apply(phone, bytes)
+  );
 
   /**
    * @param shared Set when other servers share `store`: each account's
@@ -80,11 +77,11 @@ export class MessageQuota {
    */
   async reserve(phone: string, bytes: number): Promise<SettleReservation> {
     if (this.#shared) {
-      const refusedAt = await this.#enqueue(phone, bytes);
+      const refusedAt = await this.#changes.submit(phone, bytes);
       if (refusedAt !== null) throw this.#overQuota(refusedAt, bytes);
       // A give-back that fails leaves the bytes counted (see docs/scaling.md).
       return (stored) => {
-        if (!stored) this.#enqueue(phone, -bytes).catch(() => {});
+        if (!stored) this.#changes.submit(phone, -bytes).catch(() => {});
       };
     }
     const usage = this.#usage.get(phone) ?? await this.#load(phone);
@@ -107,38 +104,8 @@ export class MessageQuota {
     );
   }
 
-  /** Queues a change of `phone`'s shared usage; starts applying the queue if nothing runs. */
-  #enqueue(phone: string, bytes: number): Promise<number | null> {
-    return new Promise((resolve, reject) => {
-      let queue = this.#queued.get(phone);
-      if (!queue) this.#queued.set(phone, queue = []);
-      queue.push({ bytes, resolve, reject });
-      if (!this.#changing.has(phone)) void this.#drain(phone);
-    });
-  }
-
-  /** Applies `phone`'s queued changes, one database change per batch, until none are left. */
-  async #drain(phone: string): Promise<void> {
-    this.#changing.add(phone);
-    try {
-      for (;;) {
-        const batch = this.#queued.get(phone);
-        this.#queued.delete(phone);
-        if (!batch) return;
-        try {
-          const outcomes = await this.#apply(phone, batch);
-          batch.forEach((queued, i) => queued.resolve(outcomes[i]!));
-        } catch (error) {
-          for (const queued of batch) queued.reject(error);
-        }
-      }
-    } finally {
-      this.#changing.delete(phone);
-    }
-  }
-
   /** One compare-and-set on the chain: admits what fits, in order; each one's outcome. */
-  async #apply(phone: string, batch: Queued[]): Promise<(number | null)[]> {
+  async #apply(phone: string, batch: number[]): Promise<(number | null)[]> {
     const chain = this.#shared!;
     /** The store's count, read only if the account has no chain yet. */
     let start: number | null = null;
@@ -151,7 +118,7 @@ export class MessageQuota {
         if (missing) return null;
         const before = state?.used ?? start!;
         let used = before;
-        outcomes = batch.map(({ bytes }) => {
+        outcomes = batch.map((bytes) => {
           if (bytes > 0 && used + bytes > this.#quotaBytes) return used;
           used = Math.max(0, used + bytes);
           return null;

@@ -13,6 +13,7 @@ export * from "./files.ts";
 export * from "./groups.ts";
 export * from "./identity.ts";
 export * from "./idle_sweep.ts";
+export * from "./key_batches.ts";
 export * from "./log.ts";
 export * from "./mailbox_pump.ts";
 export * from "./message_quota.ts";

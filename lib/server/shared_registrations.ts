@@ -18,6 +18,7 @@
  */
 import type { StateChain } from "../store/types.ts";
 import { type Bucket, type RatePolicy, takeFromBucket } from "./rate_limit.ts";
+import { KeyBatches } from "./key_batches.ts";
 
 /** Put before every registration key in the chain (the collection `registration_limits`). */
 export const REGISTRATION_KEY_PREFIX = "reg:";
@@ -25,22 +26,14 @@ export const REGISTRATION_KEY_PREFIX = "reg:";
 /** The key of the total over all addresses (no address is `*`): `reg:*`. */
 export const ALL_ADDRESSES_KEY = "*";
 
-/** A take waiting for its key's next change. */
-interface Waiter {
-  resolve: (wait: number) => void;
-  reject: (error: unknown) => void;
-}
-
 /** One rate limit over many keys, its buckets in a shared {@linkcode StateChain}. */
 export class ChainRateLimiter {
   readonly #chain: StateChain<Bucket>;
   readonly #policy: Pick<RatePolicy, "perPeriod" | "periodMs">;
   readonly #now: () => number;
   readonly #prefix: string;
-  /** Each key's takes waiting for the change in flight. */
-  readonly #queued = new Map<string, Waiter[]>();
-  /** Keys with a change in flight. */
-  readonly #changing = new Set<string>();
+  /** Takes, one change of a key's bucket at a time; each outcome is its wait (0: granted). */
+  readonly #takes = new KeyBatches<void, number>((key, takes) => this.#apply(key, takes.length));
 
   /** @param prefix put before every key in the chain (keeps kinds of keys apart) */
   constructor(
@@ -63,32 +56,7 @@ export class ChainRateLimiter {
    * milliseconds until it will be (nothing spent). Throws the store's error.
    */
   take(key: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      let queue = this.#queued.get(key);
-      if (!queue) this.#queued.set(key, queue = []);
-      queue.push({ resolve, reject });
-      if (!this.#changing.has(key)) void this.#drain(key);
-    });
-  }
-
-  /** Applies `key`'s queued takes, one change per batch, until none are left. */
-  async #drain(key: string): Promise<void> {
-    this.#changing.add(key);
-    try {
-      for (;;) {
-        const batch = this.#queued.get(key);
-        this.#queued.delete(key);
-        if (!batch) return;
-        try {
-          const waits = await this.#apply(key, batch.length);
-          batch.forEach((waiter, i) => waiter.resolve(waits[i]!));
-        } catch (error) {
-          for (const waiter of batch) waiter.reject(error);
-        }
-      }
-    } finally {
-      this.#changing.delete(key);
-    }
+    return this.#takes.submit(key, undefined);
   }
 
   /** `count` takes in one compare-and-set: each one's wait (0: granted). */
