@@ -1,7 +1,7 @@
 /**
  * Fairness between MongoStores that write envelopes to one database.
  *
- * Seqs are claimed by insert (see `MongoStore`), and a store continues after
+ * Seqs are claimed by insert (see `_mongo_append.ts`), and a store continues after
  * its own last seq, so the store whose batches follow each other fastest
  * would claim the next seqs every time and starve the others (measured on
  * FerretDB: 43 batches to 1) — without ever colliding, so without knowing.
