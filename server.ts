@@ -16,7 +16,6 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./lib/channel/mod.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./lib/wire/mod.ts";
 import { DEFAULT_PORT } from "./lib/address.ts";
 import {
-  type Bucket,
   createLogger,
   DEFAULT_FFDH_MS_PER_ADDRESS,
   DEFAULT_FFDH_MS_PER_SECOND,
@@ -43,57 +42,14 @@ import {
   loadOrCreateIdentity,
   loadServerGroups,
   type LogFormat,
-  type MessageUsage,
-  type SharedLoginThrottles,
-  sharedLoginThrottles,
+  openServerStores,
   startServer,
 } from "./lib/server/mod.ts";
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_CEILING } from "./lib/protocol/mod.ts";
-import { openEmbeddedStore } from "./lib/store/embedded.ts";
-import { DiskFileStore, EMBEDDED_FILES_DIR } from "./lib/store/disk_files.ts";
-import type { FileStore } from "./lib/store/files.ts";
-import type { StateChain, Store } from "./lib/store/types.ts";
-import { join } from "node:path";
 import { integerFlag, Output } from "./lib/ui/mod.ts";
 import { SspError } from "./lib/errors.ts";
 
 const DEFAULT_DATA_DIR = "./ssp-data";
-
-/**
- * The embedded stores in `dataDir`, or MongoDB when a URL is given. The
- * MongoDB modules load only then: the driver costs a server on the embedded
- * store about 20 MiB of memory otherwise.
- */
-async function openStores(
-  dataDir: string,
-  mongoUrl: string | undefined,
-): Promise<{
-  store: Store;
-  files: FileStore;
-  shared?: SharedLoginThrottles;
-  sharedRegistrations?: StateChain<Bucket>;
-  messageUsage?: StateChain<MessageUsage>;
-}> {
-  if (!mongoUrl) {
-    return {
-      store: await openEmbeddedStore(dataDir),
-      files: await DiskFileStore.open(join(dataDir, EMBEDDED_FILES_DIR)),
-    };
-  }
-  const { MongoStore } = await import("./lib/store/mongo.ts");
-  const { MongoFileStore } = await import("./lib/store/mongo_files.ts");
-  const store = await MongoStore.connect(mongoUrl);
-  return {
-    store,
-    files: await MongoFileStore.connect(mongoUrl),
-    // Every server on the database shares the login back-offs (numbers, addresses, devices).
-    shared: sharedLoginThrottles(await store.stateChain("login_throttle")),
-    // … and the registration buckets (each address's, and the total).
-    sharedRegistrations: await store.stateChain<Bucket>("registration_limits"),
-    // Every server on the database shares each account's message quota.
-    messageUsage: await store.stateChain<MessageUsage>("message_usage"),
-  };
-}
 
 function dataOption(): Option {
   return new Option("--data <dir>", "server data dir (identity key, store)")
@@ -329,7 +285,7 @@ const program = new Command("ssp-server")
     }
     const identity = await loadOrCreateIdentity(options.data);
     const groups = await loadServerGroups(options.data, options.groups);
-    const { store, files, shared, sharedRegistrations, messageUsage } = await openStores(
+    const { store, files, shared, sharedRegistrations, messageUsage } = await openServerStores(
       options.data,
       options.mongo,
     );

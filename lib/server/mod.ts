@@ -27,5 +27,6 @@ export * from "./shared_registrations.ts";
 export * from "./shared_throttle.ts";
 export * from "./signals.ts";
 export * from "./slots.ts";
+export * from "./stores.ts";
 export * from "./throttle.ts";
 export * from "./upload_claims.ts";
