@@ -3,5 +3,5 @@
  *
  * @module
  */
-// Re-exports kept by scripts/layout.ts: it adds a line for each new public file.
+// Re-exports: one line for each public file of this area (`_x.ts` files are private).
 export * from "./channel.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-// Re-exports kept by scripts/layout.ts: it adds a line for each new public file.
+// Re-exports: one line for each public file of this area (`_x.ts` files are private).
 export * from "./account_options.ts";
 export * from "./chat.ts";
 export * from "./chat_commands.ts";

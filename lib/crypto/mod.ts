@@ -4,7 +4,7 @@
  *
  * @module
  */
-// Re-exports kept by scripts/layout.ts: it adds a line for each new public file.
+// Re-exports: one line for each public file of this area (`_x.ts` files are private).
 export * from "./aead.ts";
 export * from "./aead_backend.ts";
 export * from "./dh.ts";

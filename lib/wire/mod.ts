@@ -3,7 +3,7 @@
  *
  * @module
  */
-// Re-exports kept by scripts/layout.ts: it adds a line for each new public file.
+// Re-exports: one line for each public file of this area (`_x.ts` files are private).
 export * from "./codec.ts";
 export * from "./frames.ts";
 export * from "./record.ts";
