@@ -300,7 +300,9 @@ export function startServer(config: ServerConfig): RunningServer {
     port,
     fingerprint: fingerprint(config.identity.publicKey),
     shutdown,
-    finished: acceptLoop.then(() => Promise.allSettled([...running])).then(() => {}),
+    finished: acceptLoop.then(() => Promise.allSettled([...running])).then(() =>
+      context.idle.close()
+    ),
   };
 }
 
