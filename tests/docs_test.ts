@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { CONTENT_DECODER_LIMITS } from "../lib/e2e/mod.ts";
 import { isE164 } from "../lib/phone.ts";
 import { requestId } from "../lib/protocol/mod.ts";
+import { run } from "./programs.ts";
 
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 const SPEC = await Deno.readTextFile(new URL("../docs/protocol.md", import.meta.url));
@@ -70,4 +71,14 @@ Deno.test("§6.1 names the libphonenumber-js version deno.json pins", async () =
   const version = String(config.imports["libphonenumber-js"]).split("@").at(-1)!;
   const section = SPEC.slice(SPEC.indexOf("### §6.1"), SPEC.indexOf("### §6.2"));
   assert.ok(section.includes(`libphonenumber-js **${version}**`), `§6.1 should name ${version}`);
+});
+
+Deno.test("every ssp-server flag in --help has a row in the README's flag table", async () => {
+  const help = await run("server.ts", ["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  const flags = [...new Set(help.stdout.match(/(?<=^\s*)--[a-z][a-z-]+/gm) ?? [])]
+    .filter((flag) => flag !== "--help" && flag !== "--version");
+  assert.ok(flags.length > 20, `only ${flags.length} flags found in --help`);
+  const rowOf = (text: string, flag: string) => new RegExp(`^\\| \`${flag}[ \`]`, "m").test(text);
+  assert.deepEqual(flags.filter((flag) => !rowOf(README, flag)), [], "missing from README.md");
 });
